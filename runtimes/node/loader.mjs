@@ -1,0 +1,64 @@
+// Finds the function's handler the way DESIGN §5 describes: Lambda's `file.export` form
+// (`app.lambdaHandler`, `src/lambda.handler`), or an entry file alone whose default
+// export's `fetch` is used if present, else its `handler` export.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fetchInvoker } from './fetch-style.mjs';
+import { lambdaInvoker } from './lambda-style.mjs';
+
+const EXTENSIONS = ['.mjs', '.js', '.cjs'];
+
+class LoadError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function parseHandler(codeDir, handler) {
+  const spec = handler || 'index';
+  if (EXTENSIONS.includes(path.extname(spec))) return { file: path.resolve(codeDir, spec), exportName: undefined };
+  const whole = findFile(codeDir, spec);
+  if (whole) return { file: whole, exportName: undefined };
+  const dot = spec.lastIndexOf('.');
+  if (dot > 0 && !spec.slice(dot).includes('/')) {
+    const file = findFile(codeDir, spec.slice(0, dot));
+    if (file) return { file, exportName: spec.slice(dot + 1) };
+  }
+  throw new LoadError('handler_not_found', `no module for handler "${spec}" in ${codeDir} (tried ${EXTENSIONS.join(', ')})`);
+}
+
+function findFile(codeDir, base) {
+  for (const ext of EXTENSIONS) {
+    const file = path.resolve(codeDir, base + ext);
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+export async function loadHandler(codeDir, handler, functionInfo) {
+  const { file, exportName } = parseHandler(codeDir, handler);
+  let mod;
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (err) {
+    const stack = String(err?.stack ?? err).split('\n').slice(0, 8).join('\n');
+    throw new LoadError('handler_load_failed', `loading ${path.relative(codeDir, file)} failed: ${stack}`);
+  }
+  // A CommonJS module bundled as ESM exposes `module.exports` as the default export.
+  const def = mod.default;
+  if (exportName) {
+    const value = mod[exportName] ?? def?.[exportName];
+    if (typeof value?.fetch === 'function') return fetchInvoker(value);
+    if (typeof value === 'function') return lambdaInvoker(value, functionInfo);
+    throw new LoadError('handler_not_found', `${path.relative(codeDir, file)} has no export "${exportName}" that is a function`);
+  }
+  if (typeof def?.fetch === 'function') return fetchInvoker(def);
+  const lambda = mod.handler ?? def?.handler ?? (typeof def === 'function' ? def : undefined);
+  if (typeof lambda === 'function') return lambdaInvoker(lambda, functionInfo);
+  throw new LoadError(
+    'handler_not_found',
+    `${path.relative(codeDir, file)} exports neither a default object with fetch(request) nor a handler(event, context) function`,
+  );
+}

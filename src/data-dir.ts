@@ -1,0 +1,33 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * The layout of Kiln's data dir (`KILN_DATA`, default `/var/lib/kiln`). Every module
+ * gets its own subdirectory from here so that no two modules invent the same path.
+ */
+export class DataDir {
+  readonly images: string;
+  readonly snapshots: string;
+  readonly functions: string;
+  readonly instances: string;
+  readonly tmp: string;
+
+  constructor(readonly root: string) {
+    this.images = path.join(root, 'images');
+    this.snapshots = path.join(root, 'snapshots');
+    this.functions = path.join(root, 'functions');
+    this.instances = path.join(root, 'instances');
+    // One tmp dir inside the data dir: renames out of it stay on one filesystem.
+    this.tmp = path.join(root, 'tmp');
+  }
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): DataDir {
+    return new DataDir(path.resolve(env.KILN_DATA || '/var/lib/kiln'));
+  }
+
+  async ensure(): Promise<void> {
+    for (const dir of [this.images, this.snapshots, this.functions, this.instances, this.tmp]) {
+      await mkdir(dir, { recursive: true });
+    }
+  }
+}

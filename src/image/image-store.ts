@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathExists as exists, writeFileAtomic } from '../disk.js';
+import { KilnError } from '../errors.js';
+import { parseDigest, sha256Digest, sha256File } from './digest.js';
+import { withFileLock } from './file-lock.js';
+import {
+  type Descriptor,
+  type Image,
+  type ImageConfig,
+  type ImageIndex,
+  type Manifest,
+  MediaType,
+  REF_NAME,
+} from './types.js';
+
+/**
+ * A content-addressed store laid out as an OCI image layout (`oci-layout`, `index.json`,
+ * `blobs/sha256/<hex>`), so `skopeo`/`podman` can read it as is.
+ *
+ * Lifecycle of a blob: it is written to `ingest/` under a random name, hashed, then
+ * renamed to its digest. The rename is the commit: a blob path either holds the whole
+ * content of its digest or does not exist. Writing content that is already there stores
+ * nothing new. `index.json` names manifests by ref (`kiln/node:22`, `fn/hello:3`) and is
+ * rewritten whole under a file lock.
+ */
+export class ImageStore {
+  private readonly blobDir: string;
+  private readonly ingestDir: string;
+  private readonly indexPath: string;
+
+  constructor(readonly root: string) {
+    this.blobDir = path.join(root, 'blobs', 'sha256');
+    this.ingestDir = path.join(root, 'ingest');
+    this.indexPath = path.join(root, 'index.json');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.blobDir, { recursive: true });
+    await mkdir(this.ingestDir, { recursive: true });
+    const layout = path.join(this.root, 'oci-layout');
+    if (!(await exists(layout))) await writeFileAtomic(layout, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    if (!(await exists(this.indexPath))) await this.writeIndex({ schemaVersion: 2, mediaType: MediaType.index, manifests: [] });
+  }
+
+  blobPath(digest: string): string {
+    return path.join(this.blobDir, parseDigest(digest));
+  }
+
+  async has(digest: string): Promise<boolean> {
+    return exists(this.blobPath(digest));
+  }
+
+  /** A temp path on the store's filesystem for a producer to write a blob into. */
+  tempPath(suffix = ''): string {
+    return path.join(this.ingestDir, `${randomBytes(8).toString('hex')}${suffix}`);
+  }
+
+  /** Commit a file written under `tempPath()`: hash it and move it to its digest. */
+  async commitFile(file: string, mediaType: string, annotations?: Record<string, string>): Promise<Descriptor> {
+    const { digest, size } = await sha256File(file);
+    const target = this.blobPath(digest);
+    if (await exists(target)) await rm(file, { force: true });
+    else await rename(file, target);
+    return { mediaType, digest, size, ...(annotations ? { annotations } : {}) };
+  }
+
+  async putBytes(data: string | Uint8Array, mediaType: string): Promise<Descriptor> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    const digest = sha256Digest(buf);
+    const target = this.blobPath(digest);
+    if (!(await exists(target))) {
+      const tmp = this.tempPath();
+      await writeFile(tmp, buf);
+      await rename(tmp, target);
+    }
+    return { mediaType, digest, size: buf.length };
+  }
+
+  async readBlob(digest: string): Promise<Buffer> {
+    try {
+      return await readFile(this.blobPath(digest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new KilnError('blob_not_found', `blob ${digest} is not in the image store`, 404);
+      }
+      throw err;
+    }
+  }
+
+  async readJson<T>(digest: string): Promise<T> {
+    return JSON.parse((await this.readBlob(digest)).toString('utf8')) as T;
+  }
+
+  /** Write an image: its config and manifest blobs (layers must already be committed). */
+  async putImage(config: ImageConfig, layers: Descriptor[], annotations?: Record<string, string>): Promise<Descriptor> {
+    for (const layer of layers) {
+      if (!(await this.has(layer.digest))) {
+        throw new KilnError('blob_not_found', `layer ${layer.digest} must be committed before its manifest`, 500);
+      }
+    }
+    const configDesc = await this.putBytes(JSON.stringify(config), MediaType.config);
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.manifest,
+      config: configDesc,
+      layers,
+      ...(annotations ? { annotations } : {}),
+    };
+    return this.putBytes(JSON.stringify(manifest), MediaType.manifest);
+  }
+
+  async getImage(manifestDigest: string): Promise<Image> {
+    const manifest = await this.readJson<Manifest>(manifestDigest);
+    const config = await this.readJson<ImageConfig>(manifest.config.digest);
+    return { manifest, manifestDigest, config };
+  }
+
+  async readIndex(): Promise<ImageIndex> {
+    return JSON.parse(await readFile(this.indexPath, 'utf8')) as ImageIndex;
+  }
+
+  /** Point `ref` at a manifest, replacing what it named before. */
+  async tag(ref: string, manifest: Descriptor): Promise<void> {
+    await this.updateIndex((index) => {
+      const others = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== ref);
+      const entry: Descriptor = {
+        mediaType: MediaType.manifest,
+        digest: manifest.digest,
+        size: manifest.size,
+        annotations: { [REF_NAME]: ref },
+      };
+      return { ...index, manifests: [...others, entry] };
+    });
+  }
+
+  async untag(ref: string): Promise<void> {
+    await this.updateIndex((index) => ({
+      ...index,
+      manifests: index.manifests.filter((m) => m.annotations?.[REF_NAME] !== ref),
+    }));
+  }
+
+  async resolve(ref: string): Promise<Descriptor | undefined> {
+    const index = await this.readIndex();
+    return index.manifests.find((m) => m.annotations?.[REF_NAME] === ref);
+  }
+
+  /** Digests of every blob present, for `system df` and garbage collection. */
+  async listBlobs(): Promise<{ digest: string; size: number }[]> {
+    const names = await readdir(this.blobDir);
+    return Promise.all(
+      names.map(async (hex) => ({ digest: `sha256:${hex}`, size: (await stat(path.join(this.blobDir, hex))).size })),
+    );
+  }
+
+  private async updateIndex(change: (index: ImageIndex) => ImageIndex): Promise<void> {
+    await withFileLock(`${this.indexPath}.lock`, async () => {
+      await this.writeIndex(change(await this.readIndex()));
+    });
+  }
+
+  private async writeIndex(index: ImageIndex): Promise<void> {
+    await writeFileAtomic(this.indexPath, `${JSON.stringify(index, null, 2)}\n`);
+  }
+}
+
