@@ -1,0 +1,45 @@
+/** The CLI's view of the gateway: plain HTTP, like `docker` talking to dockerd. */
+export class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class GatewayClient {
+  constructor(
+    readonly baseUrl = process.env.KILN_URL || `http://127.0.0.1:${process.env.KILN_PORT || 8080}`,
+    private readonly token = process.env.KILN_TOKEN,
+  ) {}
+
+  async request(method: string, path: string, init: { body?: Uint8Array | string; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...init.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: init.body as BodyInit | undefined });
+    } catch (err) {
+      throw new GatewayError(0, 'gateway_unreachable', `cannot reach the Kiln gateway at ${this.baseUrl} (is \`kiln serve\` running? set KILN_URL): ${(err as Error).cause ?? (err as Error).message}`);
+    }
+    return res;
+  }
+
+  async json<T>(method: string, path: string, init: { body?: Uint8Array | string; headers?: Record<string, string> } = {}): Promise<T> {
+    const res = await this.request(method, path, init);
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new GatewayError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? text);
+    }
+    return parsed as T;
+  }
+}

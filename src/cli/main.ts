@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { GatewayError } from './gateway-client.js';
+import * as commands from './commands.js';
+import { KilnError } from '../errors.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const program = new Command('kiln')
+  .description('Serverless functions in prewarmed crun containers')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the gateway (HTTP API and invoke path)')
+  .option('--host <host>', 'address to listen on', process.env.KILN_HOST || '127.0.0.1')
+  .option('--port <port>', 'port to listen on', process.env.KILN_PORT || '8080')
+  .option('--examples <dir>', 'deploy every function dir in <dir> after starting')
+  .action(commands.serve);
+
+program
+  .command('deploy <dir>')
+  .description('deploy a function directory (a new version; the old one serves until it is ready)')
+  .option('-n, --name <name>', 'function name (default: kiln.json name, else the dir name)')
+  .option('-r, --runtime <runtime>', 'node')
+  .option('--handler <handler>', 'file.export (Lambda style) or an entry file')
+  .option('-m, --memory <mb>', 'memory limit in MiB')
+  .option('-t, --timeout <ms>', 'request timeout in ms')
+  .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect)
+  .action(commands.deploy);
+
+program
+  .command('invoke <name>')
+  .description('call a function through the gateway and print its answer')
+  .option('-X, --request <method>', 'HTTP method', 'GET')
+  .option('-d, --data <data>', 'request body (@file reads a file); implies POST')
+  .option('-p, --path <path>', 'path after /fn/<name>', '/')
+  .option('-H, --header <header>', '"Name: value" (repeatable)', collect)
+  .option('-i, --include', 'print the status line and headers')
+  .action(async (name, options) => {
+    process.exitCode = await commands.invoke(name, options);
+  });
+
+program.command('ls').description('list functions').action(commands.list);
+program.command('ps').description('list running instances').action(commands.ps);
+program.command('rm <name>').description('remove a function and stop its instances').action(commands.remove);
+
+program
+  .command('doctor')
+  .description('check that this host can run Kiln containers')
+  .option('--fix', 'repair what can be repaired (mounts the hugetlb v1 cgroup crun needs on hybrid hosts)')
+  .action(async (options) => {
+    process.exitCode = await commands.doctor(options);
+  });
+
+program
+  .command('runtimes')
+  .description('base images')
+  .command('build [language]')
+  .description('build a language base image now (node | all); later builds reuse cached layers')
+  .action((language = 'all') => commands.buildRuntimes(language));
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof KilnError || err instanceof GatewayError) {
+    console.error(`kiln: ${err.message} [${err.code}]`);
+  } else {
+    console.error(`kiln: ${(err as Error)?.stack ?? String(err)}`);
+  }
+  process.exit(1);
+});

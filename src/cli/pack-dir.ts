@@ -1,0 +1,11 @@
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import * as tar from 'tar';
+import { listTree } from '../image/layer-tar.js';
+
+/** A function dir as the gzip tar `POST /functions` takes (what `tar czf - -C dir .` makes). */
+export async function packDir(dir: string): Promise<Buffer> {
+  const entries = (await listTree(dir)).filter((p) => !p.split('/').includes('.git'));
+  const stream = tar.c({ cwd: dir, gzip: true, portable: true, noDirRecurse: true }, entries);
+  return buffer(stream as unknown as Readable);
+}

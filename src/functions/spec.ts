@@ -1,0 +1,127 @@
+import { KilnError } from '../errors.js';
+import { LANGUAGES, type Language, isLanguage } from '../build/recipe.js';
+
+/**
+ * What a user says about a function: from `kiln.json` in the bundle, overridden by the
+ * deploy request's query parameters. Every field but `name` and `runtime` has a default.
+ */
+export interface FunctionSpec {
+  name: string;
+  runtime: Language;
+  /** Lambda's `file.export` form or an entry file (DESIGN §5); undefined = the default entry. */
+  handler?: string;
+  memoryMb: number;
+  cpus?: number;
+  pids: number;
+  timeoutMs: number;
+  concurrency: number;
+  minInstances: number;
+  maxInstances: number;
+  maxQueue: number;
+  idleTtlMs: number;
+  env: Record<string, string>;
+}
+
+const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+interface Bound {
+  min: number;
+  max: number;
+  default: number | undefined;
+  integer: boolean;
+}
+
+const NUMBERS: Record<string, Bound> = {
+  memoryMb: { min: 16, max: 8192, default: 128, integer: true },
+  cpus: { min: 0.05, max: 64, default: undefined, integer: false },
+  pids: { min: 32, max: 32768, default: 256, integer: true },
+  timeoutMs: { min: 10, max: 900_000, default: 30_000, integer: true },
+  concurrency: { min: 1, max: 1000, default: 1, integer: true },
+  minInstances: { min: 0, max: 100, default: 0, integer: true },
+  maxInstances: { min: 1, max: 1000, default: 10, integer: true },
+  maxQueue: { min: 0, max: 100_000, default: 100, integer: true },
+  idleTtlMs: { min: 1000, max: 86_400_000, default: 300_000, integer: true },
+};
+
+export const SPEC_FIELDS = ['name', 'runtime', 'handler', 'env', ...Object.keys(NUMBERS)];
+
+function invalid(message: string): KilnError {
+  return new KilnError('invalid_spec', message);
+}
+
+export function validateName(name: unknown): string {
+  if (name === undefined || name === null || name === '') {
+    throw new KilnError('missing_name', 'a function needs a name: ?name=NAME or "name" in kiln.json');
+  }
+  if (typeof name !== 'string' || name.length > 63 || !NAME.test(name)) {
+    throw new KilnError(
+      'invalid_name',
+      `function name "${String(name)}" is invalid: use 1-63 characters of a-z, 0-9 and "-", not starting or ending with "-"`,
+    );
+  }
+  return name;
+}
+
+export function validateRuntime(runtime: unknown): Language {
+  if (runtime === undefined || runtime === '') {
+    throw new KilnError('missing_runtime', `a function needs a runtime: one of ${LANGUAGES.join(', ')}`);
+  }
+  if (typeof runtime !== 'string' || !isLanguage(runtime)) {
+    throw new KilnError('unknown_runtime', `unknown runtime "${String(runtime)}": use one of ${LANGUAGES.join(', ')}`);
+  }
+  return runtime;
+}
+
+/** Validate a spec from loosely typed input (JSON values, or strings from a query). */
+export function parseSpec(input: Record<string, unknown>): FunctionSpec {
+  const unknownKeys = Object.keys(input).filter((k) => !SPEC_FIELDS.includes(k));
+  if (unknownKeys.length) throw invalid(`unknown spec field(s): ${unknownKeys.join(', ')}`);
+  const spec: FunctionSpec = {
+    name: validateName(input.name),
+    runtime: validateRuntime(input.runtime),
+    env: parseEnv(input.env),
+  } as FunctionSpec;
+  if (input.handler !== undefined && input.handler !== '') {
+    if (typeof input.handler !== 'string' || input.handler.length > 256 || input.handler.includes('..')) {
+      throw invalid('"handler" must be a path inside the bundle like "app.handler" or "src/index.ts"');
+    }
+    spec.handler = input.handler;
+  }
+  const numbers = spec as unknown as Record<string, number | undefined>;
+  for (const [key, bound] of Object.entries(NUMBERS)) {
+    const value = parseNumber(key, input[key], bound);
+    if (value !== undefined) numbers[key] = value;
+  }
+  if (spec.minInstances > spec.maxInstances) throw invalid('"minInstances" cannot exceed "maxInstances"');
+  return spec;
+}
+
+function parseNumber(key: string, raw: unknown, bound: Bound): number | undefined {
+  if (raw === undefined || raw === '') return bound.default;
+  const value = typeof raw === 'string' ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`"${key}" must be a number, got ${JSON.stringify(raw)}`);
+  if (bound.integer && !Number.isInteger(value)) throw invalid(`"${key}" must be a whole number, got ${value}`);
+  if (value < bound.min || value > bound.max) throw invalid(`"${key}" must be between ${bound.min} and ${bound.max}, got ${value}`);
+  return value;
+}
+
+function parseEnv(raw: unknown): Record<string, string> {
+  if (raw === undefined) return {};
+  const env = typeof raw === 'string' ? parseJson(raw, 'env') : raw;
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) throw invalid('"env" must be an object of strings');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`env name "${k}" is not a valid variable name`);
+    if (typeof v !== 'string') throw invalid(`env "${k}" must be a string`);
+    out[k] = v;
+  }
+  return out;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalid(`"${what}" is not valid JSON`);
+  }
+}

@@ -1,0 +1,47 @@
+import type { Context } from 'hono';
+import { KilnError } from '../errors.js';
+import { SPEC_FIELDS } from '../functions/spec.js';
+import type { DeployRequest } from '../functions/deployer.js';
+
+/**
+ * Read a deploy from either form DESIGN §6 allows: a raw gzip tar body with the spec in
+ * the query (or `x-kiln-<field>` headers), or multipart with a `bundle` file and spec
+ * fields beside it. Query parameters win over headers, which win over kiln.json.
+ */
+export async function readDeployRequest(c: Context): Promise<DeployRequest> {
+  const fields: Record<string, unknown> = {};
+  for (const field of SPEC_FIELDS) {
+    const header = c.req.header(`x-kiln-${field.toLowerCase()}`);
+    if (header !== undefined) fields[field] = header;
+  }
+  let bundle: Uint8Array | undefined;
+  const type = c.req.header('content-type') ?? '';
+  if (type.startsWith('multipart/form-data')) {
+    const form = await c.req.formData();
+    for (const [key, value] of form.entries()) {
+      if (typeof value === 'string') {
+        if (key === 'spec') Object.assign(fields, parseSpecJson(value));
+        else fields[key] = value;
+      } else if (key === 'bundle' || bundle === undefined) {
+        bundle = new Uint8Array(await value.arrayBuffer());
+      }
+    }
+  } else {
+    bundle = new Uint8Array(await c.req.arrayBuffer());
+  }
+  for (const [key, value] of Object.entries(c.req.query())) fields[key] = value;
+  if (!bundle || bundle.length === 0) {
+    throw new KilnError('invalid_bundle', 'no bundle: send a gzip tar as the body, or a multipart "bundle" file');
+  }
+  return { bundle, fields };
+}
+
+function parseSpecJson(text: string): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new KilnError('invalid_spec', 'the "spec" form field must be a JSON object');
+}

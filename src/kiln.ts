@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { BaseImageBuilder, type BuildLog } from './build/base-images.js';
+import { DataDir } from './data-dir.js';
+import { Deployer } from './functions/deployer.js';
+import { FunctionStore } from './functions/function-store.js';
+import { ImageStore } from './image/image-store.js';
+import { WarmPool } from './pool/warm-pool.js';
+import { ContainerRuntime } from './runtime/container-runtime.js';
+import { OciRuntime } from './runtime/oci-runtime.js';
+import { SnapshotStore } from './runtime/snapshot-store.js';
+
+export interface KilnOptions {
+  dataDir?: string;
+  /** Where the OCI runtime keeps container state; one per data dir so two Kilns never meet. */
+  stateRoot?: string;
+  log?: BuildLog;
+}
+
+/**
+ * The composition root: opens the data dir and wires the modules together. The gateway
+ * and the CLI get their services from here and construct nothing themselves.
+ */
+export class Kiln {
+  private constructor(
+    readonly data: DataDir,
+    readonly images: ImageStore,
+    readonly snapshots: SnapshotStore,
+    readonly functions: FunctionStore,
+    readonly baseImages: BaseImageBuilder,
+    readonly runtime: ContainerRuntime,
+    readonly pool: WarmPool,
+    readonly deployer: Deployer,
+  ) {}
+
+  /** Images and functions only: what `kiln runtimes build` and `kiln images` need. */
+  static async openStores(options: KilnOptions = {}) {
+    const data = options.dataDir ? new DataDir(path.resolve(options.dataDir)) : DataDir.fromEnv();
+    await data.ensure();
+    const images = new ImageStore(data.images);
+    await images.init();
+    const snapshots = new SnapshotStore(data.snapshots);
+    const baseImages = new BaseImageBuilder(images, snapshots, data.tmp, options.log);
+    return { data, images, snapshots, baseImages };
+  }
+
+  static async open(options: KilnOptions = {}): Promise<Kiln> {
+    const { data, images, snapshots, baseImages } = await Kiln.openStores(options);
+    const functions = new FunctionStore(data.functions);
+    await functions.load();
+    const stateRoot = options.stateRoot ?? path.join('/run/kiln', createHash('sha256').update(data.root).digest('hex').slice(0, 12));
+    const oci = await OciRuntime.detect(stateRoot);
+    const runtime = new ContainerRuntime(data.instances, oci);
+    await runtime.recover();
+    const pool = new WarmPool(runtime, images, snapshots);
+    pool.startReaper();
+    const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp);
+    return new Kiln(data, images, snapshots, functions, baseImages, runtime, pool, deployer);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.shutdown();
+  }
+}

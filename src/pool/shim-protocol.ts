@@ -1,0 +1,21 @@
+/** The request and response shapes the gateway and a shim exchange (DESIGN §5). */
+export interface ShimRequest {
+  method: string;
+  /** Path and query as the function sees them (the `/fn/<name>` prefix removed). */
+  path: string;
+  headers: Record<string, string | string[]>;
+  body?: Buffer;
+}
+
+export interface ShimResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+export interface InitPayload {
+  handler: string;
+  env: Record<string, string>;
+  codeDir: string;
+  function: { name: string; version: number; memoryMb: number };
+}
