@@ -37,14 +37,16 @@ function findFile(codeDir, base) {
   return undefined;
 }
 
-export async function loadHandler(codeDir, handler, functionInfo) {
+// `source` names the user's file when `handler` points at Kiln's bundle of it.
+export async function loadHandler(codeDir, handler, functionInfo, source) {
   const { file, exportName } = parseHandler(codeDir, handler);
+  const shown = source ?? path.relative(codeDir, file);
   let mod;
   try {
     mod = await import(pathToFileURL(file).href);
   } catch (err) {
     const stack = String(err?.stack ?? err).split('\n').slice(0, 8).join('\n');
-    throw new LoadError('handler_load_failed', `loading ${path.relative(codeDir, file)} failed: ${stack}`);
+    throw new LoadError('handler_load_failed', `loading ${shown} failed: ${stack}`);
   }
   // A CommonJS module bundled as ESM exposes `module.exports` as the default export.
   const def = mod.default;
@@ -52,13 +54,13 @@ export async function loadHandler(codeDir, handler, functionInfo) {
     const value = mod[exportName] ?? def?.[exportName];
     if (typeof value?.fetch === 'function') return fetchInvoker(value);
     if (typeof value === 'function') return lambdaInvoker(value, functionInfo);
-    throw new LoadError('handler_not_found', `${path.relative(codeDir, file)} has no export "${exportName}" that is a function`);
+    throw new LoadError('handler_not_found', `${shown} has no export "${exportName}" that is a function`);
   }
   if (typeof def?.fetch === 'function') return fetchInvoker(def);
   const lambda = mod.handler ?? def?.handler ?? (typeof def === 'function' ? def : undefined);
   if (typeof lambda === 'function') return lambdaInvoker(lambda, functionInfo);
   throw new LoadError(
     'handler_not_found',
-    `${path.relative(codeDir, file)} exports neither a default object with fetch(request) nor a handler(event, context) function`,
+    `${shown} exports neither a default object with fetch(request) nor a handler(event, context) function`,
   );
 }

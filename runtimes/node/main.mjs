@@ -12,10 +12,10 @@ let invoke;
 let functionInfo = { name: process.env.KILN_FUNCTION ?? 'function', version: process.env.KILN_VERSION ?? '$LATEST' };
 
 async function init(body) {
-  const { handler, env = {}, codeDir = '/fn', function: fn } = body;
+  const { handler, source, env = {}, codeDir = '/fn', function: fn } = body;
   Object.assign(process.env, env);
   if (fn) functionInfo = { ...functionInfo, ...fn };
-  invoke = await loadHandler(codeDir, handler, () => functionInfo);
+  invoke = await loadHandler(codeDir, handler, () => functionInfo, source);
 }
 
 const server = http.createServer(async (req, res) => {

@@ -10,7 +10,7 @@ import { packLayer } from '../image/layer-tar.js';
 import type { ImageConfig } from '../image/types.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { FunctionRecord, FunctionStore, FunctionVersion } from './function-store.js';
-import { parseSpec, validateName } from './spec.js';
+import { parseSpec, validateName, validateRuntime } from './spec.js';
 
 export interface DeployRequest {
   /** The gzip tar of the function directory. */
@@ -52,8 +52,12 @@ export class Deployer {
   ) {}
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
-    // Fail fast on a bad name before any work on the bundle.
+    // Fail fast on a bad name or runtime before any work on the bundle.
     if (req.fields.name !== undefined) validateName(req.fields.name);
+    if (req.fields.runtime !== undefined) validateRuntime(req.fields.runtime);
+    if (req.bundle.length === 0) {
+      throw new KilnError('invalid_bundle', 'no bundle: send a gzip tar as the body, or a multipart "bundle" file');
+    }
     const raw = await inspectBundle(req.bundle, this.bundleLimit);
     const work = await mkdtemp(path.join(this.tmpDir, 'deploy-'));
     try {
@@ -86,6 +90,7 @@ export class Deployer {
           image: manifest.digest,
           layer: layer.digest,
           handler: build.handler,
+          source: build.entry,
           spec,
         };
         await this.target.prepare({ ...version, createdAt: new Date().toISOString() });

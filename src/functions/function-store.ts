@@ -13,6 +13,8 @@ export interface FunctionVersion {
   layer: string;
   /** What the shim's `POST /init` gets. */
   handler: string;
+  /** The user's entry file, e.g. `src/app.ts`. */
+  source: string;
   spec: FunctionSpec;
   createdAt: string;
 }

@@ -30,10 +30,7 @@ export async function readDeployRequest(c: Context): Promise<DeployRequest> {
     bundle = new Uint8Array(await c.req.arrayBuffer());
   }
   for (const [key, value] of Object.entries(c.req.query())) fields[key] = value;
-  if (!bundle || bundle.length === 0) {
-    throw new KilnError('invalid_bundle', 'no bundle: send a gzip tar as the body, or a multipart "bundle" file');
-  }
-  return { bundle, fields };
+  return { bundle: bundle ?? new Uint8Array(), fields };
 }
 
 function parseSpecJson(text: string): Record<string, unknown> {

@@ -15,6 +15,8 @@ export interface ShimResponse {
 
 export interface InitPayload {
   handler: string;
+  /** The user's entry file the handler was built from, for error messages. */
+  source: string;
   env: Record<string, string>;
   codeDir: string;
   function: { name: string; version: number; memoryMb: number };

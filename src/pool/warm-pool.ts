@@ -165,6 +165,7 @@ export class WarmPool {
       await instance.init(
         {
           handler: fn.handler,
+          source: fn.source,
           env: fn.spec.env,
           codeDir: '/fn',
           function: { name: fn.spec.name, version: fn.version, memoryMb: fn.spec.memoryMb },
