@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { parseSpec } from './spec.js';
+
+describe('parseSpec', () => {
+  it('fills the documented defaults', () => {
+    expect(parseSpec({ name: 'hello', runtime: 'node' })).toEqual({
+      name: 'hello',
+      runtime: 'node',
+      env: {},
+      memoryMb: 128,
+      pids: 256,
+      timeoutMs: 30_000,
+      concurrency: 1,
+      minInstances: 0,
+      maxInstances: 10,
+      maxQueue: 100,
+      idleTtlMs: 300_000,
+    });
+  });
+
+  it('reads numbers and env from query strings', () => {
+    const spec = parseSpec({ name: 'a', runtime: 'node', memoryMb: '256', cpus: '0.5', env: '{"A":"1"}', handler: 'app.lambdaHandler' });
+    expect(spec).toMatchObject({ memoryMb: 256, cpus: 0.5, env: { A: '1' }, handler: 'app.lambdaHandler' });
+  });
+
+  it.each([
+    [{ runtime: 'node' }, 'missing_name'],
+    [{ name: 'Hello', runtime: 'node' }, 'invalid_name'],
+    [{ name: 'a_b', runtime: 'node' }, 'invalid_name'],
+    [{ name: '-a', runtime: 'node' }, 'invalid_name'],
+    [{ name: 'a'.repeat(64), runtime: 'node' }, 'invalid_name'],
+    [{ name: 'a' }, 'missing_runtime'],
+    [{ name: 'a', runtime: 'cobol' }, 'unknown_runtime'],
+    [{ name: 'a', runtime: 'node', memoryMb: 'lots' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', memoryMb: 1 }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', timeoutMs: 1.5 }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', env: { A: 1 } }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', env: { 'A-B': 'x' } }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', handler: '../x.handler' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', colour: 'red' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', minInstances: 5, maxInstances: 2 }, 'invalid_spec'],
+  ])('refuses %j with %s', (input, code) => {
+    expect(() => parseSpec(input)).toThrow(expect.objectContaining({ code, status: 400 }));
+  });
+
+  it('accepts a 63-character name', () => {
+    expect(parseSpec({ name: 'a'.repeat(63), runtime: 'node' }).name).toHaveLength(63);
+  });
+});

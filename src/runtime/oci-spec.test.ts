@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { buildOciSpec, type ContainerSpec } from './oci-spec.js';
+
+const base: ContainerSpec = {
+  id: 'k1',
+  hostname: 'hello',
+  rootfs: '/var/lib/kiln/instances/k1/rootfs',
+  args: ['/usr/local/bin/node', '/opt/kiln/shim/main.mjs'],
+  env: ['PATH=/usr/bin'],
+  cwd: '/fn',
+  uid: 65534,
+  gid: 65534,
+  limits: { memoryBytes: 128 * 1024 * 1024, pids: 64 },
+  binds: [{ source: '/var/lib/kiln/instances/k1/sock', destination: '/run/kiln' }],
+  tmpSizeMb: 64,
+  nofile: 4096,
+};
+
+describe('buildOciSpec', () => {
+  it('isolates the instance in its own pid, mount, ipc, uts and network namespaces', () => {
+    const spec = buildOciSpec(base);
+    const types = (spec.linux.namespaces as { type: string }[]).map((n) => n.type).sort();
+    expect(types).toEqual(['ipc', 'mount', 'network', 'pid', 'uts']);
+    expect(spec.hostname).toBe('hello');
+  });
+
+  it('turns the limits into cgroup resources under kiln/<id>', () => {
+    const spec = buildOciSpec({ ...base, limits: { memoryBytes: 256 * 1024 * 1024, pids: 100, cpus: 0.5 } });
+    expect(spec.linux.cgroupsPath).toBe('kiln/k1');
+    expect(spec.linux.resources).toMatchObject({
+      memory: { limit: 268435456, swap: 268435456 },
+      pids: { limit: 100 },
+      cpu: { quota: 50_000, period: 100_000 },
+    });
+    expect(buildOciSpec(base).linux.resources).not.toHaveProperty('cpu');
+  });
+
+  it('runs an unprivileged process on a read-only root', () => {
+    const spec = buildOciSpec(base);
+    expect(spec.root).toEqual({ path: base.rootfs, readonly: true });
+    expect(spec.process.user).toEqual({ uid: 65534, gid: 65534 });
+    expect(spec.process.noNewPrivileges).toBe(true);
+    expect(Object.values(spec.process.capabilities as Record<string, string[]>).flat()).toEqual([]);
+    expect(spec.process.rlimits).toEqual([{ type: 'RLIMIT_NOFILE', hard: 4096, soft: 4096 }]);
+  });
+
+  it('mounts a tmpfs /tmp and the bind mounts it was given', () => {
+    const spec = buildOciSpec({ ...base, binds: [...base.binds, { source: '/host/fn', destination: '/fn', readonly: true }] });
+    expect(spec.mounts.find((m) => m.destination === '/tmp')).toMatchObject({ type: 'tmpfs', options: expect.arrayContaining(['size=64m']) });
+    expect(spec.mounts.find((m) => m.destination === '/run/kiln')).toMatchObject({ type: 'bind', options: expect.arrayContaining(['rw']) });
+    expect(spec.mounts.find((m) => m.destination === '/fn')).toMatchObject({ source: '/host/fn', options: expect.arrayContaining(['ro']) });
+  });
+
+  it('is pure: the same input gives the same spec', () => {
+    expect(JSON.stringify(buildOciSpec(base))).toBe(JSON.stringify(buildOciSpec(structuredClone(base))));
+  });
+});

@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { packDir } from '../src/cli/pack-dir.js';
+import { DataDir } from '../src/data-dir.js';
+import { type RunningGateway, startGateway } from '../src/gateway/server.js';
+import { Kiln } from '../src/kiln.js';
+
+/** One cache of built base images shared by every test file (and kept between local runs). */
+export const TEST_CACHE = process.env.KILN_TEST_CACHE || '/var/tmp/kiln-test-cache';
+export const ROOT = path.resolve(import.meta.dirname, '..');
+export const EXAMPLES = path.join(ROOT, 'examples');
+export const FIXTURES = path.join(ROOT, 'test/fixtures');
+
+export interface TestGateway {
+  kiln: Kiln;
+  gateway: RunningGateway;
+  url: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real gateway on a free port over a fresh data dir whose image store and snapshots
+ * are the shared cache's (symlinked, same filesystem, so renames into them stay atomic).
+ */
+export async function startTestGateway(): Promise<TestGateway> {
+  const dataDir = path.join(TEST_CACHE, 'runs', randomBytes(4).toString('hex'));
+  const cache = new DataDir(TEST_CACHE);
+  const own = new DataDir(dataDir);
+  await mkdir(dataDir, { recursive: true });
+  await symlink(cache.images, own.images);
+  await symlink(cache.snapshots, own.snapshots);
+  const kiln = await Kiln.open({ dataDir });
+  const gateway = await startGateway(kiln, '127.0.0.1', 0);
+  return {
+    kiln,
+    gateway,
+    url: gateway.url,
+    dataDir,
+    close: async () => {
+      await gateway.close();
+      await kiln.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface DeployResponse {
+  status: number;
+  body: {
+    function?: { name: string; version: number };
+    version?: number;
+    layer?: string;
+    layerReused?: boolean;
+    error?: { code: string; message: string };
+  };
+}
+
+/** POST a function dir the way the README's curl does: gzip tar body, spec in the query. */
+export async function deployDir(url: string, dir: string, query: Record<string, string> = {}): Promise<DeployResponse> {
+  return deployBytes(url, await packDir(dir), query);
+}
+
+export async function deployBytes(url: string, bundle: Uint8Array, query: Record<string, string> = {}): Promise<DeployResponse> {
+  const res = await fetch(`${url}/functions?${new URLSearchParams(query)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/gzip' },
+    body: bundle as unknown as BodyInit,
+  });
+  return { status: res.status, body: (await res.json()) as DeployResponse['body'] };
+}

@@ -1,0 +1,109 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployDir, EXAMPLES, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
+
+let t: TestGateway;
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+afterAll(() => t?.close());
+
+describe('deploy and invoke the examples in crun containers', () => {
+  it('hello-node: a fetch-style function', async () => {
+    const deployed = await deployDir(t.url, path.join(EXAMPLES, 'hello-node'));
+    expect(deployed.status).toBe(201);
+    expect(deployed.body).toMatchObject({ function: { name: 'hello-node', version: 1 }, version: 1 });
+    const res = await fetch(`${t.url}/fn/hello-node/some/path?name=Kiln`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('Hello, Kiln! (node v22.23.3, path /some/path)\n');
+    expect(res.headers.get('x-kiln-version')).toBe('1');
+    const post = await fetch(`${t.url}/fn/hello-node/`, { method: 'POST', body: 'abc' });
+    expect(await post.text()).toBe('you sent 3 bytes\n');
+  });
+
+  it('hello-ts: a TypeScript Hono app bundled with its own node_modules', async () => {
+    expect((await deployDir(t.url, path.join(EXAMPLES, 'hello-ts'))).status).toBe(201);
+    expect(await (await fetch(`${t.url}/fn/hello-ts/`)).text()).toBe('Hello from Hono on Kiln\n');
+    const greet = await fetch(`${t.url}/fn/hello-ts/greet/ada`);
+    expect(await greet.json()).toEqual({ hello: 'ada', runtime: 'node v22.23.3' });
+    const echo = await fetch(`${t.url}/fn/hello-ts/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ n: [1, 2] }),
+    });
+    expect(await echo.json()).toEqual({ echo: { n: [1, 2] } });
+  });
+
+  it('lambda-node: an unmodified CommonJS Lambda handler named app.lambdaHandler', async () => {
+    expect((await deployDir(t.url, path.join(EXAMPLES, 'lambda-node'))).status).toBe(201);
+    const res = await fetch(`${t.url}/fn/lambda-node/orders?name=Grace`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"qty":3}',
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-handled-by')).toBe('lambda-node');
+    const body = await res.json();
+    expect(body).toMatchObject({ message: 'Hello, Grace!', method: 'PUT', path: '/orders', received: { qty: 3 }, remainingMs: true });
+    expect(body.requestId).toBe(res.headers.get('x-kiln-request-id'));
+  });
+
+  it('the deploy starts an instance, so the first request is served warm, and the same instance serves the next', async () => {
+    const a = await fetch(`${t.url}/fn/hello-node/`);
+    const b = await fetch(`${t.url}/fn/hello-node/`);
+    expect(a.headers.get('x-kiln-start')).toBe('warm');
+    expect(b.headers.get('x-kiln-instance')).toBe(a.headers.get('x-kiln-instance'));
+    const { instances } = (await (await fetch(`${t.url}/instances`)).json()) as { instances: { function: string; requests: number }[] };
+    expect(instances.find((i) => i.function === 'hello-node')?.requests).toBeGreaterThanOrEqual(3);
+  });
+
+  it('starts a cold instance when none is idle', async () => {
+    const [a, b] = await Promise.all([fetch(`${t.url}/fn/lambda-node/`), fetch(`${t.url}/fn/lambda-node/`)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect([a.headers.get('x-kiln-start'), b.headers.get('x-kiln-start')].sort()).toEqual(['cold', 'warm']);
+  });
+
+  it('lists functions and versions', async () => {
+    const list = (await (await fetch(`${t.url}/functions`)).json()) as { functions: { name: string }[] };
+    expect(list.functions.map((f) => f.name)).toEqual(expect.arrayContaining(['hello-node', 'hello-ts', 'lambda-node']));
+    const one = (await (await fetch(`${t.url}/functions/lambda-node`)).json()) as { activeVersion: number; versions: { spec: { handler: string } }[] };
+    expect(one.activeVersion).toBe(1);
+    expect(one.versions[0]?.spec.handler).toBe('app.lambdaHandler');
+  });
+});
+
+describe('layers are shared', () => {
+  it('a second function adds exactly one new layer blob; the same code again adds none', async () => {
+    const layersOf = async () => {
+      const digests = new Set<string>();
+      for (const fn of t.kiln.functions.list()) {
+        for (const v of fn.versions) {
+          const image = await t.kiln.images.getImage(v.image);
+          for (const l of image.manifest.layers) digests.add(l.digest);
+        }
+      }
+      return digests;
+    };
+    const blobs = async () => new Set((await t.kiln.images.listBlobs()).map((b) => b.digest));
+    await deployDir(t.url, path.join(FIXTURES, 'probe'), { name: 'layers-a', runtime: 'node' });
+    const layersBefore = await layersOf();
+    const blobsBefore = await blobs();
+
+    const second = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), { name: 'layers-b', runtime: 'node' });
+    expect(second.status).toBe(201);
+    const newLayers = [...(await layersOf())].filter((d) => !layersBefore.has(d));
+    expect(newLayers).toEqual([second.body.layer]);
+    const a = await t.kiln.images.getImage(t.kiln.functions.active('layers-a').image);
+    const b = await t.kiln.images.getImage(t.kiln.functions.active('layers-b').image);
+    expect(a.manifest.layers.slice(0, 3)).toEqual(b.manifest.layers.slice(0, 3));
+    expect(a.manifest.layers[3]?.digest).not.toBe(b.manifest.layers[3]?.digest);
+    // New blobs: that one layer, plus the image's config and manifest; nothing else.
+    const added = [...(await blobs())].filter((d) => !blobsBefore.has(d));
+    expect(added).toHaveLength(3);
+    expect(added).toContain(second.body.layer);
+
+    const again = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), { name: 'layers-c', runtime: 'node' });
+    expect(again.body.layerReused).toBe(true);
+    expect(again.body.layer).toBe(second.body.layer);
+  });
+});
