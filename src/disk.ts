@@ -8,7 +8,10 @@ import path from 'node:path';
  * the old file or the new one, never half of one.
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`,
+  );
   const fh = await open(tmp, 'w', 0o644);
   try {
     await fh.writeFile(data);

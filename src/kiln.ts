@@ -48,7 +48,9 @@ export class Kiln {
     const { data, images, snapshots, baseImages } = await Kiln.openStores(options);
     const functions = new FunctionStore(data.functions);
     await functions.load();
-    const stateRoot = options.stateRoot ?? path.join('/run/kiln', createHash('sha256').update(data.root).digest('hex').slice(0, 12));
+    const stateRoot =
+      options.stateRoot ??
+      path.join('/run/kiln', createHash('sha256').update(data.root).digest('hex').slice(0, 12));
     const oci = await OciRuntime.detect(stateRoot);
     const runtime = new ContainerRuntime(data.instances, oci);
     await runtime.recover();

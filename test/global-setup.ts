@@ -18,10 +18,15 @@ const root = path.resolve(import.meta.dirname, '..');
 export default async function setup(_project: TestProject): Promise<void> {
   const problems = (await checkHost()).filter((f) => !f.ok && !f.warnOnly);
   if (problems.length) {
-    throw new Error(`this host cannot run Kiln containers: ${problems.map((p) => p.detail).join('; ')} (run kiln doctor --fix)`);
+    throw new Error(
+      `this host cannot run Kiln containers: ${problems.map((p) => p.detail).join('; ')} (run kiln doctor --fix)`,
+    );
   }
   const started = Date.now();
-  const { baseImages } = await Kiln.openStores({ dataDir: TEST_CACHE, log: (l) => console.log(`[setup] ${l}`) });
+  const { baseImages } = await Kiln.openStores({
+    dataDir: TEST_CACHE,
+    log: (l) => console.log(`[setup] ${l}`),
+  });
   await baseImages.ensure('node');
   if (!existsSync(path.join(root, 'examples/hello-ts/node_modules'))) {
     await execFileP('npm', ['ci', '--no-audit', '--no-fund'], { cwd: path.join(root, 'examples/hello-ts') });

@@ -58,11 +58,19 @@ export interface DeployResponse {
 }
 
 /** POST a function dir the way the README's curl does: gzip tar body, spec in the query. */
-export async function deployDir(url: string, dir: string, query: Record<string, string> = {}): Promise<DeployResponse> {
+export async function deployDir(
+  url: string,
+  dir: string,
+  query: Record<string, string> = {},
+): Promise<DeployResponse> {
   return deployBytes(url, await packDir(dir), query);
 }
 
-export async function deployBytes(url: string, bundle: Uint8Array, query: Record<string, string> = {}): Promise<DeployResponse> {
+export async function deployBytes(
+  url: string,
+  bundle: Uint8Array,
+  query: Record<string, string> = {},
+): Promise<DeployResponse> {
   const res = await fetch(`${url}/functions?${new URLSearchParams(query)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/gzip' },

@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './harness.js';
 
 interface LambdaStyle {
-  toHttpResponse(result: unknown): { status: number; headers: Record<string, string | string[]>; body: Buffer };
+  toHttpResponse(result: unknown): {
+    status: number;
+    headers: Record<string, string | string[]>;
+    body: Buffer;
+  };
 }
 
 const lambda = (await import(path.join(ROOT, 'runtimes/node/lambda-style.mjs'))) as LambdaStyle;
@@ -23,12 +27,19 @@ describe('Lambda result rules (API Gateway payload 2.0)', () => {
       isBase64Encoded: true,
     });
     expect(r.status).toBe(201);
-    expect(r.headers).toEqual({ 'x-a': '1', 'set-cookie': ['a=1', 'b=2'], 'content-type': 'application/json' });
+    expect(r.headers).toEqual({
+      'x-a': '1',
+      'set-cookie': ['a=1', 'b=2'],
+      'content-type': 'application/json',
+    });
     expect(r.body.toString()).toBe('hi');
   });
 
   it('makes anything else a 200 application/json whose body is the result', () => {
-    expect(lambda.toHttpResponse({ message: 'hi' })).toMatchObject({ status: 200, headers: { 'content-type': 'application/json' } });
+    expect(lambda.toHttpResponse({ message: 'hi' })).toMatchObject({
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(lambda.toHttpResponse({ message: 'hi' }).body.toString()).toBe('{"message":"hi"}');
     expect(lambda.toHttpResponse('Hello from Lambda!').body.toString()).toBe('Hello from Lambda!');
     expect(lambda.toHttpResponse(undefined).body.toString()).toBe('null');
@@ -60,12 +71,19 @@ describe('node shim process', () => {
     throw new Error('shim did not start');
   }
 
-  async function call(client: Client, method: string, p: string, body?: string, headers: Record<string, string> = {}) {
+  async function call(
+    client: Client,
+    method: string,
+    p: string,
+    body?: string,
+    headers: Record<string, string> = {},
+  ) {
     const res = await client.request({ method: method as 'GET', path: p, body, headers });
     return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
   }
 
-  const init = (client: Client, handler: string) => call(client, 'POST', '/init', JSON.stringify({ handler, codeDir: dir }));
+  const init = (client: Client, handler: string) =>
+    call(client, 'POST', '/init', JSON.stringify({ handler, codeDir: dir }));
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'kiln-shim-'));

@@ -98,8 +98,10 @@ export function toHttpResponse(result) {
   if (result && typeof result === 'object' && 'statusCode' in result) {
     const headers = {};
     for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = String(v);
-    for (const [k, vs] of Object.entries(result.multiValueHeaders ?? {})) headers[k.toLowerCase()] = vs.map(String);
-    if (Array.isArray(result.cookies) && result.cookies.length) headers['set-cookie'] = result.cookies.map(String);
+    for (const [k, vs] of Object.entries(result.multiValueHeaders ?? {}))
+      headers[k.toLowerCase()] = vs.map(String);
+    if (Array.isArray(result.cookies) && result.cookies.length)
+      headers['set-cookie'] = result.cookies.map(String);
     if (!headers['content-type']) headers['content-type'] = 'application/json';
     let body = result.body ?? '';
     if (typeof body !== 'string') body = JSON.stringify(body);

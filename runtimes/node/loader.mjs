@@ -18,7 +18,8 @@ class LoadError extends Error {
 
 export function parseHandler(codeDir, handler) {
   const spec = handler || 'index';
-  if (EXTENSIONS.includes(path.extname(spec))) return { file: path.resolve(codeDir, spec), exportName: undefined };
+  if (EXTENSIONS.includes(path.extname(spec)))
+    return { file: path.resolve(codeDir, spec), exportName: undefined };
   const whole = findFile(codeDir, spec);
   if (whole) return { file: whole, exportName: undefined };
   const dot = spec.lastIndexOf('.');
@@ -26,7 +27,10 @@ export function parseHandler(codeDir, handler) {
     const file = findFile(codeDir, spec.slice(0, dot));
     if (file) return { file, exportName: spec.slice(dot + 1) };
   }
-  throw new LoadError('handler_not_found', `no module for handler "${spec}" in ${codeDir} (tried ${EXTENSIONS.join(', ')})`);
+  throw new LoadError(
+    'handler_not_found',
+    `no module for handler "${spec}" in ${codeDir} (tried ${EXTENSIONS.join(', ')})`,
+  );
 }
 
 function findFile(codeDir, base) {
@@ -45,7 +49,10 @@ export async function loadHandler(codeDir, handler, functionInfo, source) {
   try {
     mod = await import(pathToFileURL(file).href);
   } catch (err) {
-    const stack = String(err?.stack ?? err).split('\n').slice(0, 8).join('\n');
+    const stack = String(err?.stack ?? err)
+      .split('\n')
+      .slice(0, 8)
+      .join('\n');
     throw new LoadError('handler_load_failed', `loading ${shown} failed: ${stack}`);
   }
   // A CommonJS module bundled as ESM exposes `module.exports` as the default export.

@@ -3,13 +3,17 @@
 // (docker/podman/Kubernetes), where it loads KILN_HANDLER at boot.
 // Protocol (DESIGN §5): `POST /init {handler, env, codeDir}` once, then every request is
 // the user's, passed to the handler.
-import http from 'node:http';
+
 import { unlinkSync } from 'node:fs';
+import http from 'node:http';
 import { loadHandler } from './loader.mjs';
 import { readBody, shimError } from './respond.mjs';
 
 let invoke;
-let functionInfo = { name: process.env.KILN_FUNCTION ?? 'function', version: process.env.KILN_VERSION ?? '$LATEST' };
+let functionInfo = {
+  name: process.env.KILN_FUNCTION ?? 'function',
+  version: process.env.KILN_VERSION ?? '$LATEST',
+};
 
 async function init(body) {
   const { handler, source, env = {}, codeDir = '/fn', function: fn } = body;
@@ -21,7 +25,12 @@ async function init(body) {
 const server = http.createServer(async (req, res) => {
   if (!invoke) {
     if (req.method !== 'POST' || req.url !== '/init') {
-      return shimError(res, 503, 'not_initialized', 'the function has not been loaded yet (POST /init first)');
+      return shimError(
+        res,
+        503,
+        'not_initialized',
+        'the function has not been loaded yet (POST /init first)',
+      );
     }
     try {
       await init(JSON.parse((await readBody(req)).toString('utf8') || '{}'));

@@ -8,7 +8,7 @@ import type { ImageStore } from '../image/image-store.js';
 import { packLayer } from '../image/layer-tar.js';
 import type { Descriptor, Image, ImageConfig } from '../image/types.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
-import { type Language, RUNTIMES_DIR, type Recipe, readRecipe } from './recipe.js';
+import { type Language, type Recipe, RUNTIMES_DIR, readRecipe } from './recipe.js';
 
 const execFileP = promisify(execFile);
 
@@ -55,9 +55,13 @@ export class BaseImageBuilder {
 
   private async build(language: Language): Promise<Image> {
     const recipe = await readRecipe(language, this.runtimesDir);
-    const os = await this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', (dir) => this.buildOs(dir));
+    const os = await this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', (dir) =>
+      this.buildOs(dir),
+    );
     const langRef = `kiln/lang-${language}:${recipe.layer.version}`;
-    const lang = await this.cachedLayer(langRef, `${language} layer`, (dir) => this.buildNpmBinary(recipe, dir));
+    const lang = await this.cachedLayer(langRef, `${language} layer`, (dir) =>
+      this.buildNpmBinary(recipe, dir),
+    );
     const shim = await this.buildShimLayer(language);
     const config: ImageConfig = {
       architecture: 'amd64',
@@ -81,7 +85,11 @@ export class BaseImageBuilder {
    * A single-layer image under `ref`, built by `make` into a fresh dir when absent. The
    * dir the layer was packed from becomes its snapshot, so it is never unpacked again.
    */
-  private async cachedLayer(ref: string, what: string, make: (dir: string) => Promise<void>): Promise<Descriptor> {
+  private async cachedLayer(
+    ref: string,
+    what: string,
+    make: (dir: string) => Promise<void>,
+  ): Promise<Descriptor> {
     const found = await this.images.resolve(ref);
     if (found) {
       const image = await this.images.getImage(found.digest);
@@ -104,7 +112,9 @@ export class BaseImageBuilder {
         rootfs: { type: 'layers', diff_ids: [layer.digest] },
       };
       await this.images.tag(ref, await this.images.putImage(config, [layer]));
-      this.log(`${what}: built ${layer.digest.slice(0, 19)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      this.log(
+        `${what}: built ${layer.digest.slice(0, 19)} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
       return layer;
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
@@ -162,7 +172,8 @@ export class BaseImageBuilder {
       await mkdir(path.join(dir, 'run/kiln'), { recursive: true });
       const src = path.join(this.runtimesDir, language);
       for (const name of await readdir(src)) {
-        if (name !== 'recipe.json' && !name.endsWith('.test.mjs')) await cp(path.join(src, name), path.join(shimDir, name), { recursive: true });
+        if (name !== 'recipe.json' && !name.endsWith('.test.mjs'))
+          await cp(path.join(src, name), path.join(shimDir, name), { recursive: true });
       }
       const layer = await packLayer(this.images, dir, { deterministic: true });
       if (!(await this.snapshots.has(layer.digest))) await this.snapshots.adopt(layer.digest, dir);

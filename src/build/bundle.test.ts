@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,9 +13,21 @@ describe('inspectBundle refuses', () => {
     ['gzip that is not a tar', rawTarGz([]).subarray(0, 10), 'invalid_bundle'],
     ['an absolute path', rawTarGz([file('/etc/passwd')]), 'unsafe_path'],
     ['a path climbing with ..', rawTarGz([file('a/../../escape.js')]), 'unsafe_path'],
-    ['a symlink to an absolute path', rawTarGz([{ path: 'link', type: 'SymbolicLink', linkpath: '/etc/shadow' }]), 'unsafe_link'],
-    ['a symlink climbing out', rawTarGz([{ path: 'a/link', type: 'SymbolicLink', linkpath: '../../x' }]), 'unsafe_link'],
-    ['a hardlink out of the bundle', rawTarGz([{ path: 'h', type: 'Link', linkpath: '../outside' }]), 'unsafe_link'],
+    [
+      'a symlink to an absolute path',
+      rawTarGz([{ path: 'link', type: 'SymbolicLink', linkpath: '/etc/shadow' }]),
+      'unsafe_link',
+    ],
+    [
+      'a symlink climbing out',
+      rawTarGz([{ path: 'a/link', type: 'SymbolicLink', linkpath: '../../x' }]),
+      'unsafe_link',
+    ],
+    [
+      'a hardlink out of the bundle',
+      rawTarGz([{ path: 'h', type: 'Link', linkpath: '../outside' }]),
+      'unsafe_link',
+    ],
     ['a character device', rawTarGz([{ path: 'dev/null', type: 'CharacterDevice' }]), 'unsafe_entry'],
     ['a block device', rawTarGz([{ path: 'sda', type: 'BlockDevice' }]), 'unsafe_entry'],
     ['a fifo', rawTarGz([{ path: 'pipe', type: 'FIFO' }]), 'unsafe_entry'],
@@ -59,7 +71,9 @@ describe('inspectBundle accepts and unpackBundle writes', () => {
   });
 
   it('lifts a single top-level dir (tar czf b.tgz myfn/)', async () => {
-    const raw = await inspectBundle(rawTarGz([{ path: 'myfn', type: 'Directory' }, file('myfn/index.mjs', '1')]));
+    const raw = await inspectBundle(
+      rawTarGz([{ path: 'myfn', type: 'Directory' }, file('myfn/index.mjs', '1')]),
+    );
     const dir = await mkdtemp(path.join(tmpdir(), 'kiln-bundle-'));
     try {
       const dest = await unpackBundle(raw, path.join(dir, 'src'));

@@ -17,7 +17,10 @@ const ALLOWED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory',
  */
 export async function inspectBundle(gz: Uint8Array, limit = DEFAULT_BUNDLE_LIMIT): Promise<Buffer> {
   if (gz.length < 2 || gz[0] !== 0x1f || gz[1] !== 0x8b) {
-    throw new KilnError('invalid_bundle', 'the body is not a gzip tar (send `tar czf - -C <dir> .` with content-type application/gzip)');
+    throw new KilnError(
+      'invalid_bundle',
+      'the body is not a gzip tar (send `tar czf - -C <dir> .` with content-type application/gzip)',
+    );
   }
   let raw: Buffer;
   try {
@@ -60,7 +63,10 @@ export function checkEntry(entryPath: string, type: string, linkpath?: string): 
   }
   if (!ALLOWED_TYPES.has(type)) {
     const what = type.endsWith('Device') ? 'a device node' : type === 'FIFO' ? 'a fifo' : `of type ${type}`;
-    return new KilnError('unsafe_entry', `bundle entry "${entryPath}" is ${what}; only files, dirs and links are allowed`);
+    return new KilnError(
+      'unsafe_entry',
+      `bundle entry "${entryPath}" is ${what}; only files, dirs and links are allowed`,
+    );
   }
   if (type === 'SymbolicLink' || type === 'Link') {
     const target = linkpath ?? '';
@@ -69,14 +75,21 @@ export function checkEntry(entryPath: string, type: string, linkpath?: string): 
     const resolved = path.posix.normalize(path.posix.join(base, target));
     if (path.posix.isAbsolute(target) || resolved === '..' || resolved.startsWith('../')) {
       const kind = type === 'SymbolicLink' ? 'symlink' : 'hardlink';
-      return new KilnError('unsafe_link', `bundle entry "${entryPath}" is a ${kind} to "${target}", outside the bundle`);
+      return new KilnError(
+        'unsafe_link',
+        `bundle entry "${entryPath}" is a ${kind} to "${target}", outside the bundle`,
+      );
     }
   }
   return undefined;
 }
 
 function tooLarge(limit: number): KilnError {
-  return new KilnError('bundle_too_large', `the bundle unpacks to more than ${limit / (1024 * 1024)} MiB`, 413);
+  return new KilnError(
+    'bundle_too_large',
+    `the bundle unpacks to more than ${limit / (1024 * 1024)} MiB`,
+    413,
+  );
 }
 
 /**
@@ -85,7 +98,10 @@ function tooLarge(limit: number): KilnError {
  */
 export async function unpackBundle(raw: Buffer, dest: string): Promise<string> {
   await mkdir(dest, { recursive: true });
-  await pipeline(Readable.from([raw]), tar.x({ cwd: dest, strict: true, preserveOwner: false, noChmod: false }));
+  await pipeline(
+    Readable.from([raw]),
+    tar.x({ cwd: dest, strict: true, preserveOwner: false, noChmod: false }),
+  );
   const top = await readdir(dest, { withFileTypes: true });
   if (top.length === 1 && top[0]!.isDirectory()) {
     const inner = path.join(dest, top[0]!.name);

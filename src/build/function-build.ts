@@ -11,7 +11,12 @@ export interface FunctionBuild {
 }
 
 /** Build `srcDir` (an unpacked bundle) into `outDir`, the future `/fn` of the function. */
-export async function buildFunction(language: Language, srcDir: string, outDir: string, handler?: string): Promise<FunctionBuild> {
+export async function buildFunction(
+  language: Language,
+  srcDir: string,
+  outDir: string,
+  handler?: string,
+): Promise<FunctionBuild> {
   switch (language) {
     case 'node':
       return buildNode(srcDir, outDir, handler);

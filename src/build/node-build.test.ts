@@ -23,8 +23,14 @@ async function files(map: Record<string, string>): Promise<void> {
 describe('resolveNodeEntry', () => {
   it('reads Lambda handler strings: file.export with any extension', async () => {
     await files({ 'app.js': '', 'src/lambda.ts': '' });
-    expect(await resolveNodeEntry(dir, 'app.lambdaHandler')).toEqual({ file: 'app.js', exportName: 'lambdaHandler' });
-    expect(await resolveNodeEntry(dir, 'src/lambda.handler')).toEqual({ file: 'src/lambda.ts', exportName: 'handler' });
+    expect(await resolveNodeEntry(dir, 'app.lambdaHandler')).toEqual({
+      file: 'app.js',
+      exportName: 'lambdaHandler',
+    });
+    expect(await resolveNodeEntry(dir, 'src/lambda.handler')).toEqual({
+      file: 'src/lambda.ts',
+      exportName: 'handler',
+    });
   });
 
   it('takes an entry file named alone, with or without its extension', async () => {
@@ -44,7 +50,10 @@ describe('resolveNodeEntry', () => {
     await expect(resolveNodeEntry(dir)).rejects.toMatchObject({ code: 'entry_not_found' });
     await expect(resolveNodeEntry(dir, 'nope.handler')).rejects.toMatchObject({ code: 'entry_not_found' });
     await files({ 'package.json': '{"main":"gone.js"}' });
-    await expect(resolveNodeEntry(dir)).rejects.toMatchObject({ code: 'entry_not_found', message: expect.stringContaining('gone.js') });
+    await expect(resolveNodeEntry(dir)).rejects.toMatchObject({
+      code: 'entry_not_found',
+      message: expect.stringContaining('gone.js'),
+    });
   });
 });
 
@@ -52,8 +61,9 @@ describe('buildNode', () => {
   it('bundles TypeScript and its node_modules into one ESM file and copies assets', async () => {
     await files({
       'node_modules/greet/package.json': '{"name":"greet","main":"index.js"}',
-      'node_modules/greet/index.js': 'exports.greet = (n) => `hi ${n}`;',
-      'index.ts': 'import { greet } from "greet";\nexport const handler = async (): Promise<string> => greet("ts");',
+      'node_modules/greet/index.js': 'exports.greet = (n) => "hi " + n;',
+      'index.ts':
+        'import { greet } from "greet";\nexport const handler = async (): Promise<string> => greet("ts");',
       'data/words.json': '["a"]',
     });
     const out = `${dir}.out`;
@@ -61,7 +71,7 @@ describe('buildNode', () => {
     const build = await buildNode(dir, out, 'index.handler');
     expect(build).toEqual({ handler: 'kiln.bundle.handler', entry: 'index.ts' });
     const code = await readFile(path.join(out, NODE_BUNDLE_FILE), 'utf8');
-    expect(code).toContain('hi ${n}');
+    expect(code).toContain('"hi " + n');
     expect(await readFile(path.join(out, 'data/words.json'), 'utf8')).toBe('["a"]');
     const mod = await import(path.join(out, NODE_BUNDLE_FILE));
     expect(await mod.handler()).toBe('hi ts');
@@ -71,6 +81,9 @@ describe('buildNode', () => {
     await files({ 'index.ts': 'export const x = ;' });
     const out = `${dir}.out`;
     await mkdir(out);
-    await expect(buildNode(dir, out)).rejects.toMatchObject({ code: 'build_failed', message: expect.stringContaining('index.ts:1') });
+    await expect(buildNode(dir, out)).rejects.toMatchObject({
+      code: 'build_failed',
+      message: expect.stringContaining('index.ts:1'),
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { cp, readFile, readdir } from 'node:fs/promises';
+import { cp, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { pathExists } from '../disk.js';
@@ -29,7 +29,10 @@ export async function resolveNodeEntry(dir: string, handler?: string): Promise<N
       const file = await findCodeFile(dir, handler.slice(0, dot));
       if (file) return { file, exportName: handler.slice(dot + 1) };
     }
-    throw new KilnError('entry_not_found', `handler "${handler}" names no file in the bundle (tried ${CODE_EXT.join(', ')})`);
+    throw new KilnError(
+      'entry_not_found',
+      `handler "${handler}" names no file in the bundle (tried ${CODE_EXT.join(', ')})`,
+    );
   }
   const pkgPath = path.join(dir, 'package.json');
   if (await pathExists(pkgPath)) {
@@ -82,14 +85,21 @@ export async function buildNode(srcDir: string, outDir: string, handler?: string
       target: 'node22',
       logLevel: 'silent',
       // CommonJS packages bundled into ESM still call require() for node builtins.
-      banner: { js: "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);",
+      },
     });
   } catch (err) {
     const failure = err as esbuild.BuildFailure;
     const messages = (failure.errors ?? [])
       .slice(0, 10)
-      .map((m) => (m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ${m.text}` : m.text));
-    throw new KilnError('build_failed', `building ${entry.file} failed:\n${messages.join('\n') || failure.message}`);
+      .map((m) =>
+        m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ${m.text}` : m.text,
+      );
+    throw new KilnError(
+      'build_failed',
+      `building ${entry.file} failed:\n${messages.join('\n') || failure.message}`,
+    );
   }
   const base = NODE_BUNDLE_FILE.slice(0, -'.mjs'.length);
   return { handler: entry.exportName ? `${base}.${entry.exportName}` : NODE_BUNDLE_FILE, entry: entry.file };

@@ -29,7 +29,12 @@ export interface Recipe {
 }
 
 /** `runtimes/` at the package root, from `src/build` (tests) or `dist/build` (installed). */
-export const RUNTIMES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'runtimes');
+export const RUNTIMES_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'runtimes',
+);
 
 export async function readRecipe(language: Language, runtimesDir = RUNTIMES_DIR): Promise<Recipe> {
   const file = path.join(runtimesDir, language, 'recipe.json');

@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isLanguage, LANGUAGES, type Language } from '../build/recipe.js';
 import { pathExists } from '../disk.js';
@@ -16,7 +16,8 @@ const log = (line: string) => console.error(`kiln: ${line}`);
 export async function serve(options: { host: string; port: string; examples?: string }): Promise<void> {
   const kiln = await Kiln.open({ log });
   const port = Number(options.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new KilnError('invalid_port', `"${options.port}" is not a port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new KilnError('invalid_port', `"${options.port}" is not a port`);
   const gateway = await startGateway(kiln, options.host, port, { token: process.env.KILN_TOKEN });
   log(`gateway listening on ${gateway.url} (data ${kiln.data.root}, ${kiln.runtime.oci.name})`);
   const stop = async () => {
@@ -48,7 +49,8 @@ async function deployFields(dir: string, flags: Record<string, unknown>): Promis
   const fields: Record<string, unknown> = {};
   let kilnJson: Record<string, unknown> = {};
   const specFile = path.join(dir, 'kiln.json');
-  if (await pathExists(specFile)) kilnJson = JSON.parse(await readFile(specFile, 'utf8')) as Record<string, unknown>;
+  if (await pathExists(specFile))
+    kilnJson = JSON.parse(await readFile(specFile, 'utf8')) as Record<string, unknown>;
   if (!kilnJson.name && !flags.name) fields.name = path.basename(path.resolve(dir)).toLowerCase();
   if (!kilnJson.runtime && !flags.runtime) fields.runtime = await detectRuntime(dir);
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) fields[k] = v;
@@ -58,12 +60,22 @@ async function deployFields(dir: string, flags: Record<string, unknown>): Promis
 async function detectRuntime(dir: string): Promise<Language> {
   const files = await readdir(dir);
   if (files.includes('package.json') || files.some((f) => /\.(m|c)?[jt]s$/.test(f))) return 'node';
-  throw new KilnError('missing_runtime', `cannot tell the runtime of ${dir}: pass --runtime (${LANGUAGES.join(', ')})`);
+  throw new KilnError(
+    'missing_runtime',
+    `cannot tell the runtime of ${dir}: pass --runtime (${LANGUAGES.join(', ')})`,
+  );
 }
 
 export async function deploy(
   dir: string,
-  options: { name?: string; runtime?: string; handler?: string; memory?: string; timeout?: string; env?: string[] },
+  options: {
+    name?: string;
+    runtime?: string;
+    handler?: string;
+    memory?: string;
+    timeout?: string;
+    env?: string[];
+  },
 ): Promise<void> {
   if (!(await pathExists(dir))) throw new KilnError('not_found', `no such directory: ${dir}`);
   const env: Record<string, string> = {};
@@ -83,15 +95,21 @@ export async function deploy(
   const query = new URLSearchParams(Object.entries(fields).map(([k, v]) => [k, String(v)]));
   const client = new GatewayClient();
   const started = Date.now();
-  const result = await client.json<{ function: { name: string }; version: number; layer: string; layerReused: boolean }>(
-    'POST',
-    `/functions?${query}`,
-    { body: await packDir(dir), headers: { 'content-type': 'application/gzip' } },
-  );
+  const result = await client.json<{
+    function: { name: string };
+    version: number;
+    layer: string;
+    layerReused: boolean;
+  }>('POST', `/functions?${query}`, {
+    body: await packDir(dir),
+    headers: { 'content-type': 'application/gzip' },
+  });
   console.log(
     `deployed ${result.function.name} version ${result.version} in ${Date.now() - started} ms (layer ${result.layer.slice(0, 19)}${result.layerReused ? ', unchanged' : ''})`,
   );
-  console.log(`invoke: kiln invoke ${result.function.name}   or   curl ${client.baseUrl}/fn/${result.function.name}/`);
+  console.log(
+    `invoke: kiln invoke ${result.function.name}   or   curl ${client.baseUrl}/fn/${result.function.name}/`,
+  );
 }
 
 export async function invoke(
@@ -108,12 +126,16 @@ export async function invoke(
   if (options.data !== undefined) {
     body = options.data.startsWith('@') ? await readFile(options.data.slice(1)) : options.data;
   }
-  const method = options.data !== undefined && options.request === 'GET' ? 'POST' : options.request.toUpperCase();
+  const method =
+    options.data !== undefined && options.request === 'GET' ? 'POST' : options.request.toUpperCase();
   const sub = options.path.startsWith('/') ? options.path : `/${options.path}`;
-  const res = await new GatewayClient().request(method, `/fn/${encodeURIComponent(name)}${sub}`, { body, headers });
+  const res = await new GatewayClient().request(method, `/fn/${encodeURIComponent(name)}${sub}`, {
+    body,
+    headers,
+  });
   if (options.include) {
     console.log(`HTTP ${res.status} ${res.statusText}`);
-    res.headers.forEach((v, k) => console.log(`${k}: ${v}`));
+    for (const [k, v] of res.headers) console.log(`${k}: ${v}`);
     console.log();
   }
   process.stdout.write(Buffer.from(await res.arrayBuffer()));
@@ -137,7 +159,16 @@ export async function ps(): Promise<void> {
   console.log(
     formatTable(
       ['INSTANCE', 'FUNCTION', 'VERSION', 'STATE', 'STARTED', 'UPTIME', 'REQUESTS', 'MEMORY'],
-      instances.map((i) => [i.id, i.function, i.version, i.state, i.startedAs, formatDuration(i.uptimeMs), i.requests, formatBytes(i.memoryBytes)]),
+      instances.map((i) => [
+        i.id,
+        i.function,
+        i.version,
+        i.state,
+        i.startedAs,
+        formatDuration(i.uptimeMs),
+        i.requests,
+        formatBytes(i.memoryBytes),
+      ]),
     ),
   );
 }
@@ -155,7 +186,9 @@ export async function doctor(options: { fix?: boolean }): Promise<number> {
   }
   for (const f of findings) {
     const mark = f.ok ? 'ok  ' : f.warnOnly ? 'warn' : 'FAIL';
-    console.log(`${mark}  ${f.name.padEnd(15)} ${f.detail}${!f.ok && f.fix && !options.fix ? '  (kiln doctor --fix repairs this)' : ''}`);
+    console.log(
+      `${mark}  ${f.name.padEnd(15)} ${f.detail}${!f.ok && f.fix && !options.fix ? '  (kiln doctor --fix repairs this)' : ''}`,
+    );
   }
   return findings.some((f) => !f.ok && !f.warnOnly) ? 1 : 0;
 }
@@ -165,7 +198,10 @@ export async function buildRuntimes(which: string): Promise<void> {
   const { baseImages } = await Kiln.openStores({ log });
   for (const language of languages) {
     if (!isLanguage(language)) {
-      throw new KilnError('unknown_runtime', `unknown runtime "${language}": use one of ${LANGUAGES.join(', ')} or all`);
+      throw new KilnError(
+        'unknown_runtime',
+        `unknown runtime "${language}": use one of ${LANGUAGES.join(', ')} or all`,
+      );
     }
     const image = await baseImages.ensure(language);
     console.log(`${language}: ${image.manifestDigest} (${image.manifest.layers.length} layers)`);

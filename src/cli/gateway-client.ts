@@ -15,19 +15,35 @@ export class GatewayClient {
     private readonly token = process.env.KILN_TOKEN,
   ) {}
 
-  async request(method: string, path: string, init: { body?: Uint8Array | string; headers?: Record<string, string> } = {}) {
+  async request(
+    method: string,
+    path: string,
+    init: { body?: Uint8Array | string; headers?: Record<string, string> } = {},
+  ) {
     const headers: Record<string, string> = { ...init.headers };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: init.body as BodyInit | undefined });
+      res = await fetch(new URL(path, this.baseUrl), {
+        method,
+        headers,
+        body: init.body as BodyInit | undefined,
+      });
     } catch (err) {
-      throw new GatewayError(0, 'gateway_unreachable', `cannot reach the Kiln gateway at ${this.baseUrl} (is \`kiln serve\` running? set KILN_URL): ${(err as Error).cause ?? (err as Error).message}`);
+      throw new GatewayError(
+        0,
+        'gateway_unreachable',
+        `cannot reach the Kiln gateway at ${this.baseUrl} (is \`kiln serve\` running? set KILN_URL): ${(err as Error).cause ?? (err as Error).message}`,
+      );
     }
     return res;
   }
 
-  async json<T>(method: string, path: string, init: { body?: Uint8Array | string; headers?: Record<string, string> } = {}): Promise<T> {
+  async json<T>(
+    method: string,
+    path: string,
+    init: { body?: Uint8Array | string; headers?: Record<string, string> } = {},
+  ): Promise<T> {
     const res = await this.request(method, path, init);
     const text = await res.text();
     let parsed: unknown;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { GatewayError } from './gateway-client.js';
-import * as commands from './commands.js';
 import { KilnError } from '../errors.js';
+import * as commands from './commands.js';
+import { GatewayError } from './gateway-client.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

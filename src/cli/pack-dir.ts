@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import * as tar from 'tar';
 import { listTree } from '../image/layer-tar.js';

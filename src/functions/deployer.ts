@@ -56,7 +56,10 @@ export class Deployer {
     if (req.fields.name !== undefined) validateName(req.fields.name);
     if (req.fields.runtime !== undefined) validateRuntime(req.fields.runtime);
     if (req.bundle.length === 0) {
-      throw new KilnError('invalid_bundle', 'no bundle: send a gzip tar as the body, or a multipart "bundle" file');
+      throw new KilnError(
+        'invalid_bundle',
+        'no bundle: send a gzip tar as the body, or a multipart "bundle" file',
+      );
     }
     const raw = await inspectBundle(req.bundle, this.bundleLimit);
     const work = await mkdtemp(path.join(this.tmpDir, 'deploy-'));
@@ -78,7 +81,11 @@ export class Deployer {
           config: {
             ...base.config.config,
             // Outside Kiln (docker/podman run) the shim loads this handler at boot.
-            Env: [...(base.config.config.Env ?? []), `KILN_HANDLER=${build.handler}`, `KILN_FUNCTION=${spec.name}`],
+            Env: [
+              ...(base.config.config.Env ?? []),
+              `KILN_HANDLER=${build.handler}`,
+              `KILN_FUNCTION=${spec.name}`,
+            ],
           },
           rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.digest] },
         };

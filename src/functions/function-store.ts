@@ -1,4 +1,4 @@
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../disk.js';
 import { KilnError } from '../errors.js';
@@ -57,7 +57,8 @@ export class FunctionStore {
 
   get(name: string): FunctionRecord {
     const record = this.records.get(name);
-    if (!record) throw new KilnError('function_not_found', `no function named "${name}" (kiln ls lists them)`, 404);
+    if (!record)
+      throw new KilnError('function_not_found', `no function named "${name}" (kiln ls lists them)`, 404);
     return record;
   }
 
@@ -68,7 +69,8 @@ export class FunctionStore {
 
   version(record: FunctionRecord, version: number): FunctionVersion {
     const found = record.versions.find((v) => v.version === version);
-    if (!found) throw new KilnError('version_not_found', `function "${record.name}" has no version ${version}`, 404);
+    if (!found)
+      throw new KilnError('version_not_found', `function "${record.name}" has no version ${version}`, 404);
     return found;
   }
 

@@ -19,7 +19,14 @@ describe('parseSpec', () => {
   });
 
   it('reads numbers and env from query strings', () => {
-    const spec = parseSpec({ name: 'a', runtime: 'node', memoryMb: '256', cpus: '0.5', env: '{"A":"1"}', handler: 'app.lambdaHandler' });
+    const spec = parseSpec({
+      name: 'a',
+      runtime: 'node',
+      memoryMb: '256',
+      cpus: '0.5',
+      env: '{"A":"1"}',
+      handler: 'app.lambdaHandler',
+    });
     expect(spec).toMatchObject({ memoryMb: 256, cpus: 0.5, env: { A: '1' }, handler: 'app.lambdaHandler' });
   });
 

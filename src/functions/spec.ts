@@ -1,5 +1,5 @@
+import { isLanguage, LANGUAGES, type Language } from '../build/recipe.js';
 import { KilnError } from '../errors.js';
-import { LANGUAGES, type Language, isLanguage } from '../build/recipe.js';
 
 /**
  * What a user says about a function: from `kiln.json` in the bundle, overridden by the
@@ -67,7 +67,10 @@ export function validateRuntime(runtime: unknown): Language {
     throw new KilnError('missing_runtime', `a function needs a runtime: one of ${LANGUAGES.join(', ')}`);
   }
   if (typeof runtime !== 'string' || !isLanguage(runtime)) {
-    throw new KilnError('unknown_runtime', `unknown runtime "${String(runtime)}": use one of ${LANGUAGES.join(', ')}`);
+    throw new KilnError(
+      'unknown_runtime',
+      `unknown runtime "${String(runtime)}": use one of ${LANGUAGES.join(', ')}`,
+    );
   }
   return runtime;
 }
@@ -99,16 +102,20 @@ export function parseSpec(input: Record<string, unknown>): FunctionSpec {
 function parseNumber(key: string, raw: unknown, bound: Bound): number | undefined {
   if (raw === undefined || raw === '') return bound.default;
   const value = typeof raw === 'string' ? Number(raw) : raw;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`"${key}" must be a number, got ${JSON.stringify(raw)}`);
-  if (bound.integer && !Number.isInteger(value)) throw invalid(`"${key}" must be a whole number, got ${value}`);
-  if (value < bound.min || value > bound.max) throw invalid(`"${key}" must be between ${bound.min} and ${bound.max}, got ${value}`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw invalid(`"${key}" must be a number, got ${JSON.stringify(raw)}`);
+  if (bound.integer && !Number.isInteger(value))
+    throw invalid(`"${key}" must be a whole number, got ${value}`);
+  if (value < bound.min || value > bound.max)
+    throw invalid(`"${key}" must be between ${bound.min} and ${bound.max}, got ${value}`);
   return value;
 }
 
 function parseEnv(raw: unknown): Record<string, string> {
   if (raw === undefined) return {};
   const env = typeof raw === 'string' ? parseJson(raw, 'env') : raw;
-  if (typeof env !== 'object' || env === null || Array.isArray(env)) throw invalid('"env" must be an object of strings');
+  if (typeof env !== 'object' || env === null || Array.isArray(env))
+    throw invalid('"env" must be an object of strings');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`env name "${k}" is not a valid variable name`);

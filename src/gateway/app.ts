@@ -40,7 +40,11 @@ function requireToken(token: string | undefined): MiddlewareHandler {
 
 function tooLarge(what: string, limit: number) {
   return () => {
-    throw new KilnError(`${what}_too_large`, `the ${what} is larger than ${Math.round(limit / 1048576)} MiB`, 413);
+    throw new KilnError(
+      `${what}_too_large`,
+      `the ${what} is larger than ${Math.round(limit / 1048576)} MiB`,
+      413,
+    );
   };
 }
 
@@ -52,20 +56,34 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
   const control = requireToken(options.token);
 
   app.onError((err, c) => errorResponse(c, err));
-  app.notFound((c) => errorResponse(c, new KilnError('not_found', `no route for ${c.req.method} ${c.req.path}`, 404)));
+  app.notFound((c) =>
+    errorResponse(c, new KilnError('not_found', `no route for ${c.req.method} ${c.req.path}`, 404)),
+  );
 
   app.get('/healthz', (c) => c.json({ ok: true }));
 
-  app.post('/functions', control, bodyLimit({ maxSize: maxDeploy, onError: tooLarge('bundle', maxDeploy) }), async (c) => {
-    const result = await kiln.deployer.deploy(await readDeployRequest(c));
-    return c.json(
-      { function: summary(result.record), version: result.version.version, layer: result.version.layer, layerReused: result.layerReused },
-      201,
-    );
-  });
+  app.post(
+    '/functions',
+    control,
+    bodyLimit({ maxSize: maxDeploy, onError: tooLarge('bundle', maxDeploy) }),
+    async (c) => {
+      const result = await kiln.deployer.deploy(await readDeployRequest(c));
+      return c.json(
+        {
+          function: summary(result.record),
+          version: result.version.version,
+          layer: result.version.layer,
+          layerReused: result.layerReused,
+        },
+        201,
+      );
+    },
+  );
   app.get('/functions', control, (c) => c.json({ functions: kiln.functions.list().map(summary) }));
   app.get('/functions/:name', control, (c) => c.json(kiln.functions.get(c.req.param('name'))));
-  app.get('/functions/:name/versions', control, (c) => c.json({ versions: kiln.functions.get(c.req.param('name')).versions }));
+  app.get('/functions/:name/versions', control, (c) =>
+    c.json({ versions: kiln.functions.get(c.req.param('name')).versions }),
+  );
   app.delete('/functions/:name', control, async (c) => {
     await kiln.deployer.remove(c.req.param('name'));
     return c.json({ deleted: c.req.param('name') });
@@ -84,7 +102,9 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
       headers[key] = value;
     });
     const remote = getConnInfo(c).remote.address ?? '127.0.0.1';
-    headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${remote}` : remote;
+    headers['x-forwarded-for'] = headers['x-forwarded-for']
+      ? `${headers['x-forwarded-for']}, ${remote}`
+      : remote;
     headers['x-kiln-request-id'] = requestId;
     headers['x-kiln-deadline'] = String(Date.now() + fn.spec.timeoutMs);
     const method = c.req.method;

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { KilnError } from '../errors.js';
-import { SPEC_FIELDS } from '../functions/spec.js';
 import type { DeployRequest } from '../functions/deployer.js';
+import { SPEC_FIELDS } from '../functions/spec.js';
 
 /**
  * Read a deploy from either form DESIGN §6 allows: a raw gzip tar body with the spec in
@@ -36,7 +36,8 @@ export async function readDeployRequest(c: Context): Promise<DeployRequest> {
 function parseSpecJson(text: string): Record<string, unknown> {
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
   } catch {
     // fall through
   }

@@ -19,7 +19,9 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 
 describe('ImageStore', () => {
   it('lays out an OCI image layout', async () => {
-    expect(JSON.parse(await readFile(path.join(dir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
+    expect(JSON.parse(await readFile(path.join(dir, 'oci-layout'), 'utf8'))).toEqual({
+      imageLayoutVersion: '1.0.0',
+    });
     expect(await store.readIndex()).toEqual({ schemaVersion: 2, mediaType: MediaType.index, manifests: [] });
   });
 
@@ -43,14 +45,22 @@ describe('ImageStore', () => {
 
   it('refuses a digest that is not sha256 hex, so no path can be smuggled in', async () => {
     expect(() => store.blobPath('sha256:../../etc/passwd')).toThrow(/not a sha256 digest/);
-    await expect(store.readBlob(`sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({ code: 'blob_not_found', status: 404 });
+    await expect(store.readBlob(`sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({
+      code: 'blob_not_found',
+      status: 404,
+    });
   });
 
   it('tags, resolves, retags and untags manifests in index.json', async () => {
     const layerDir = await mkdtemp(path.join(tmpdir(), 'kiln-layer-'));
     await writeFile(path.join(layerDir, 'a.txt'), 'a');
     const layer = await packLayer(store, layerDir, { deterministic: true });
-    const config = { architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers' as const, diff_ids: [layer.digest] } };
+    const config = {
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers' as const, diff_ids: [layer.digest] },
+    };
     const m1 = await store.putImage(config, [layer]);
     const m2 = await store.putImage({ ...config, config: { Env: ['A=1'] } }, [layer]);
     await store.tag('fn/a:1', m1);
@@ -69,7 +79,12 @@ describe('ImageStore', () => {
 
   it('refuses a manifest whose layers are not committed', async () => {
     const missing = { mediaType: MediaType.layer, digest: `sha256:${'a'.repeat(64)}`, size: 1 };
-    const config = { architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers' as const, diff_ids: [] } };
+    const config = {
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers' as const, diff_ids: [] },
+    };
     await expect(store.putImage(config, [missing])).rejects.toMatchObject({ code: 'blob_not_found' });
   });
 });

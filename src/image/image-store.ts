@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathExists as exists, writeFileAtomic } from '../disk.js';
 import { KilnError } from '../errors.js';
@@ -40,8 +40,10 @@ export class ImageStore {
     await mkdir(this.blobDir, { recursive: true });
     await mkdir(this.ingestDir, { recursive: true });
     const layout = path.join(this.root, 'oci-layout');
-    if (!(await exists(layout))) await writeFileAtomic(layout, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    if (!(await exists(this.indexPath))) await this.writeIndex({ schemaVersion: 2, mediaType: MediaType.index, manifests: [] });
+    if (!(await exists(layout)))
+      await writeFileAtomic(layout, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    if (!(await exists(this.indexPath)))
+      await this.writeIndex({ schemaVersion: 2, mediaType: MediaType.index, manifests: [] });
   }
 
   blobPath(digest: string): string {
@@ -58,7 +60,11 @@ export class ImageStore {
   }
 
   /** Commit a file written under `tempPath()`: hash it and move it to its digest. */
-  async commitFile(file: string, mediaType: string, annotations?: Record<string, string>): Promise<Descriptor> {
+  async commitFile(
+    file: string,
+    mediaType: string,
+    annotations?: Record<string, string>,
+  ): Promise<Descriptor> {
     const { digest, size } = await sha256File(file);
     const target = this.blobPath(digest);
     if (await exists(target)) await rm(file, { force: true });
@@ -94,10 +100,18 @@ export class ImageStore {
   }
 
   /** Write an image: its config and manifest blobs (layers must already be committed). */
-  async putImage(config: ImageConfig, layers: Descriptor[], annotations?: Record<string, string>): Promise<Descriptor> {
+  async putImage(
+    config: ImageConfig,
+    layers: Descriptor[],
+    annotations?: Record<string, string>,
+  ): Promise<Descriptor> {
     for (const layer of layers) {
       if (!(await this.has(layer.digest))) {
-        throw new KilnError('blob_not_found', `layer ${layer.digest} must be committed before its manifest`, 500);
+        throw new KilnError(
+          'blob_not_found',
+          `layer ${layer.digest} must be committed before its manifest`,
+          500,
+        );
       }
     }
     const configDesc = await this.putBytes(JSON.stringify(config), MediaType.config);
@@ -151,7 +165,10 @@ export class ImageStore {
   async listBlobs(): Promise<{ digest: string; size: number }[]> {
     const names = await readdir(this.blobDir);
     return Promise.all(
-      names.map(async (hex) => ({ digest: `sha256:${hex}`, size: (await stat(path.join(this.blobDir, hex))).size })),
+      names.map(async (hex) => ({
+        digest: `sha256:${hex}`,
+        size: (await stat(path.join(this.blobDir, hex))).size,
+      })),
     );
   }
 
@@ -165,4 +182,3 @@ export class ImageStore {
     await writeFileAtomic(this.indexPath, `${JSON.stringify(index, null, 2)}\n`);
   }
 }
-

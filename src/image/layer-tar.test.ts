@@ -19,7 +19,8 @@ async function makeTree(root: string, mtime: Date): Promise<void> {
   await mkdir(path.join(root, 'fn/lib'), { recursive: true });
   await writeFile(path.join(root, 'fn/index.mjs'), 'export default 1');
   await writeFile(path.join(root, 'fn/lib/b.txt'), 'b');
-  for (const p of ['fn/index.mjs', 'fn/lib/b.txt', 'fn/lib', 'fn']) await utimes(path.join(root, p), mtime, mtime);
+  for (const p of ['fn/index.mjs', 'fn/lib/b.txt', 'fn/lib', 'fn'])
+    await utimes(path.join(root, p), mtime, mtime);
 }
 
 describe('layer tars', () => {

@@ -14,7 +14,11 @@ export interface PackOptions {
 }
 
 /** Pack a directory as an uncompressed OCI layer and commit it to the store. */
-export async function packLayer(store: ImageStore, dir: string, options: PackOptions = {}): Promise<Descriptor> {
+export async function packLayer(
+  store: ImageStore,
+  dir: string,
+  options: PackOptions = {},
+): Promise<Descriptor> {
   const entries = await listTree(dir);
   const tmp = store.tempPath('.tar');
   await tar.c(

@@ -20,7 +20,9 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-export function stripHopByHop(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+export function stripHopByHop(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(headers)) {
     const k = key.toLowerCase();
@@ -69,12 +71,21 @@ export class Instance {
   /** Load the handler. A load error is the user's (a 400), not Kiln's. */
   async init(payload: InitPayload, timeoutMs: number): Promise<void> {
     const res = await this.send(
-      { method: 'POST', path: '/init', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(payload)) },
+      {
+        method: 'POST',
+        path: '/init',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify(payload)),
+      },
       timeoutMs,
     );
     if (res.status !== 200) {
       const parsed = parseError(res.body);
-      throw new KilnError(parsed?.code ?? 'handler_load_failed', parsed?.message ?? res.body.toString('utf8').slice(0, 2000), 400);
+      throw new KilnError(
+        parsed?.code ?? 'handler_load_failed',
+        parsed?.message ?? res.body.toString('utf8').slice(0, 2000),
+        400,
+      );
     }
   }
 
@@ -106,12 +117,23 @@ export class Instance {
       return new KilnError('timeout', `the function did not answer within ${timeoutMs} ms`, 504);
     }
     // The connection broke: the process died. Its exit status tells how.
-    const exit = await Promise.race([this.container.exited, new Promise<undefined>((r) => setTimeout(r, 2000))]);
+    const exit = await Promise.race([
+      this.container.exited,
+      new Promise<undefined>((r) => setTimeout(r, 2000)),
+    ]);
     if (exit && exit.code === 137 && !this.container.stopRequested) {
-      return new KilnError('out_of_memory', 'the function was killed for using more memory than its memoryMb limit', 502);
+      return new KilnError(
+        'out_of_memory',
+        'the function was killed for using more memory than its memoryMb limit',
+        502,
+      );
     }
     const detail = exit ? `exit code ${exit.code ?? exit.signal}` : (err as Error).message;
-    return new KilnError('function_crashed', `the function's process died during the request (${detail})`, 502);
+    return new KilnError(
+      'function_crashed',
+      `the function's process died during the request (${detail})`,
+      502,
+    );
   }
 
   async destroy(): Promise<void> {

@@ -71,7 +71,9 @@ export class WarmPool {
 
   /** Retire every instance of `name` except those of `keepVersion`; busy ones finish first. */
   async retire(name: string, keepVersion?: number): Promise<void> {
-    const doomed = [...this.instances.values()].filter((i) => i.functionName === name && i.version !== keepVersion);
+    const doomed = [...this.instances.values()].filter(
+      (i) => i.functionName === name && i.version !== keepVersion,
+    );
     await Promise.all(
       doomed.map(async (instance) => {
         if (instance.inflight === 0) await this.remove(instance);

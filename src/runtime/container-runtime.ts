@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { watch } from 'node:fs';
-import { chown, mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../disk.js';
 import { KilnError } from '../errors.js';
 import { Cgroup } from './cgroup.js';
-import { type BindMount, buildOciSpec, type ContainerLimits } from './oci-spec.js';
 import type { ContainerExit, OciRuntime } from './oci-runtime.js';
+import { type BindMount, buildOciSpec, type ContainerLimits } from './oci-spec.js';
 import { mountOverlay, unmount } from './rootfs.js';
 
 /** Where the shim finds its socket dir inside every container (DESIGN §5). */

@@ -18,7 +18,10 @@ export interface HostFinding {
 
 async function mounts(): Promise<string[][]> {
   const text = await readFile('/proc/mounts', 'utf8');
-  return text.split('\n').filter(Boolean).map((l) => l.split(' '));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' '));
 }
 
 /**
@@ -30,7 +33,11 @@ async function mounts(): Promise<string[][]> {
 export async function checkHost(): Promise<HostFinding[]> {
   const findings: HostFinding[] = [];
   const uid = process.getuid?.() ?? -1;
-  findings.push({ name: 'root', ok: uid === 0, detail: uid === 0 ? 'running as root' : 'containers need root: run as root' });
+  findings.push({
+    name: 'root',
+    ok: uid === 0,
+    detail: uid === 0 ? 'running as root' : 'containers need root: run as root',
+  });
 
   const crun = await findOnPath('crun');
   const runc = await findOnPath('runc');
@@ -111,7 +118,12 @@ export async function checkHost(): Promise<HostFinding[]> {
     ['mount', 'mounts overlay rootfs'],
   ] as const) {
     const found = await findOnPath(tool);
-    findings.push({ name: tool, ok: found !== undefined, detail: found ? `${found}: ${why}` : `missing: ${why}`, warnOnly: tool !== 'mount' });
+    findings.push({
+      name: tool,
+      ok: found !== undefined,
+      detail: found ? `${found}: ${why}` : `missing: ${why}`,
+      warnOnly: tool !== 'mount',
+    });
   }
   return findings;
 }

@@ -84,7 +84,9 @@ export class OciRuntime {
 }
 
 export async function findOnPath(name: string): Promise<string | undefined> {
-  const dirs = (process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':');
+  const dirs = (process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(
+    ':',
+  );
   for (const dir of dirs) {
     const candidate = path.join(dir, name);
     try {

@@ -45,10 +45,22 @@ describe('buildOciSpec', () => {
   });
 
   it('mounts a tmpfs /tmp and the bind mounts it was given', () => {
-    const spec = buildOciSpec({ ...base, binds: [...base.binds, { source: '/host/fn', destination: '/fn', readonly: true }] });
-    expect(spec.mounts.find((m) => m.destination === '/tmp')).toMatchObject({ type: 'tmpfs', options: expect.arrayContaining(['size=64m']) });
-    expect(spec.mounts.find((m) => m.destination === '/run/kiln')).toMatchObject({ type: 'bind', options: expect.arrayContaining(['rw']) });
-    expect(spec.mounts.find((m) => m.destination === '/fn')).toMatchObject({ source: '/host/fn', options: expect.arrayContaining(['ro']) });
+    const spec = buildOciSpec({
+      ...base,
+      binds: [...base.binds, { source: '/host/fn', destination: '/fn', readonly: true }],
+    });
+    expect(spec.mounts.find((m) => m.destination === '/tmp')).toMatchObject({
+      type: 'tmpfs',
+      options: expect.arrayContaining(['size=64m']),
+    });
+    expect(spec.mounts.find((m) => m.destination === '/run/kiln')).toMatchObject({
+      type: 'bind',
+      options: expect.arrayContaining(['rw']),
+    });
+    expect(spec.mounts.find((m) => m.destination === '/fn')).toMatchObject({
+      source: '/host/fn',
+      options: expect.arrayContaining(['ro']),
+    });
   });
 
   it('is pure: the same input gives the same spec', () => {

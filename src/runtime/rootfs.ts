@@ -17,7 +17,11 @@ export async function mountOverlay(layers: string[], target: string): Promise<vo
   try {
     await execFileP('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerdir}`, target]);
   } catch (err) {
-    throw new KilnError('rootfs_mount_failed', `mounting the overlay rootfs failed: ${(err as Error).message}`, 500);
+    throw new KilnError(
+      'rootfs_mount_failed',
+      `mounting the overlay rootfs failed: ${(err as Error).message}`,
+      500,
+    );
   }
 }
 

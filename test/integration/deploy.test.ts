@@ -44,7 +44,13 @@ describe('deploy and invoke the examples in crun containers', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-handled-by')).toBe('lambda-node');
     const body = await res.json();
-    expect(body).toMatchObject({ message: 'Hello, Grace!', method: 'PUT', path: '/orders', received: { qty: 3 }, remainingMs: true });
+    expect(body).toMatchObject({
+      message: 'Hello, Grace!',
+      method: 'PUT',
+      path: '/orders',
+      received: { qty: 3 },
+      remainingMs: true,
+    });
     expect(body.requestId).toBe(res.headers.get('x-kiln-request-id'));
   });
 
@@ -53,7 +59,9 @@ describe('deploy and invoke the examples in crun containers', () => {
     const b = await fetch(`${t.url}/fn/hello-node/`);
     expect(a.headers.get('x-kiln-start')).toBe('warm');
     expect(b.headers.get('x-kiln-instance')).toBe(a.headers.get('x-kiln-instance'));
-    const { instances } = (await (await fetch(`${t.url}/instances`)).json()) as { instances: { function: string; requests: number }[] };
+    const { instances } = (await (await fetch(`${t.url}/instances`)).json()) as {
+      instances: { function: string; requests: number }[];
+    };
     expect(instances.find((i) => i.function === 'hello-node')?.requests).toBeGreaterThanOrEqual(3);
   });
 
@@ -65,8 +73,13 @@ describe('deploy and invoke the examples in crun containers', () => {
 
   it('lists functions and versions', async () => {
     const list = (await (await fetch(`${t.url}/functions`)).json()) as { functions: { name: string }[] };
-    expect(list.functions.map((f) => f.name)).toEqual(expect.arrayContaining(['hello-node', 'hello-ts', 'lambda-node']));
-    const one = (await (await fetch(`${t.url}/functions/lambda-node`)).json()) as { activeVersion: number; versions: { spec: { handler: string } }[] };
+    expect(list.functions.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['hello-node', 'hello-ts', 'lambda-node']),
+    );
+    const one = (await (await fetch(`${t.url}/functions/lambda-node`)).json()) as {
+      activeVersion: number;
+      versions: { spec: { handler: string } }[];
+    };
     expect(one.activeVersion).toBe(1);
     expect(one.versions[0]?.spec.handler).toBe('app.lambdaHandler');
   });
@@ -89,7 +102,10 @@ describe('layers are shared', () => {
     const layersBefore = await layersOf();
     const blobsBefore = await blobs();
 
-    const second = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), { name: 'layers-b', runtime: 'node' });
+    const second = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), {
+      name: 'layers-b',
+      runtime: 'node',
+    });
     expect(second.status).toBe(201);
     const newLayers = [...(await layersOf())].filter((d) => !layersBefore.has(d));
     expect(newLayers).toEqual([second.body.layer]);
@@ -102,7 +118,10 @@ describe('layers are shared', () => {
     expect(added).toHaveLength(3);
     expect(added).toContain(second.body.layer);
 
-    const again = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), { name: 'layers-c', runtime: 'node' });
+    const again = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), {
+      name: 'layers-c',
+      runtime: 'node',
+    });
     expect(again.body.layerReused).toBe(true);
     expect(again.body.layer).toBe(second.body.layer);
   });

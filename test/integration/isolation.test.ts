@@ -25,10 +25,16 @@ const hostFile = `/tmp/kiln-isolation-${randomBytes(6).toString('hex')}`;
 beforeAll(async () => {
   t = await startTestGateway();
   await writeFile(hostFile, 'the host wrote this');
-  const deployed = await deployDir(t.url, path.join(FIXTURES, 'probe'), { name: 'probe', runtime: 'node', memoryMb: '96' });
+  const deployed = await deployDir(t.url, path.join(FIXTURES, 'probe'), {
+    name: 'probe',
+    runtime: 'node',
+    memoryMb: '96',
+  });
   expect(deployed.status).toBe(201);
   const port = new URL(t.url).port;
-  probe = (await (await fetch(`${t.url}/fn/probe/?file=${encodeURIComponent(hostFile)}&port=${port}`)).json()) as Probe;
+  probe = (await (
+    await fetch(`${t.url}/fn/probe/?file=${encodeURIComponent(hostFile)}&port=${port}`)
+  ).json()) as Probe;
 });
 afterAll(async () => {
   await rm(hostFile, { force: true });

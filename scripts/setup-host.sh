@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian/Ubuntu machine (as root) to run Kiln: the OCI runtimes and
+# debootstrap from apt, Kiln's npm dependencies, the examples' own dependencies, and
+# the host fixes `kiln doctor --fix` knows (crun needs hugetlb on a v1 mount here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-host: run as root (containers need it)" >&2
+  exit 1
+fi
+if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  echo "setup-host: Kiln needs Node.js 20 or newer with npm on the PATH" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq crun runc debootstrap ca-certificates util-linux mount >/dev/null
+npm ci --no-audit --no-fund
+npm ci --no-audit --no-fund --prefix examples/hello-ts
+node dist/cli/main.js doctor --fix

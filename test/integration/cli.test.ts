@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLES, FIXTURES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+
+const execFileP = promisify(execFile);
+let t: TestGateway;
+
+/** Run the built `kiln` binary the way a user does; never throws, returns the exit code. */
+async function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP(
+      process.execPath,
+      [path.join(ROOT, 'dist/cli/main.js'), ...args],
+      {
+        env: { PATH: process.env.PATH, KILN_URL: t.url },
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+afterAll(() => t?.close());
+
+describe('the kiln CLI', () => {
+  it('deploys a dir, invokes it, and lists it', async () => {
+    const deployed = await kiln('deploy', path.join(EXAMPLES, 'hello-node'), '--name', 'cli-hello');
+    expect(deployed.stderr).toBe('');
+    expect(deployed.code).toBe(0);
+    expect(deployed.stdout).toMatch(/deployed cli-hello version 1/);
+
+    const invoked = await kiln('invoke', 'cli-hello', '--path', '/x?name=cli');
+    expect(invoked).toMatchObject({ code: 0, stdout: 'Hello, cli! (node v22.23.3, path /x)\n' });
+
+    const posted = await kiln('invoke', 'cli-hello', '-d', 'four');
+    expect(posted.stdout).toBe('you sent 4 bytes\n');
+
+    const ls = await kiln('ls');
+    expect(ls.stdout).toMatch(/^NAME\s+RUNTIME\s+VERSION/);
+    expect(ls.stdout).toMatch(/cli-hello\s+node\s+1\s+128 MiB/);
+
+    const ps = await kiln('ps');
+    expect(ps.stdout).toMatch(/^INSTANCE\s+FUNCTION/);
+    expect(ps.stdout).toMatch(/cli-hello\s+1\s+idle\s+cold/);
+  });
+
+  it('takes the name from the dir and the handler from kiln.json', async () => {
+    const deployed = await kiln('deploy', path.join(FIXTURES, 'hello-v2'));
+    expect(deployed.code).toBe(0);
+    expect((await kiln('invoke', 'hello-v2')).stdout).toBe('version two\n');
+  });
+
+  it('fails with a message and a non-zero exit on bad input', async () => {
+    const missing = await kiln('deploy', '/nonexistent/dir');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('no such directory');
+
+    const broken = await kiln('deploy', path.join(FIXTURES, 'throws-at-load'), '--name', 'cli-hello');
+    expect(broken.code).not.toBe(0);
+    expect(broken.stderr).toContain('[handler_load_failed]');
+    expect((await kiln('invoke', 'cli-hello')).stdout).toContain('Hello, world!');
+
+    const unknown = await kiln('invoke', 'nobody');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toContain('function_not_found');
+  });
+
+  it('says where the gateway should be when it cannot reach it', async () => {
+    const { stderr, code } = await execFileP(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'ls'], {
+      env: { PATH: process.env.PATH, KILN_URL: 'http://127.0.0.1:1' },
+    }).then(
+      (r) => ({ ...r, code: 0 }),
+      (e: { stderr: string; code: number }) => e,
+    );
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('cannot reach the Kiln gateway');
+  });
+
+  it('doctor passes on a host prepared by kiln doctor --fix', async () => {
+    const doctor = await kiln('doctor');
+    expect(doctor.code).toBe(0);
+    expect(doctor.stdout).toMatch(/ok\s+oci-runtime/);
+  });
+});
