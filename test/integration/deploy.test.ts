@@ -1,4 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployDir, EXAMPLES, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
 
@@ -66,8 +69,15 @@ describe('deploy and invoke the examples in crun containers', () => {
   });
 
   it('starts a cold instance when none is idle', async () => {
-    const [a, b] = await Promise.all([fetch(`${t.url}/fn/lambda-node/`), fetch(`${t.url}/fn/lambda-node/`)]);
+    expect(
+      (await deployDir(t.url, path.join(FIXTURES, 'slow'), { name: 'slow', runtime: 'node' })).status,
+    ).toBe(201);
+    // The first request holds the deploy's instance for 1.5 s; the second must get its own.
+    const first = fetch(`${t.url}/fn/slow/?ms=1500`);
+    await sleep(200);
+    const [a, b] = await Promise.all([first, fetch(`${t.url}/fn/slow/?ms=0`)]);
     expect([a.status, b.status]).toEqual([200, 200]);
+    expect(b.headers.get('x-kiln-instance')).not.toBe(a.headers.get('x-kiln-instance'));
     expect([a.headers.get('x-kiln-start'), b.headers.get('x-kiln-start')].sort()).toEqual(['cold', 'warm']);
   });
 
@@ -102,10 +112,13 @@ describe('layers are shared', () => {
     const layersBefore = await layersOf();
     const blobsBefore = await blobs();
 
-    const second = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), {
-      name: 'layers-b',
-      runtime: 'node',
-    });
+    // Code no earlier run can have stored: the shared cache keeps blobs between runs.
+    const unique = await mkdtemp(path.join(tmpdir(), 'kiln-unique-'));
+    await writeFile(
+      path.join(unique, 'index.mjs'),
+      `export default { fetch: () => new Response(${JSON.stringify(unique)}) };`,
+    );
+    const second = await deployDir(t.url, unique, { name: 'layers-b', runtime: 'node' });
     expect(second.status).toBe(201);
     const newLayers = [...(await layersOf())].filter((d) => !layersBefore.has(d));
     expect(newLayers).toEqual([second.body.layer]);
@@ -115,14 +128,11 @@ describe('layers are shared', () => {
     expect(a.manifest.layers[3]?.digest).not.toBe(b.manifest.layers[3]?.digest);
     // New blobs: that one layer, plus the image's config and manifest; nothing else.
     const added = [...(await blobs())].filter((d) => !blobsBefore.has(d));
-    expect(added).toHaveLength(3);
-    expect(added).toContain(second.body.layer);
+    expect(added.sort()).toEqual([second.body.layer, b.manifestDigest, b.manifest.config.digest].sort());
 
-    const again = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), {
-      name: 'layers-c',
-      runtime: 'node',
-    });
+    const again = await deployDir(t.url, unique, { name: 'layers-c', runtime: 'node' });
     expect(again.body.layerReused).toBe(true);
     expect(again.body.layer).toBe(second.body.layer);
+    await rm(unique, { recursive: true });
   });
 });
