@@ -8,6 +8,8 @@ export class KilnError extends Error {
     readonly code: string,
     message: string,
     readonly status = 400,
+    /** Extra response headers, e.g. `Retry-After` on a 429. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'KilnError';

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { BaseImageBuilder, type BuildLog } from './build/base-images.js';
 import { DataDir } from './data-dir.js';
+import { KilnError } from './errors.js';
 import { Deployer } from './functions/deployer.js';
 import { FunctionStore } from './functions/function-store.js';
 import { ImageStore } from './image/image-store.js';
+import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
 import { ContainerRuntime } from './runtime/container-runtime.js';
 import { OciRuntime } from './runtime/oci-runtime.js';
@@ -15,6 +17,16 @@ export interface KilnOptions {
   /** Where the OCI runtime keeps container state; one per data dir so two Kilns never meet. */
   stateRoot?: string;
   log?: BuildLog;
+  /** Stem cells kept per language with functions (default `KILN_STEM_CELLS`, else 2; 0 = off). */
+  stemCells?: number;
+}
+
+function stemCellsFromEnv(): number {
+  const raw = process.env.KILN_STEM_CELLS;
+  const n = raw === undefined || raw === '' ? 2 : Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new KilnError('invalid_config', `KILN_STEM_CELLS must be a whole number, got "${raw}"`, 500);
+  return n;
 }
 
 /**
@@ -54,8 +66,15 @@ export class Kiln {
     const oci = await OciRuntime.detect(stateRoot);
     const runtime = new ContainerRuntime(data.instances, oci);
     await runtime.recover();
-    const pool = new WarmPool(runtime, images, snapshots);
-    pool.startReaper();
+    const stemCells = new StemCellPool(
+      runtime,
+      images,
+      snapshots,
+      baseImages,
+      options.stemCells ?? stemCellsFromEnv(),
+    );
+    const pool = new WarmPool(runtime, images, snapshots, functions, stemCells);
+    pool.startMaintenance();
     const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp);
     return new Kiln(data, images, snapshots, functions, baseImages, runtime, pool, deployer);
   }

@@ -24,14 +24,14 @@ export interface TestGateway {
  * A real gateway on a free port over a fresh data dir whose image store and snapshots
  * are the shared cache's (symlinked, same filesystem, so renames into them stay atomic).
  */
-export async function startTestGateway(): Promise<TestGateway> {
+export async function startTestGateway(options: { stemCells?: number } = {}): Promise<TestGateway> {
   const dataDir = path.join(TEST_CACHE, 'runs', randomBytes(4).toString('hex'));
   const cache = new DataDir(TEST_CACHE);
   const own = new DataDir(dataDir);
   await mkdir(dataDir, { recursive: true });
   await symlink(cache.images, own.images);
   await symlink(cache.snapshots, own.snapshots);
-  const kiln = await Kiln.open({ dataDir });
+  const kiln = await Kiln.open({ dataDir, stemCells: options.stemCells ?? 0 });
   const gateway = await startGateway(kiln, '127.0.0.1', 0);
   return {
     kiln,

@@ -58,6 +58,7 @@ function errorText(err) {
 process.on('unhandledRejection', (err) => console.error('kiln: unhandled rejection:', err));
 
 const socketPath = process.env.KILN_SOCKET;
+if (process.env.KILN_WARMUP === '1') await (await import('./warmup.mjs')).warmUp();
 if (socketPath) {
   try {
     unlinkSync(socketPath);

@@ -5,6 +5,7 @@ import { pathExists } from '../disk.js';
 import { KilnError } from '../errors.js';
 import { startGateway } from '../gateway/server.js';
 import { Kiln } from '../kiln.js';
+import type { StemCellInfo } from '../pool/stem-cells.js';
 import type { InstanceInfo } from '../pool/warm-pool.js';
 import { checkHost, fixHost } from '../runtime/host-check.js';
 import { GatewayClient } from './gateway-client.js';
@@ -155,20 +156,36 @@ export async function list(): Promise<void> {
 }
 
 export async function ps(): Promise<void> {
-  const { instances } = await new GatewayClient().json<{ instances: InstanceInfo[] }>('GET', '/instances');
+  const { instances, stemCells } = await new GatewayClient().json<{
+    instances: InstanceInfo[];
+    stemCells: StemCellInfo[];
+  }>('GET', '/instances');
+  const rows = instances.map((i) => [
+    i.id,
+    i.function,
+    i.version,
+    i.state,
+    i.startedAs,
+    formatDuration(i.uptimeMs),
+    i.requests,
+    formatBytes(i.memoryBytes),
+  ]);
+  for (const c of stemCells) {
+    rows.push([
+      c.id,
+      `<stem ${c.language}>`,
+      '-',
+      'ready',
+      'stem',
+      formatDuration(c.uptimeMs),
+      0,
+      formatBytes(c.memoryBytes),
+    ]);
+  }
   console.log(
     formatTable(
       ['INSTANCE', 'FUNCTION', 'VERSION', 'STATE', 'STARTED', 'UPTIME', 'REQUESTS', 'MEMORY'],
-      instances.map((i) => [
-        i.id,
-        i.function,
-        i.version,
-        i.state,
-        i.startedAs,
-        formatDuration(i.uptimeMs),
-        i.requests,
-        formatBytes(i.memoryBytes),
-      ]),
+      rows,
     ),
   );
 }

@@ -67,6 +67,11 @@ export class FunctionStore {
     return this.version(record, record.activeVersion);
   }
 
+  /** The active version of every function. */
+  allActive(): FunctionVersion[] {
+    return this.list().map((r) => this.version(r, r.activeVersion));
+  }
+
   version(record: FunctionRecord, version: number): FunctionVersion {
     const found = record.versions.find((v) => v.version === version);
     if (!found)

@@ -88,12 +88,13 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
     await kiln.deployer.remove(c.req.param('name'));
     return c.json({ deleted: c.req.param('name') });
   });
-  app.get('/instances', control, async (c) => c.json({ instances: await kiln.pool.list() }));
+  app.get('/instances', control, async (c) =>
+    c.json({ instances: await kiln.pool.list(), stemCells: await kiln.pool.listStemCells() }),
+  );
 
   const invoke = bodyLimit({ maxSize: maxInvoke, onError: tooLarge('request', maxInvoke) });
   const handleInvoke = async (c: Context): Promise<Response> => {
     const name = c.req.param('name') ?? '';
-    const fn = kiln.functions.active(name);
     const url = new URL(c.req.url);
     const rest = url.pathname.slice(`/fn/${name}`.length);
     const requestId = randomUUID();
@@ -106,10 +107,9 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
       ? `${headers['x-forwarded-for']}, ${remote}`
       : remote;
     headers['x-kiln-request-id'] = requestId;
-    headers['x-kiln-deadline'] = String(Date.now() + fn.spec.timeoutMs);
     const method = c.req.method;
     const body = method === 'GET' || method === 'HEAD' ? undefined : Buffer.from(await c.req.arrayBuffer());
-    const result = await kiln.pool.invoke(fn, {
+    const result = await kiln.pool.invoke(name, {
       method,
       path: `${rest.startsWith('/') ? rest : `/${rest}`}${url.search}`,
       headers,
@@ -121,7 +121,7 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
     }
     out.set('x-kiln-start', result.start);
     out.set('x-kiln-instance', result.instanceId);
-    out.set('x-kiln-version', String(fn.version));
+    out.set('x-kiln-version', String(result.version));
     out.set('x-kiln-request-id', requestId);
     const status = result.response.status;
     const empty = method === 'HEAD' || status === 204 || status === 304;

@@ -91,7 +91,8 @@ export class Instance {
 
   async forward(req: ShimRequest, timeoutMs: number): Promise<ShimResponse> {
     this.requests++;
-    return this.send(req, timeoutMs);
+    const headers = { ...req.headers, 'x-kiln-deadline': String(Date.now() + timeoutMs) };
+    return this.send({ ...req, headers }, timeoutMs);
   }
 
   private async send(req: ShimRequest, timeoutMs: number): Promise<ShimResponse> {
@@ -116,7 +117,10 @@ export class Instance {
     if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
       return new KilnError('timeout', `the function did not answer within ${timeoutMs} ms`, 504);
     }
-    // The connection broke: the process died. Its exit status tells how.
+    // The connection broke: the process died. Its exit status tells how. The shim is
+    // PID 1 of its pid namespace, which nothing inside can SIGKILL; crun reports 137 for
+    // a SIGKILL; so a 137 Kiln did not ask for is the cgroup's OOM killer. (The cgroup's
+    // own oom_kill counter is gone by then: crun removes the cgroup as the process exits.)
     const exit = await Promise.race([
       this.container.exited,
       new Promise<undefined>((r) => setTimeout(r, 2000)),

@@ -1,15 +1,22 @@
+import { cp } from 'node:fs/promises';
+import path from 'node:path';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { ImageStore } from '../image/image-store.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { setCgroupLimits } from '../runtime/cgroup.js';
+import type { Container, ContainerRuntime } from '../runtime/container-runtime.js';
+import type { ContainerLimits } from '../runtime/oci-spec.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import { FunctionQueue } from './function-queue.js';
 import { Instance, type InstanceState, type StartKind } from './instance.js';
 import type { ShimRequest, ShimResponse } from './shim-protocol.js';
+import type { StemCellInfo, StemCellPool } from './stem-cells.js';
 
 export interface Invocation {
   response: ShimResponse;
   start: StartKind;
   instanceId: string;
+  version: number;
 }
 
 export interface InstanceInfo {
@@ -23,48 +30,78 @@ export interface InstanceInfo {
   memoryBytes: number;
 }
 
+/** Where the pool learns which version of a function is active (the function store). */
+export interface FunctionDirectory {
+  active(name: string): FunctionVersion;
+  allActive(): FunctionVersion[];
+}
+
 /** Errors after which an instance cannot be trusted with another request. */
 const FATAL = new Set(['timeout', 'function_crashed', 'out_of_memory']);
 const INIT_TIMEOUT_MS = 15_000;
 
+function limitsOf(fn: FunctionVersion): ContainerLimits {
+  return { memoryBytes: fn.spec.memoryMb * 1024 * 1024, pids: fn.spec.pids, cpus: fn.spec.cpus };
+}
+
 /**
- * Every instance Kiln runs, and the choice of which serves a request: an idle instance
- * of the function's active version (warm), else a new container (cold). Instances belong
- * to one function version for life; a newer version retires the older ones.
+ * Every function instance Kiln runs, and the choice of which serves a request (DESIGN §4):
+ *   warm  an instance of the active version with a free slot;
+ *   stem  else a prewarmed generic container, specialized now: its `/fn` gets the code
+ *         and the shim loads the handler; it belongs to this version for life;
+ *   cold  else a new container from the function's image.
+ * A per-function queue bounds the work (`FunctionQueue`). A new version retires the old
+ * version's instances; busy ones finish their request first.
+ *
+ * `x-kiln-start` is `warm` once an instance has served a request; an instance's first
+ * request reports how the instance started, even when a deploy started it ahead of time.
  */
 export class WarmPool {
   private readonly instances = new Map<string, Instance>();
-  private reaper: NodeJS.Timeout | undefined;
+  private readonly queues = new Map<string, FunctionQueue>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly runtime: ContainerRuntime,
     private readonly images: ImageStore,
     private readonly snapshots: SnapshotStore,
+    private readonly functions: FunctionDirectory,
+    readonly stemCells: StemCellPool,
   ) {}
 
-  startReaper(intervalMs = 1000): void {
-    this.reaper = setInterval(() => void this.reapIdle(), intervalMs);
-    this.reaper.unref();
+  /** Reap idle instances and keep `minInstances` running, every `intervalMs`. */
+  startMaintenance(intervalMs = 1000): void {
+    for (const fn of this.functions.allActive()) this.stemCells.want(fn.spec.runtime);
+    this.timer = setInterval(() => void this.maintain(), intervalMs);
+    this.timer.unref();
   }
 
-  async invoke(fn: FunctionVersion, req: ShimRequest): Promise<Invocation> {
-    const { instance, start } = await this.acquire(fn);
-    try {
-      const response = await instance.forward(req, fn.spec.timeoutMs);
-      return { response, start, instanceId: instance.id };
-    } catch (err) {
-      if (err instanceof KilnError && FATAL.has(err.code)) await this.remove(instance);
-      throw err;
-    } finally {
-      this.release(instance);
-    }
+  async invoke(name: string, req: ShimRequest): Promise<Invocation> {
+    const fn = this.functions.active(name);
+    const queue = this.queueFor(fn);
+    return queue.run(name, async () => {
+      // The active version when the request's turn comes, not when it arrived: after a
+      // redeploy, nothing queued runs the old code.
+      const current = this.functions.active(name);
+      const { instance, start } = await this.acquire(current);
+      try {
+        const response = await instance.forward(req, current.spec.timeoutMs);
+        return { response, start, instanceId: instance.id, version: current.version };
+      } catch (err) {
+        if (err instanceof KilnError && FATAL.has(err.code)) await this.remove(instance);
+        throw err;
+      } finally {
+        this.release(instance);
+      }
+    });
   }
 
   /**
    * Start one instance of a version and load its handler: proves a deploy works before
-   * it becomes active, and leaves a warm instance for its first request.
+   * it becomes active, and leaves an instance ready for its first request.
    */
   async prepare(fn: FunctionVersion): Promise<void> {
+    this.stemCells.want(fn.spec.runtime);
     const instance = await this.startInstance(fn);
     instance.state = 'idle';
   }
@@ -76,10 +113,11 @@ export class WarmPool {
     );
     await Promise.all(
       doomed.map(async (instance) => {
-        if (instance.inflight === 0) await this.remove(instance);
+        if (instance.inflight === 0 && instance.state !== 'starting') await this.remove(instance);
         else instance.state = 'draining';
       }),
     );
+    if (keepVersion === undefined) this.queues.delete(name);
   }
 
   async list(): Promise<InstanceInfo[]> {
@@ -97,13 +135,26 @@ export class WarmPool {
     );
   }
 
-  has(id: string): boolean {
-    return this.instances.has(id);
+  listStemCells(): Promise<StemCellInfo[]> {
+    return this.stemCells.list();
   }
 
   async shutdown(): Promise<void> {
-    if (this.reaper) clearInterval(this.reaper);
+    if (this.timer) clearInterval(this.timer);
+    await this.stemCells.shutdown();
     await Promise.all([...this.instances.values()].map((i) => this.remove(i)));
+  }
+
+  private queueFor(fn: FunctionVersion): FunctionQueue {
+    const slots = fn.spec.maxInstances * fn.spec.concurrency;
+    let queue = this.queues.get(fn.spec.name);
+    if (!queue) {
+      queue = new FunctionQueue(slots, fn.spec.maxQueue);
+      this.queues.set(fn.spec.name, queue);
+    } else {
+      queue.resize(slots, fn.spec.maxQueue);
+    }
+    return queue;
   }
 
   private async acquire(fn: FunctionVersion): Promise<{ instance: Instance; start: StartKind }> {
@@ -111,16 +162,16 @@ export class WarmPool {
       if (
         instance.functionName === fn.spec.name &&
         instance.version === fn.version &&
-        instance.state === 'idle' &&
+        (instance.state === 'idle' || instance.state === 'busy') &&
         instance.inflight < fn.spec.concurrency
       ) {
         this.claim(instance);
-        return { instance, start: 'warm' };
+        return { instance, start: instance.requests === 0 ? instance.startedAs : 'warm' };
       }
     }
     const instance = await this.startInstance(fn);
     this.claim(instance);
-    return { instance, start: 'cold' };
+    return { instance, start: instance.startedAs };
   }
 
   private claim(instance: Instance): void {
@@ -139,27 +190,37 @@ export class WarmPool {
     }
   }
 
+  /** A specialized stem cell if one is ready, else a cold container; either way, initialized. */
   private async startInstance(fn: FunctionVersion): Promise<Instance> {
     const image = await this.images.getImage(fn.image);
-    const layers = await Promise.all(
-      image.manifest.layers.map((l) => this.snapshots.ensure(l.digest, this.images.blobPath(l.digest))),
-    );
-    const userEnv = Object.entries(fn.spec.env).map(([k, v]) => `${k}=${v}`);
-    const container = await this.runtime.start({
-      layers,
-      args: [...(image.config.config.Entrypoint ?? []), ...(image.config.config.Cmd ?? [])],
-      env: [
-        ...(image.config.config.Env ?? []),
-        ...userEnv,
-        'KILN_SOCKET=/run/kiln/shim.sock',
-        `KILN_FUNCTION=${fn.spec.name}`,
-        `KILN_VERSION=${fn.version}`,
-      ],
-      cwd: image.config.config.WorkingDir || '/fn',
-      hostname: fn.spec.name,
-      limits: { memoryBytes: fn.spec.memoryMb * 1024 * 1024, pids: fn.spec.pids, cpus: fn.spec.cpus },
-    });
-    const instance = new Instance(container, fn, 'cold');
+    const baseLayers = image.manifest.layers.slice(0, -1).map((l) => l.digest);
+    const stem = this.stemCells.take(fn.spec.runtime, baseLayers);
+    let container: Container;
+    if (stem) {
+      container = stem.container;
+      // The function layer holds `fn/`; the stem cell's `/fn` is a bind mount of fnDir.
+      const layerDir = await this.snapshots.ensure(fn.layer, this.images.blobPath(fn.layer));
+      await cp(path.join(layerDir, 'fn'), container.fnDir!, { recursive: true, verbatimSymlinks: true });
+      await setCgroupLimits(container.id, limitsOf(fn));
+    } else {
+      const layers = await Promise.all(
+        image.manifest.layers.map((l) => this.snapshots.ensure(l.digest, this.images.blobPath(l.digest))),
+      );
+      container = await this.runtime.start({
+        layers,
+        args: [...(image.config.config.Entrypoint ?? []), ...(image.config.config.Cmd ?? [])],
+        env: [
+          ...(image.config.config.Env ?? []),
+          ...Object.entries(fn.spec.env).map(([k, v]) => `${k}=${v}`),
+          'KILN_SOCKET=/run/kiln/shim.sock',
+          `KILN_VERSION=${fn.version}`,
+        ],
+        cwd: image.config.config.WorkingDir || '/fn',
+        hostname: fn.spec.name,
+        limits: limitsOf(fn),
+      });
+    }
+    const instance = new Instance(container, fn, stem ? 'stem' : 'cold');
     this.instances.set(instance.id, instance);
     // A process that dies on its own leaves the pool at once.
     void container.exited.then(() => this.instances.delete(instance.id));
@@ -192,11 +253,25 @@ export class WarmPool {
     await instance.destroy();
   }
 
-  private async reapIdle(): Promise<void> {
+  /** Scale to zero after `idleTtlMs`, but never below `minInstances`; top up to it. */
+  private async maintain(): Promise<void> {
     const now = Date.now();
-    for (const instance of this.instances.values()) {
-      if (instance.state === 'idle' && now - instance.lastUsedAt > instance.target.spec.idleTtlMs) {
-        await this.remove(instance);
+    for (const fn of this.functions.allActive()) {
+      const mine = [...this.instances.values()].filter(
+        (i) => i.functionName === fn.spec.name && i.version === fn.version && i.state !== 'draining',
+      );
+      let keep = mine.length;
+      for (const instance of mine) {
+        if (keep <= fn.spec.minInstances) break;
+        if (instance.state === 'idle' && now - instance.lastUsedAt > fn.spec.idleTtlMs) {
+          keep--;
+          await this.remove(instance);
+        }
+      }
+      for (let i = keep; i < fn.spec.minInstances; i++) {
+        await this.prepare(fn).catch((err: Error) =>
+          console.error(`kiln: keeping ${fn.spec.name} at minInstances failed: ${err.message}`),
+        );
       }
     }
   }

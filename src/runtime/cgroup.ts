@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { ContainerLimits } from './oci-spec.js';
 
 /** The cgroup parent every instance lives under (`linux.cgroupsPath` = `kiln/<id>`). */
 const ROOT = '/sys/fs/cgroup';
@@ -27,6 +28,35 @@ export class Cgroup {
     const events = await readFile(`${v2}/memory.events`, 'utf8').catch(() => '');
     return { memoryBytes: Number(current.trim()), oomKills: counter(events, 'oom_kill') };
   }
+}
+
+const CPU_PERIOD_US = 100_000;
+
+/**
+ * Change a running instance's limits: a stem cell starts generic and takes on its
+ * function's limits when it is specialized. On v1, memory+swap must never be set below
+ * memory, so the order of the two writes depends on the direction of the change.
+ */
+export async function setCgroupLimits(id: string, limits: ContainerLimits): Promise<void> {
+  const memory = `${ROOT}/memory/kiln/${id}`;
+  const current = Number((await readFile(`${memory}/memory.limit_in_bytes`, 'utf8')).trim());
+  const bytes = String(limits.memoryBytes);
+  const memsw = `${memory}/memory.memsw.limit_in_bytes`;
+  const hasMemsw = await readFile(memsw, 'utf8').then(
+    () => true,
+    () => false,
+  );
+  if (limits.memoryBytes > current) {
+    if (hasMemsw) await writeFile(memsw, bytes);
+    await writeFile(`${memory}/memory.limit_in_bytes`, bytes);
+  } else {
+    await writeFile(`${memory}/memory.limit_in_bytes`, bytes);
+    if (hasMemsw) await writeFile(memsw, bytes);
+  }
+  await writeFile(`${ROOT}/pids/kiln/${id}/pids.max`, String(limits.pids));
+  const quota = limits.cpus === undefined ? -1 : Math.round(limits.cpus * CPU_PERIOD_US);
+  await writeFile(`${ROOT}/cpu/kiln/${id}/cpu.cfs_period_us`, String(CPU_PERIOD_US));
+  await writeFile(`${ROOT}/cpu/kiln/${id}/cpu.cfs_quota_us`, String(quota));
 }
 
 function counter(text: string, key: string): number {

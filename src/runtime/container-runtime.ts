@@ -24,8 +24,11 @@ export interface StartRequest {
   env: string[];
   cwd: string;
   limits: ContainerLimits;
-  /** A host dir bind-mounted read-only at `/fn` (stem cells get their code this way). */
-  fnDir?: string;
+  /**
+   * Bind-mount a host dir of the instance's own, empty at start, read-only at `/fn`:
+   * a stem cell gets its function's code there when it is specialized.
+   */
+  mountFnDir?: boolean;
   hostname?: string;
   /** How long the shim may take to open its socket. */
   readyTimeoutMs?: number;
@@ -52,6 +55,8 @@ export class Container {
     readonly dir: string,
     readonly socketPath: string,
     readonly logPath: string,
+    /** The host side of `/fn` when started with `mountFnDir`. */
+    readonly fnDir: string | undefined,
     readonly exited: Promise<ContainerExit>,
     readonly timings: StartTimings,
     private readonly kill: () => Promise<void>,
@@ -98,6 +103,8 @@ export class ContainerRuntime {
     await mkdir(sockDir);
     // The shim runs as nobody and must be able to create its socket here.
     await chown(sockDir, CONTAINER_UID, CONTAINER_UID);
+    const fnDir = req.mountFnDir ? path.join(dir, 'fn') : undefined;
+    if (fnDir) await mkdir(fnDir);
 
     const t0 = performance.now();
     let mounted = false;
@@ -106,7 +113,7 @@ export class ContainerRuntime {
       mounted = true;
       const t1 = performance.now();
       const binds: BindMount[] = [{ source: sockDir, destination: SOCKET_DIR_IN_CONTAINER }];
-      if (req.fnDir) binds.push({ source: req.fnDir, destination: '/fn', readonly: true });
+      if (fnDir) binds.push({ source: fnDir, destination: '/fn', readonly: true });
       const spec = buildOciSpec({
         id,
         hostname: req.hostname ?? id,
@@ -136,6 +143,7 @@ export class ContainerRuntime {
         dir,
         socketPath,
         logPath,
+        fnDir,
         exited,
         { mountMs: t1 - t0, runtimeMs: t2 - t1, readyMs: 0 },
         () => this.oci.kill(id),

@@ -1,0 +1,136 @@
+import type { BaseImageBuilder } from '../build/base-images.js';
+import type { Language } from '../build/recipe.js';
+import type { ImageStore } from '../image/image-store.js';
+import type { Container, ContainerRuntime } from '../runtime/container-runtime.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
+
+/** A prewarmed generic container: runtime and shim started, no function yet. */
+export interface StemCell {
+  language: Language;
+  container: Container;
+  /** The base image layers it runs: only a function built on the same base may use it. */
+  baseLayers: string[];
+}
+
+export interface StemCellInfo {
+  id: string;
+  language: Language;
+  uptimeMs: number;
+  memoryBytes: number;
+}
+
+/** Generous until specialization sets the function's own limits. */
+const STEM_LIMITS = { memoryBytes: 512 * 1024 * 1024, pids: 256 };
+
+/**
+ * Keeps `perLanguage` stem cells ready for each language that has at least one function
+ * (DESIGN §4). Taking one starts a refill in the background; a taken cell never comes
+ * back: once specialized it belongs to that function version for life.
+ */
+export class StemCellPool {
+  private readonly ready = new Map<Language, StemCell[]>();
+  private readonly starting = new Map<Language, number>();
+  private readonly wanted = new Set<Language>();
+  private closed = false;
+
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly images: ImageStore,
+    private readonly snapshots: SnapshotStore,
+    private readonly baseImages: BaseImageBuilder,
+    readonly perLanguage: number,
+  ) {}
+
+  /** Keep stem cells of `language` from now on. */
+  want(language: Language): void {
+    if (this.perLanguage <= 0 || this.closed) return;
+    this.wanted.add(language);
+    this.refill(language);
+  }
+
+  /** A ready stem cell running exactly `baseLayers`, or undefined. */
+  take(language: Language, baseLayers: string[]): StemCell | undefined {
+    const cells = this.ready.get(language) ?? [];
+    const index = cells.findIndex((c) => sameLayers(c.baseLayers, baseLayers));
+    if (index < 0) return undefined;
+    const [cell] = cells.splice(index, 1);
+    this.refill(language);
+    return cell;
+  }
+
+  async list(): Promise<StemCellInfo[]> {
+    const cells = [...this.ready.values()].flat();
+    return Promise.all(
+      cells.map(async (c) => ({
+        id: c.container.id,
+        language: c.language,
+        uptimeMs: Date.now() - c.container.startedAt,
+        memoryBytes: (await c.container.cgroup.stats()).memoryBytes,
+      })),
+    );
+  }
+
+  /** Resolves when every language wanted has its full count of ready cells. */
+  async whenFull(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const full = [...this.wanted].every((l) => (this.ready.get(l)?.length ?? 0) >= this.perLanguage);
+      if (full) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    const cells = [...this.ready.values()].flat();
+    this.ready.clear();
+    await Promise.all(cells.map((c) => c.container.stop()));
+  }
+
+  private refill(language: Language): void {
+    if (this.closed || !this.wanted.has(language)) return;
+    const have = (this.ready.get(language)?.length ?? 0) + (this.starting.get(language) ?? 0);
+    for (let i = have; i < this.perLanguage; i++) {
+      this.starting.set(language, (this.starting.get(language) ?? 0) + 1);
+      void this.startOne(language)
+        .then((cell) => {
+          if (this.closed) return void cell.container.stop();
+          const cells = this.ready.get(language) ?? [];
+          cells.push(cell);
+          this.ready.set(language, cells);
+          // A cell that dies while waiting leaves the pool, and another takes its place.
+          void cell.container.exited.then(() => {
+            const list = this.ready.get(language) ?? [];
+            const at = list.indexOf(cell);
+            if (at >= 0) {
+              list.splice(at, 1);
+              this.refill(language);
+            }
+          });
+        })
+        .catch((err: Error) => console.error(`kiln: a ${language} stem cell did not start: ${err.message}`))
+        .finally(() => this.starting.set(language, (this.starting.get(language) ?? 1) - 1));
+    }
+  }
+
+  private async startOne(language: Language): Promise<StemCell> {
+    const base = await this.baseImages.ensure(language);
+    const layers = await Promise.all(
+      base.manifest.layers.map((l) => this.snapshots.ensure(l.digest, this.images.blobPath(l.digest))),
+    );
+    const container = await this.runtime.start({
+      layers,
+      args: [...(base.config.config.Entrypoint ?? []), ...(base.config.config.Cmd ?? [])],
+      env: [...(base.config.config.Env ?? []), 'KILN_SOCKET=/run/kiln/shim.sock', 'KILN_WARMUP=1'],
+      cwd: base.config.config.WorkingDir || '/fn',
+      hostname: 'kiln',
+      limits: STEM_LIMITS,
+      mountFnDir: true,
+    });
+    return { language, container, baseLayers: base.manifest.layers.map((l) => l.digest) };
+  }
+}
+
+function sameLayers(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

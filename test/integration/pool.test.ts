@@ -1,0 +1,219 @@
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InstanceInfo } from '../../src/pool/warm-pool.js';
+import { deployDir, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
+
+let t: TestGateway;
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+afterAll(() => t?.close());
+
+async function instancesOf(url: string, name: string): Promise<InstanceInfo[]> {
+  const { instances } = (await (await fetch(`${url}/instances`)).json()) as { instances: InstanceInfo[] };
+  return instances.filter((i) => i.function === name);
+}
+
+/** Poll until `check` holds: waiting for an eventual state, not timing it. */
+async function eventually(check: () => Promise<boolean>, limitMs = 20_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition never held');
+    await sleep(100);
+  }
+}
+
+async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as { error: { code: string } }).error.code;
+}
+
+describe('faults', () => {
+  beforeAll(async () => {
+    expect((await deployDir(t.url, path.join(FIXTURES, 'faults'))).status).toBe(201);
+  });
+
+  it('a handler that throws gets 500 handler_error and its instance keeps serving', async () => {
+    const ok = await fetch(`${t.url}/fn/faults/`);
+    const thrown = await fetch(`${t.url}/fn/faults/throw`);
+    expect(thrown.status).toBe(500);
+    expect(await errorCode(thrown)).toBe('handler_error');
+    const after = await fetch(`${t.url}/fn/faults/`);
+    expect(after.status).toBe(200);
+    expect(after.headers.get('x-kiln-instance')).toBe(ok.headers.get('x-kiln-instance'));
+    expect(after.headers.get('x-kiln-instance')).toBe(thrown.headers.get('x-kiln-instance'));
+  });
+
+  it('a request past timeoutMs gets 504 timeout and its instance is destroyed', async () => {
+    const before = (await fetch(`${t.url}/fn/faults/`)).headers.get('x-kiln-instance');
+    const slow = await fetch(`${t.url}/fn/faults/sleep?ms=5000`);
+    expect(slow.status).toBe(504);
+    expect(await errorCode(slow)).toBe('timeout');
+    expect((await instancesOf(t.url, 'faults')).map((i) => i.id)).not.toContain(before);
+    const next = await fetch(`${t.url}/fn/faults/`);
+    expect(next.status).toBe(200);
+    expect(next.headers.get('x-kiln-instance')).not.toBe(before);
+  });
+
+  it('a handler that exits its process gets 502 function_crashed and the next request a fresh instance', async () => {
+    const before = (await fetch(`${t.url}/fn/faults/`)).headers.get('x-kiln-instance');
+    const crashed = await fetch(`${t.url}/fn/faults/exit`);
+    expect(crashed.status).toBe(502);
+    expect(await errorCode(crashed)).toBe('function_crashed');
+    const next = await fetch(`${t.url}/fn/faults/`);
+    expect(next.status).toBe(200);
+    expect(next.headers.get('x-kiln-start')).toBe('cold');
+    expect(next.headers.get('x-kiln-instance')).not.toBe(before);
+  });
+
+  it('a handler that allocates past memoryMb gets 502 out_of_memory', async () => {
+    const hog = await fetch(`${t.url}/fn/faults/hog`);
+    expect(hog.status).toBe(502);
+    expect(await errorCode(hog)).toBe('out_of_memory');
+    expect((await fetch(`${t.url}/fn/faults/`)).status).toBe(200);
+  });
+});
+
+describe('queueing', () => {
+  async function burst(name: string, n: number): Promise<Response[]> {
+    return Promise.all(Array.from({ length: n }, () => fetch(`${t.url}/fn/${name}/?ms=100`)));
+  }
+
+  it('200 concurrent requests to maxInstances 4, maxQueue 300: every one gets 200, from at most 4 instances', async () => {
+    const deployed = await deployDir(t.url, path.join(FIXTURES, 'slow'), {
+      name: 'burst',
+      runtime: 'node',
+      maxInstances: '4',
+      maxQueue: '300',
+    });
+    expect(deployed.status).toBe(201);
+    const answers = await burst('burst', 200);
+    expect(answers.map((r) => r.status)).toEqual(Array(200).fill(200));
+    const served = new Set(answers.map((r) => r.headers.get('x-kiln-instance')));
+    expect(served.size).toBeLessThanOrEqual(4);
+    expect((await instancesOf(t.url, 'burst')).length).toBeLessThanOrEqual(4);
+  });
+
+  it('with maxQueue 10 the surplus gets 429 queue_full with Retry-After, and every request exactly one answer', async () => {
+    await deployDir(t.url, path.join(FIXTURES, 'slow'), {
+      name: 'tight',
+      runtime: 'node',
+      maxInstances: '4',
+      maxQueue: '10',
+    });
+    const answers = await burst('tight', 200);
+    const ok = answers.filter((r) => r.status === 200);
+    const refused = answers.filter((r) => r.status === 429);
+    expect(ok.length + refused.length).toBe(200);
+    expect(ok.length).toBeGreaterThanOrEqual(14);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]?.headers.get('retry-after')).toBe('1');
+    expect(await errorCode(refused[0]!)).toBe('queue_full');
+  });
+});
+
+describe('scale', () => {
+  it('reaps instances idle past idleTtlMs back to minInstances 0', async () => {
+    await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), {
+      name: 'reaped',
+      runtime: 'node',
+      idleTtlMs: '1000',
+    });
+    expect((await fetch(`${t.url}/fn/reaped/`)).status).toBe(200);
+    await eventually(async () => (await instancesOf(t.url, 'reaped')).length === 0);
+    const again = await fetch(`${t.url}/fn/reaped/`);
+    expect(again.headers.get('x-kiln-start')).toBe('cold');
+  });
+
+  it('keeps minInstances running through idleTtlMs and replaces one that dies', async () => {
+    await deployDir(t.url, path.join(FIXTURES, 'faults'), {
+      name: 'kept',
+      minInstances: '2',
+      idleTtlMs: '1000',
+    });
+    await eventually(async () => (await instancesOf(t.url, 'kept')).length === 2);
+    await sleep(2500);
+    expect((await instancesOf(t.url, 'kept')).length).toBe(2);
+    expect((await fetch(`${t.url}/fn/kept/exit`)).status).toBe(502);
+    await eventually(
+      async () => (await instancesOf(t.url, 'kept')).filter((i) => i.state === 'idle').length === 2,
+    );
+  });
+
+  it('a redeploy under load: no request fails, and after it every response is the new version', async () => {
+    await deployDir(t.url, path.join(FIXTURES, 'slow'), {
+      name: 'rolling',
+      runtime: 'node',
+      maxInstances: '3',
+    });
+    let stop = false;
+    const seen: { status: number; version: string | null; at: number }[] = [];
+    const client = async () => {
+      while (!stop) {
+        const res = await fetch(`${t.url}/fn/rolling/?ms=20`);
+        await res.arrayBuffer();
+        seen.push({ status: res.status, version: res.headers.get('x-kiln-version'), at: Date.now() });
+      }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    await sleep(300);
+    const redeployed = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), {
+      name: 'rolling',
+      runtime: 'node',
+    });
+    const doneAt = Date.now();
+    expect(redeployed.status).toBe(201);
+    await sleep(500);
+    stop = true;
+    await Promise.all(clients);
+    expect(seen.length).toBeGreaterThan(10);
+    expect(seen.filter((s) => s.status !== 200)).toEqual([]);
+    // A request that started after the deploy returned cannot be the old version.
+    const started = seen.filter((s) => s.at > doneAt + 100);
+    expect(started.length).toBeGreaterThan(0);
+    expect(new Set(started.map((s) => s.version))).toEqual(new Set(['2']));
+    expect((await instancesOf(t.url, 'rolling')).every((i) => i.version === 2)).toBe(true);
+  });
+});
+
+describe('stem cells', () => {
+  let s: TestGateway;
+  beforeAll(async () => {
+    s = await startTestGateway({ stemCells: 2 });
+  });
+  afterAll(() => s?.close());
+
+  it("a just-deployed function's first request is stem, the next warm, and the pool refills", async () => {
+    // The first deploy of a language asks for its stem cells; wait until they are ready.
+    await deployDir(s.url, path.join(FIXTURES, 'hello-v2'), { name: 'first', runtime: 'node' });
+    await s.kiln.pool.stemCells.whenFull();
+    const deployed = await deployDir(s.url, path.join(FIXTURES, 'probe'), {
+      name: 'stemmed',
+      runtime: 'node',
+      memoryMb: '80',
+    });
+    expect(deployed.status).toBe(201);
+    const first = await fetch(`${s.url}/fn/stemmed/`);
+    expect(first.headers.get('x-kiln-start')).toBe('stem');
+    const probe = (await first.json()) as { memoryLimit: string; pid: number };
+    // Specialization gave the generic cell this function's own limit.
+    expect(Number(probe.memoryLimit)).toBe(80 * 1024 * 1024);
+    expect(probe.pid).toBeLessThan(10);
+    const second = await fetch(`${s.url}/fn/stemmed/`);
+    expect(second.headers.get('x-kiln-start')).toBe('warm');
+    expect(second.headers.get('x-kiln-instance')).toBe(first.headers.get('x-kiln-instance'));
+    await s.kiln.pool.stemCells.whenFull();
+    const { stemCells } = (await (await fetch(`${s.url}/instances`)).json()) as {
+      stemCells: { language: string }[];
+    };
+    expect(stemCells.map((c) => c.language)).toEqual(['node', 'node']);
+  });
+
+  it('a specialized stem cell never returns to the generic pool', async () => {
+    const { stemCells } = (await (await fetch(`${s.url}/instances`)).json()) as {
+      stemCells: { id: string }[];
+    };
+    const instances = await instancesOf(s.url, 'stemmed');
+    expect(stemCells.map((c) => c.id)).not.toContain(instances[0]?.id);
+  });
+});
