@@ -16,7 +16,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq crun runc debootstrap ca-certificates util-linux mount >/dev/null
+apt-get install -y -qq crun runc debootstrap ca-certificates util-linux mount openjdk-17-jdk-headless >/dev/null
 npm ci --no-audit --no-fund
 npm ci --no-audit --no-fund --prefix examples/hello-ts
 node dist/cli/main.js doctor --fix

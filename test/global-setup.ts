@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { LANGUAGES } from '../src/build/recipe.js';
 import { Kiln } from '../src/kiln.js';
 import { checkHost } from '../src/runtime/host-check.js';
 import { TEST_CACHE } from './harness.js';
@@ -11,7 +12,7 @@ const execFileP = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..');
 
 /**
- * Runs once before all test files: builds the node base image into one shared cache
+ * Runs once before all test files: builds every base image into one shared cache
  * (debootstrap takes ~30 s; every integration test reuses it), installs the example
  * that carries its own node_modules, and builds the CLI the CLI tests run.
  */
@@ -27,7 +28,7 @@ export default async function setup(_project: TestProject): Promise<void> {
     dataDir: TEST_CACHE,
     log: (l) => console.log(`[setup] ${l}`),
   });
-  await baseImages.ensure('node');
+  for (const language of LANGUAGES) await baseImages.ensure(language);
   if (!existsSync(path.join(root, 'examples/hello-ts/node_modules'))) {
     await execFileP('npm', ['ci', '--no-audit', '--no-fund'], { cwd: path.join(root, 'examples/hello-ts') });
   }

@@ -8,7 +8,9 @@ import type { ImageStore } from '../image/image-store.js';
 import { packLayer } from '../image/layer-tar.js';
 import type { Descriptor, Image, ImageConfig } from '../image/types.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
-import { type Language, type Recipe, RUNTIMES_DIR, readRecipe } from './recipe.js';
+import { buildAptLayer } from './apt-layer.js';
+import { type Language, type NpmBinaryLayer, RUNTIMES_DIR, readRecipe } from './recipe.js';
+import { buildShimContent, shimSourceDigest } from './shim-layer.js';
 
 const execFileP = promisify(execFile);
 
@@ -22,8 +24,10 @@ export type BuildLog = (line: string) => void;
  * reaches (DESIGN §2) and caches every layer by ref in the image store:
  *
  *   os     debootstrap --variant=minbase bookworm          kiln/os:bookworm
- *   lang   e.g. the official node binary from npm          kiln/lang-node:<version>
- *   shim   runtimes/<lang>/, repacked on each call; same files → same digest
+ *   lang   node: the official binary from npm; python,      kiln/lang-<lang>:<version>
+ *          java: Debian packages installed with apt
+ *   shim   runtimes/<lang>/ (java: compiled, with an        kiln/shim-<lang>:<source digest>
+ *          AppCDS archive)
  *
  * The result, `kiln/<lang>`, is [os, lang, shim]. Every language shares the os layer
  * blob, and every function of a language shares all three.
@@ -55,14 +59,33 @@ export class BaseImageBuilder {
 
   private async build(language: Language): Promise<Image> {
     const recipe = await readRecipe(language, this.runtimesDir);
-    const os = await this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', (dir) =>
-      this.buildOs(dir),
+    const os = await this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', async (dir) => {
+      await this.buildOs(dir);
+      return { dir };
+    });
+    const osDir = this.snapshots.path(os.digest);
+    const lang = await this.cachedLayer(
+      `kiln/lang-${language}:${recipe.layer.version}`,
+      `${language} layer`,
+      async (dir) => {
+        if (recipe.layer.kind === 'npm-binary') {
+          await this.installNpmBinary(recipe.layer, dir);
+          return { dir };
+        }
+        return buildAptLayer([osDir], recipe.layer.packages, dir);
+      },
     );
-    const langRef = `kiln/lang-${language}:${recipe.layer.version}`;
-    const lang = await this.cachedLayer(langRef, `${language} layer`, (dir) =>
-      this.buildNpmBinary(recipe, dir),
-    );
-    const shim = await this.buildShimLayer(language);
+    const srcDir = path.join(this.runtimesDir, language);
+    const shimRef = `kiln/shim-${language}:${await shimSourceDigest(srcDir, recipe)}`;
+    const shim = await this.cachedLayer(shimRef, `${language} shim layer`, async (dir) => {
+      const work = await mkdtemp(path.join(this.tmpDir, 'shim-work-'));
+      try {
+        await buildShimContent(recipe, srcDir, dir, [osDir, this.snapshots.path(lang.digest)], work);
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+      return { dir, deterministic: true };
+    });
     const config: ImageConfig = {
       architecture: 'amd64',
       os: 'linux',
@@ -88,7 +111,7 @@ export class BaseImageBuilder {
   private async cachedLayer(
     ref: string,
     what: string,
-    make: (dir: string) => Promise<void>,
+    make: (dir: string) => Promise<LayerContent>,
   ): Promise<Descriptor> {
     const found = await this.images.resolve(ref);
     if (found) {
@@ -102,9 +125,12 @@ export class BaseImageBuilder {
     this.log(`${what}: building`);
     const dir = await layerDir(this.tmpDir);
     try {
-      await make(dir);
-      const layer = await packLayer(this.images, dir);
-      await this.snapshots.adopt(layer.digest, dir);
+      const content = await make(dir);
+      const layer = await packLayer(this.images, content.dir, {
+        deterministic: content.deterministic,
+        deletions: content.deletions,
+      });
+      await this.snapshots.adopt(layer.digest, content.dir);
       const config: ImageConfig = {
         architecture: 'amd64',
         os: 'linux',
@@ -116,9 +142,8 @@ export class BaseImageBuilder {
         `${what}: built ${layer.digest.slice(0, 19)} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
       return layer;
-    } catch (err) {
+    } finally {
       await rm(dir, { recursive: true, force: true });
-      throw err;
     }
   }
 
@@ -141,8 +166,7 @@ export class BaseImageBuilder {
     await mkdir(path.join(dir, 'var/cache/apt/archives/partial'), { recursive: true });
   }
 
-  private async buildNpmBinary(recipe: Recipe, dir: string): Promise<void> {
-    const { layer } = recipe;
+  private async installNpmBinary(layer: NpmBinaryLayer, dir: string): Promise<void> {
     const work = await mkdtemp(path.join(this.tmpDir, 'npm-'));
     try {
       const spec = `${layer.package}@${layer.version}`;
@@ -161,27 +185,13 @@ export class BaseImageBuilder {
       await rm(work, { recursive: true, force: true });
     }
   }
+}
 
-  /** runtimes/<lang>/ at /opt/kiln/shim, plus the mount points every instance needs. */
-  private async buildShimLayer(language: Language): Promise<Descriptor> {
-    const dir = await layerDir(this.tmpDir);
-    try {
-      const shimDir = path.join(dir, 'opt/kiln/shim');
-      await mkdir(shimDir, { recursive: true });
-      await mkdir(path.join(dir, 'fn'));
-      await mkdir(path.join(dir, 'run/kiln'), { recursive: true });
-      const src = path.join(this.runtimesDir, language);
-      for (const name of await readdir(src)) {
-        if (name !== 'recipe.json' && !name.endsWith('.test.mjs'))
-          await cp(path.join(src, name), path.join(shimDir, name), { recursive: true });
-      }
-      const layer = await packLayer(this.images, dir, { deterministic: true });
-      if (!(await this.snapshots.has(layer.digest))) await this.snapshots.adopt(layer.digest, dir);
-      return layer;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
+/** What a layer builder made: the dir to pack (and keep as the snapshot), and how. */
+interface LayerContent {
+  dir: string;
+  deterministic?: boolean;
+  deletions?: string[];
 }
 
 /** A fresh dir to build a layer in. It becomes a rootfs's `/`, so it must be 0755, not mkdtemp's 0700. */

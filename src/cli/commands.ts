@@ -61,6 +61,8 @@ async function deployFields(dir: string, flags: Record<string, unknown>): Promis
 async function detectRuntime(dir: string): Promise<Language> {
   const files = await readdir(dir);
   if (files.includes('package.json') || files.some((f) => /\.(m|c)?[jt]s$/.test(f))) return 'node';
+  if (files.includes('requirements.txt') || files.some((f) => f.endsWith('.py'))) return 'python';
+  if (files.some((f) => f.endsWith('.java') || f.endsWith('.jar'))) return 'java';
   throw new KilnError(
     'missing_runtime',
     `cannot tell the runtime of ${dir}: pass --runtime (${LANGUAGES.join(', ')})`,

@@ -22,7 +22,7 @@ program
   .command('deploy <dir>')
   .description('deploy a function directory (a new version; the old one serves until it is ready)')
   .option('-n, --name <name>', 'function name (default: kiln.json name, else the dir name)')
-  .option('-r, --runtime <runtime>', 'node')
+  .option('-r, --runtime <runtime>', 'node | python | java')
   .option('--handler <handler>', 'file.export (Lambda style) or an entry file')
   .option('-m, --memory <mb>', 'memory limit in MiB')
   .option('-t, --timeout <ms>', 'request timeout in ms')
@@ -57,7 +57,9 @@ program
   .command('runtimes')
   .description('base images')
   .command('build [language]')
-  .description('build a language base image now (node | all); later builds reuse cached layers')
+  .description(
+    'build a language base image now (node | python | java | all); later builds reuse cached layers',
+  )
   .action((language = 'all') => commands.buildRuntimes(language));
 
 program.parseAsync().catch((err: unknown) => {

@@ -70,8 +70,11 @@ export class Deployer {
         const layerRoot = path.join(work, 'layer');
         const fnDir = path.join(layerRoot, 'fn');
         await mkdir(fnDir, { recursive: true });
-        const build = await buildFunction(spec.runtime, src, fnDir, spec.handler);
         const base = await this.baseImages.ensure(spec.runtime);
+        const shimLayer = base.manifest.layers[base.manifest.layers.length - 1]!;
+        const build = await buildFunction(spec.runtime, src, fnDir, spec.handler, {
+          shimDir: this.snapshots.path(shimLayer.digest),
+        });
         const layer = await packLayer(this.images, layerRoot, { deterministic: true });
         const layerReused = await this.snapshots.has(layer.digest);
         if (!layerReused) await this.snapshots.adopt(layer.digest, layerRoot);

@@ -50,3 +50,22 @@ describe('layer tars', () => {
     expect(await listTree(out)).toEqual(await listTree(path.join(dir, 'a')));
   });
 });
+
+describe('whiteouts', () => {
+  it('writes deletions as OCI .wh. entries and unpacks them as overlay whiteouts', async () => {
+    const src = path.join(dir, 'w');
+    await mkdir(path.join(src, 'etc'), { recursive: true });
+    await writeFile(path.join(src, 'etc/new.conf'), 'n');
+    const layer = await packLayer(store, src, { deterministic: true, deletions: ['etc/old.conf'] });
+    // The marker was only there while packing.
+    expect(await listTree(src)).toEqual(['etc', 'etc/new.conf']);
+    const out = path.join(dir, 'wout');
+    await mkdir(out);
+    await unpackLayer(store.blobPath(layer.digest), out);
+    const { lstat } = await import('node:fs/promises');
+    const whiteout = await lstat(path.join(out, 'etc/old.conf'));
+    expect(whiteout.isCharacterDevice()).toBe(true);
+    expect(whiteout.rdev).toBe(0);
+    expect(await listTree(out)).toEqual(['etc', 'etc/new.conf']);
+  });
+});

@@ -30,6 +30,7 @@ const STEM_LIMITS = { memoryBytes: 512 * 1024 * 1024, pids: 256 };
 export class StemCellPool {
   private readonly ready = new Map<Language, StemCell[]>();
   private readonly starting = new Map<Language, number>();
+  private readonly inflight = new Set<Promise<void>>();
   private readonly wanted = new Set<Language>();
   private closed = false;
 
@@ -82,6 +83,8 @@ export class StemCellPool {
 
   async shutdown(): Promise<void> {
     this.closed = true;
+    // Cells still starting stop themselves when they finish (closed is set): wait for them.
+    await Promise.all([...this.inflight]);
     const cells = [...this.ready.values()].flat();
     this.ready.clear();
     await Promise.all(cells.map((c) => c.container.stop()));
@@ -92,9 +95,9 @@ export class StemCellPool {
     const have = (this.ready.get(language)?.length ?? 0) + (this.starting.get(language) ?? 0);
     for (let i = have; i < this.perLanguage; i++) {
       this.starting.set(language, (this.starting.get(language) ?? 0) + 1);
-      void this.startOne(language)
+      const started: Promise<void> = this.startOne(language)
         .then((cell) => {
-          if (this.closed) return void cell.container.stop();
+          if (this.closed) return cell.container.stop().then(() => undefined);
           const cells = this.ready.get(language) ?? [];
           cells.push(cell);
           this.ready.set(language, cells);
@@ -109,7 +112,11 @@ export class StemCellPool {
           });
         })
         .catch((err: Error) => console.error(`kiln: a ${language} stem cell did not start: ${err.message}`))
-        .finally(() => this.starting.set(language, (this.starting.get(language) ?? 1) - 1));
+        .finally(() => {
+          this.starting.set(language, (this.starting.get(language) ?? 1) - 1);
+          this.inflight.delete(started);
+        });
+      this.inflight.add(started);
     }
   }
 

@@ -60,6 +60,7 @@ export class WarmPool {
   private readonly instances = new Map<string, Instance>();
   private readonly queues = new Map<string, FunctionQueue>();
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly runtime: ContainerRuntime,
@@ -140,6 +141,7 @@ export class WarmPool {
   }
 
   async shutdown(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.stemCells.shutdown();
     await Promise.all([...this.instances.values()].map((i) => this.remove(i)));
@@ -257,6 +259,7 @@ export class WarmPool {
   private async maintain(): Promise<void> {
     const now = Date.now();
     for (const fn of this.functions.allActive()) {
+      if (this.closed) return;
       const mine = [...this.instances.values()].filter(
         (i) => i.functionName === fn.spec.name && i.version === fn.version && i.state !== 'draining',
       );

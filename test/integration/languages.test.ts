@@ -1,0 +1,307 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployDir, EXAMPLES, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
+
+const execFileP = promisify(execFile);
+let t: TestGateway;
+let scratch: string;
+
+beforeAll(async () => {
+  t = await startTestGateway();
+  scratch = await mkdtemp(path.join(tmpdir(), 'kiln-lang-'));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+  await t?.close();
+});
+
+async function source(dir: string, files: Record<string, string>): Promise<string> {
+  const full = path.join(scratch, dir);
+  await mkdir(full, { recursive: true });
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(full, name), text);
+  return full;
+}
+
+describe('python', () => {
+  it('hello-python: a handler returning a str is a 200 text/plain', async () => {
+    expect((await deployDir(t.url, path.join(EXAMPLES, 'hello-python'))).status).toBe(201);
+    const res = await fetch(`${t.url}/fn/hello-python/here?name=Guido`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await res.text()).toBe('Hello, Guido! (python 3.11.2, path /here)\n');
+  });
+
+  it('lambda-python: reads query, path and JSON body from the v2 event', async () => {
+    expect((await deployDir(t.url, path.join(EXAMPLES, 'lambda-python'))).status).toBe(201);
+    const res = await fetch(`${t.url}/fn/lambda-python/cart/42?coupon=SAVE&coupon=MORE`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [{ price: 2 }, { price: 3.5 }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-handled-by')).toBe('lambda-python');
+    expect(await res.json()).toMatchObject({
+      method: 'POST',
+      path: '/cart/42',
+      query: { coupon: 'SAVE,MORE' },
+      count: 2,
+      total: 5.5,
+      requestId: res.headers.get('x-kiln-request-id'),
+    });
+  });
+
+  it('JSON results, the context object, and a handler that raises', async () => {
+    expect(
+      (
+        await deployDir(t.url, path.join(FIXTURES, 'py-json'), {
+          name: 'py-json',
+          runtime: 'python',
+          memoryMb: '96',
+        })
+      ).status,
+    ).toBe(201);
+    const list = await fetch(`${t.url}/fn/py-json/list`);
+    expect(list.headers.get('content-type')).toBe('application/json');
+    expect(await list.json()).toEqual([1, 'two', null]);
+    expect(await (await fetch(`${t.url}/fn/py-json/`)).json()).toEqual({
+      remaining: true,
+      name: 'py-json',
+      version: '1',
+      memory: 96,
+      id_matches: true,
+    });
+    const boom = await fetch(`${t.url}/fn/py-json/boom`);
+    expect(boom.status).toBe(500);
+    expect(await boom.json()).toEqual({
+      error: { code: 'handler_error', message: 'ValueError: python handler failed on purpose' },
+    });
+    expect((await fetch(`${t.url}/fn/py-json/list`)).status).toBe(200);
+  });
+
+  it('puts a vendored site-packages dir on the path and passes env', async () => {
+    const res = await deployDir(t.url, path.join(FIXTURES, 'py-vendored'), {
+      name: 'py-vendored',
+      runtime: 'python',
+      env: JSON.stringify({ GREETING_STYLE: 'formal' }),
+    });
+    expect(res.status).toBe(201);
+    expect(await (await fetch(`${t.url}/fn/py-vendored/`)).json()).toEqual({
+      greeting: 'greetings, kiln, from a vendored package',
+      env: 'formal',
+    });
+  });
+
+  it.each([
+    [
+      'a syntax error',
+      { 'handler.py': 'def handler(event, context)\n    return 1\n' },
+      'handler_load_failed',
+      "SyntaxError: expected ':'",
+    ],
+    [
+      'an import error',
+      { 'handler.py': 'import not_a_module_here\n' },
+      'handler_load_failed',
+      "No module named 'not_a_module_here'",
+    ],
+    [
+      'an exception at import',
+      { 'handler.py': 'raise RuntimeError("no luck")\n' },
+      'handler_load_failed',
+      'RuntimeError: no luck',
+    ],
+    [
+      'a missing handler function',
+      { 'handler.py': 'def other(event, context):\n    return 1\n' },
+      'handler_not_found',
+      'no function handler',
+    ],
+  ])('%s: 400 %s, and the previous version keeps serving', async (_what, files, code, text) => {
+    const dir = await source(`py-${code}-${Object.values(files)[0]!.length}`, files);
+    const res = await deployDir(t.url, dir, { name: 'hello-python', runtime: 'python' });
+    expect(res.status).toBe(400);
+    expect(res.body.error?.code).toBe(code);
+    expect(res.body.error?.message).toContain(text);
+    if (code === 'handler_load_failed' && !text.startsWith('SyntaxError')) {
+      expect(res.body.error?.message).toContain('Traceback');
+      expect(res.body.error?.message).not.toContain('/opt/kiln/shim');
+    }
+    expect(await (await fetch(`${t.url}/fn/hello-python/`)).text()).toContain('Hello, world!');
+  });
+});
+
+describe('java', () => {
+  it('hello-java: a class with handleRequest(event, context), compiled at deploy', async () => {
+    expect((await deployDir(t.url, path.join(EXAMPLES, 'hello-java'))).status).toBe(201);
+    const res = await fetch(`${t.url}/fn/hello-java/?name=Duke`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await res.text()).toMatch(/^Hello, Duke! \(java 17\.[\d.]+, hello-java\)\n$/);
+  });
+
+  it('json-java: a Function<Map, Object> that echoes and transforms a JSON body', async () => {
+    expect((await deployDir(t.url, path.join(EXAMPLES, 'json-java'))).status).toBe(201);
+    const order = {
+      id: 7,
+      items: [
+        { name: 'tea', price: 2.5, qty: 2 },
+        { name: 'cake', price: 4, qty: 1 },
+      ],
+    };
+    const res = await fetch(`${t.url}/fn/json-java/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(order),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-order-lines')).toBe('2');
+    expect(await res.json()).toEqual({
+      echo: order,
+      lines: [
+        { name: 'TEA', subtotal: 5 },
+        { name: 'CAKE', subtotal: 4 },
+      ],
+      total: 9,
+    });
+  });
+
+  it('ClassName::method, env, and a handler that throws', async () => {
+    const res = await deployDir(t.url, path.join(FIXTURES, 'java-fn'), {
+      name: 'shout',
+      runtime: 'java',
+      handler: 'Shout::loud',
+      env: JSON.stringify({ SHOUT_SUFFIX: '!' }),
+      memoryMb: '200',
+    });
+    expect(res.status).toBe(201);
+    const loud = await fetch(`${t.url}/fn/shout/`, { method: 'POST', body: 'quiet please' });
+    expect(await loud.json()).toEqual({ shout: 'QUIET PLEASE', env: '!', memory: 200, remaining: true });
+    const failing = await deployDir(t.url, path.join(FIXTURES, 'java-fn'), {
+      name: 'shout-fail',
+      runtime: 'java',
+      handler: 'Shout::fail',
+    });
+    expect(failing.status).toBe(201);
+    const thrown = await fetch(`${t.url}/fn/shout-fail/`);
+    expect(thrown.status).toBe(500);
+    expect(await thrown.json()).toEqual({
+      error: {
+        code: 'handler_error',
+        message: 'java.lang.IllegalStateException: java handler failed on purpose',
+      },
+    });
+  });
+
+  it('runs a prebuilt jar', async () => {
+    const src = await source('jar-src', {
+      'Echo.java':
+        'public class Echo { public Object handleRequest(java.util.Map<String, Object> e) { return e.get("rawPath"); } }',
+    });
+    const classes = path.join(src, 'classes');
+    await execFileP('javac', ['--release', '17', '-d', classes, path.join(src, 'Echo.java')]);
+    const bundle = await source('jar-bundle', {});
+    await execFileP('jar', ['cf', path.join(bundle, 'echo.jar'), '-C', classes, '.']);
+    expect(
+      (await deployDir(t.url, bundle, { name: 'echo-jar', runtime: 'java', handler: 'Echo' })).status,
+    ).toBe(201);
+    expect(await (await fetch(`${t.url}/fn/echo-jar/from/a/jar`)).text()).toBe('/from/a/jar');
+  });
+
+  it.each([
+    [
+      'a compile error',
+      {
+        'Broken.java':
+          'public class Broken { public Object handleRequest(java.util.Map<String,Object> e) { return 1 } }',
+      },
+      'Broken',
+      'build_failed',
+      "Broken.java:1: error: ';' expected",
+    ],
+    [
+      'a class that is not there',
+      { 'Real.java': 'public class Real {}' },
+      'Missing',
+      'handler_not_found',
+      'class Missing not found',
+    ],
+    [
+      'a method that is not there',
+      {
+        'NoMethod.java':
+          'public class NoMethod { public Object other(java.util.Map<String,Object> e) { return 1; } }',
+      },
+      'NoMethod',
+      'handler_not_found',
+      'has no public method handleRequest',
+    ],
+    [
+      'a named method that is not there',
+      {
+        'Named.java':
+          'public class Named { public Object handleRequest(java.util.Map<String,Object> e) { return 1; } }',
+      },
+      'Named::nope',
+      'handler_not_found',
+      'has no public method nope',
+    ],
+  ])('%s: 400, and the previous version keeps serving', async (_what, files, handler, code, text) => {
+    const dir = await source(`java-${handler.replace(/\W/g, '')}`, files);
+    const res = await deployDir(t.url, dir, { name: 'hello-java', runtime: 'java', handler });
+    expect(res.status).toBe(400);
+    expect(res.body.error?.code).toBe(code);
+    expect(res.body.error?.message).toContain(text);
+    expect(await (await fetch(`${t.url}/fn/hello-java/`)).text()).toContain('Hello, world!');
+  });
+});
+
+describe('base images', () => {
+  it('python and java share the os layer blob with node', async () => {
+    const [node, python, java] = await Promise.all(
+      (['node', 'python', 'java'] as const).map((l) => t.kiln.baseImages.ensure(l)),
+    );
+    expect(python!.manifest.layers[0]!.digest).toBe(node!.manifest.layers[0]!.digest);
+    expect(java!.manifest.layers[0]!.digest).toBe(node!.manifest.layers[0]!.digest);
+    const languageLayers = new Set([node, python, java].map((i) => i!.manifest.layers[1]!.digest));
+    expect(languageLayers.size).toBe(3);
+  });
+});
+
+describe('stem cells for python and java', () => {
+  let s: TestGateway;
+  beforeAll(async () => {
+    s = await startTestGateway({ stemCells: 1 });
+  });
+  afterAll(() => s?.close());
+
+  it.each([
+    ['python', 'py-json', {}, '/list', '[1, "two", null]'],
+    [
+      'java',
+      'java-fn',
+      { handler: 'Shout::loud', env: JSON.stringify({ SHOUT_SUFFIX: '?' }) },
+      '/',
+      '"env":"?"',
+    ],
+  ])(
+    '%s: the first request after deploy is served by a specialized stem cell',
+    async (runtime, fixture, extra, p, text) => {
+      // Ask for the language's stem cells with a first deploy, then wait for them.
+      await deployDir(s.url, path.join(FIXTURES, fixture), { name: `${runtime}-warmup`, runtime, ...extra });
+      await s.kiln.pool.stemCells.whenFull();
+      const res = await deployDir(s.url, path.join(FIXTURES, fixture), {
+        name: `${runtime}-stem`,
+        runtime,
+        ...extra,
+      });
+      expect(res.status).toBe(201);
+      const first = await fetch(`${s.url}/fn/${runtime}-stem${p}`);
+      expect(first.headers.get('x-kiln-start')).toBe('stem');
+      expect(await first.text()).toContain(text);
+    },
+  );
+});
