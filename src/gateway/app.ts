@@ -123,6 +123,12 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
     out.set('x-kiln-instance', result.instanceId);
     out.set('x-kiln-version', String(result.version));
     out.set('x-kiln-request-id', requestId);
+    out.set(
+      'server-timing',
+      Object.entries(result.timings)
+        .map(([phase, ms]) => `${phase};dur=${ms.toFixed(2)}`)
+        .join(', '),
+    );
     const status = result.response.status;
     const empty = method === 'HEAD' || status === 204 || status === 304;
     return new Response(empty ? null : new Uint8Array(result.response.body), { status, headers: out });

@@ -39,6 +39,8 @@ export function stripHopByHop(
 export class Instance {
   state: InstanceState = 'starting';
   requests = 0;
+  /** How this instance's start went, phase by phase (ms). */
+  readonly startTimings: Record<string, number> = {};
   inflight = 0;
   lastUsedAt = Date.now();
   private readonly client: Client;

@@ -17,6 +17,8 @@ export interface Invocation {
   start: StartKind;
   instanceId: string;
   version: number;
+  /** Phases of this request in ms: queue, the instance's start phases if it started for it, fn. */
+  timings: Record<string, number>;
 }
 
 export interface InstanceInfo {
@@ -80,14 +82,19 @@ export class WarmPool {
   async invoke(name: string, req: ShimRequest): Promise<Invocation> {
     const fn = this.functions.active(name);
     const queue = this.queueFor(fn);
+    const arrived = performance.now();
     return queue.run(name, async () => {
       // The active version when the request's turn comes, not when it arrived: after a
       // redeploy, nothing queued runs the old code.
       const current = this.functions.active(name);
+      const timings: Record<string, number> = { queue: performance.now() - arrived };
       const { instance, start } = await this.acquire(current);
+      if (start !== 'warm') Object.assign(timings, instance.startTimings);
       try {
+        const sent = performance.now();
         const response = await instance.forward(req, current.spec.timeoutMs);
-        return { response, start, instanceId: instance.id, version: current.version };
+        timings.fn = performance.now() - sent;
+        return { response, start, instanceId: instance.id, version: current.version, timings };
       } catch (err) {
         if (err instanceof KilnError && FATAL.has(err.code)) await this.remove(instance);
         throw err;
@@ -197,13 +204,16 @@ export class WarmPool {
     const image = await this.images.getImage(fn.image);
     const baseLayers = image.manifest.layers.slice(0, -1).map((l) => l.digest);
     const stem = this.stemCells.take(fn.spec.runtime, baseLayers);
+    const phases: Record<string, number> = {};
     let container: Container;
+    const t0 = performance.now();
     if (stem) {
       container = stem.container;
       // The function layer holds `fn/`; the stem cell's `/fn` is a bind mount of fnDir.
       const layerDir = await this.snapshots.ensure(fn.layer, this.images.blobPath(fn.layer));
       await cp(path.join(layerDir, 'fn'), container.fnDir!, { recursive: true, verbatimSymlinks: true });
       await setCgroupLimits(container.id, limitsOf(fn));
+      phases.specialize = performance.now() - t0;
     } else {
       const layers = await Promise.all(
         image.manifest.layers.map((l) => this.snapshots.ensure(l.digest, this.images.blobPath(l.digest))),
@@ -221,11 +231,15 @@ export class WarmPool {
         hostname: fn.spec.name,
         limits: limitsOf(fn),
       });
+      phases.mount = container.timings.mountMs;
+      phases.runtime = container.timings.runtimeMs;
+      phases.ready = container.timings.readyMs;
     }
     const instance = new Instance(container, fn, stem ? 'stem' : 'cold');
     this.instances.set(instance.id, instance);
     // A process that dies on its own leaves the pool at once.
     void container.exited.then(() => this.instances.delete(instance.id));
+    const initStarted = performance.now();
     try {
       await instance.init(
         {
@@ -237,6 +251,8 @@ export class WarmPool {
         },
         INIT_TIMEOUT_MS,
       );
+      phases.init = performance.now() - initStarted;
+      Object.assign(instance.startTimings, phases);
     } catch (err) {
       const tail = await container.logTail(1500);
       await this.remove(instance);

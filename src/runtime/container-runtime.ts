@@ -34,9 +34,13 @@ export interface StartRequest {
   readyTimeoutMs?: number;
 }
 
+/** Where a container's start went, in ms: for `Server-Timing` and the benchmarks. */
 export interface StartTimings {
+  /** Instance dir and the overlay rootfs mount. */
   mountMs: number;
+  /** config.json written and the OCI runtime spawned. */
   runtimeMs: number;
+  /** From the spawn until the shim accepts on its socket: crun's create and start, then the shim's boot. */
   readyMs: number;
 }
 

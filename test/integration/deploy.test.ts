@@ -63,6 +63,11 @@ describe('deploy and invoke the examples in crun containers', () => {
     const b = await fetch(`${t.url}/fn/fresh/`);
     expect(a.headers.get('x-kiln-start')).toBe('cold');
     expect(b.headers.get('x-kiln-start')).toBe('warm');
+    // Server-Timing tells where the time went: the start's phases on the first, none after.
+    const phases = (res: Response) =>
+      (res.headers.get('server-timing') ?? '').split(', ').map((p) => p.split(';')[0]);
+    expect(phases(a)).toEqual(['queue', 'mount', 'runtime', 'ready', 'init', 'fn']);
+    expect(phases(b)).toEqual(['queue', 'fn']);
     expect(b.headers.get('x-kiln-instance')).toBe(a.headers.get('x-kiln-instance'));
     const { instances } = (await (await fetch(`${t.url}/instances`)).json()) as {
       instances: { function: string; requests: number }[];

@@ -195,6 +195,9 @@ describe('stem cells', () => {
     expect(deployed.status).toBe(201);
     const first = await fetch(`${s.url}/fn/stemmed/`);
     expect(first.headers.get('x-kiln-start')).toBe('stem');
+    expect(first.headers.get('server-timing')).toMatch(
+      /^queue;dur=[\d.]+, specialize;dur=[\d.]+, init;dur=[\d.]+, fn;dur=[\d.]+$/,
+    );
     const probe = (await first.json()) as { memoryLimit: string; pid: number };
     // Specialization gave the generic cell this function's own limit.
     expect(Number(probe.memoryLimit)).toBe(80 * 1024 * 1024);
