@@ -192,6 +192,14 @@ export async function ps(): Promise<void> {
   );
 }
 
+export async function stop(ids: string[]): Promise<void> {
+  const client = new GatewayClient();
+  for (const id of ids) {
+    await client.json('DELETE', `/instances/${encodeURIComponent(id)}`);
+    console.log(`stopped ${id}`);
+  }
+}
+
 export async function remove(name: string): Promise<void> {
   await new GatewayClient().json('DELETE', `/functions/${encodeURIComponent(name)}`);
   console.log(`removed ${name}`);

@@ -43,6 +43,10 @@ program
 
 program.command('ls').description('list functions').action(commands.list);
 program.command('ps').description('list running instances').action(commands.ps);
+program
+  .command('stop <instance...>')
+  .description('stop instances (busy ones finish first)')
+  .action(commands.stop);
 program.command('rm <name>').description('remove a function and stop its instances').action(commands.remove);
 
 program

@@ -88,6 +88,10 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
     await kiln.deployer.remove(c.req.param('name'));
     return c.json({ deleted: c.req.param('name') });
   });
+  app.delete('/instances/:id', control, async (c) => {
+    await kiln.pool.stop(c.req.param('id'));
+    return c.json({ stopped: c.req.param('id') });
+  });
   app.get('/instances', control, async (c) =>
     c.json({ instances: await kiln.pool.list(), stemCells: await kiln.pool.listStemCells() }),
   );

@@ -143,6 +143,14 @@ export class WarmPool {
     );
   }
 
+  /** Stop one instance now (`kiln stop`); a busy one finishes its requests first. */
+  async stop(id: string): Promise<void> {
+    const instance = this.instances.get(id);
+    if (!instance) throw new KilnError('instance_not_found', `no instance ${id} (kiln ps lists them)`, 404);
+    if (instance.inflight === 0 && instance.state !== 'starting') await this.remove(instance);
+    else instance.state = 'draining';
+  }
+
   listStemCells(): Promise<StemCellInfo[]> {
     return this.stemCells.list();
   }

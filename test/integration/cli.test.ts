@@ -49,6 +49,16 @@ describe('the kiln CLI', () => {
     const ps = await kiln('ps');
     expect(ps.stdout).toMatch(/^INSTANCE\s+FUNCTION/);
     expect(ps.stdout).toMatch(/cli-hello\s+1\s+idle\s+cold/);
+
+    const id = ps.stdout
+      .split('\n')
+      .find((l) => l.includes('cli-hello'))!
+      .split(/\s+/)[0]!;
+    expect(await kiln('stop', id)).toMatchObject({ code: 0, stdout: `stopped ${id}\n` });
+    expect((await kiln('ps')).stdout).not.toContain(id);
+    const again = await kiln('stop', id);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('[instance_not_found]');
   });
 
   it('takes the name from the dir and the handler from kiln.json', async () => {
