@@ -1,0 +1,158 @@
+// bench/results/latest.md: the table a person reads in ten seconds.
+import { round, summarize } from './stats.mjs';
+
+const LANGS = ['node', 'python', 'java'];
+
+function cell(samples) {
+  const s = samples && summarize(samples);
+  return s ? `${round(s.median)} (p90 ${round(s.p90)})` : '—';
+}
+
+export function startRows(r) {
+  const rows = [];
+  const row = (label, pick, note = '') => rows.push([label, ...LANGS.map((l) => cell(pick(l))), note]);
+  row('bare process (floor, `env -i`, chroot)', (l) => r.floor?.[l]?.samples);
+  row('**Kiln cold** (new container)', (l) => r.cold?.[l]?.samples);
+  row('**Kiln stem** (prewarmed container specialized)', (l) => r.stem?.[l]?.samples);
+  row('**Kiln warm** (through the gateway)', (l) => r.warm?.[l]?.viaGateway);
+  row('warm, straight to the shim socket', (l) => r.warm?.[l]?.direct);
+  for (const engine of ['docker', 'podman']) {
+    const e = r.containers?.[engine];
+    if (e?.skipped) rows.push([`\`${engine} run --rm\``, '—', '—', '—', `skipped: ${e.skipped}`]);
+    else row(`\`${engine} run --rm\` (${e?.version ?? ''})`, (l) => e?.languages?.[l]?.samples);
+  }
+  if (r.vm?.skipped) rows.push(['qemu microVM', '—', '—', '—', `skipped: ${r.vm.skipped}`]);
+  else {
+    const labels = [
+      ...new Set(
+        Object.values(r.vm?.languages ?? {})
+          .map((v) => v.label)
+          .filter(Boolean),
+      ),
+    ];
+    const notes = Object.entries(r.vm?.languages ?? {})
+      .filter(([, v]) => v.skipped)
+      .map(([l, v]) => `${l}: ${v.skipped}`);
+    row(`qemu microVM, ${labels.join(', ')}`, (l) => r.vm?.languages?.[l]?.samples, notes.join('; '));
+  }
+  rows.push([
+    'Firecracker microVM boot (published, KVM)',
+    '≤ 125',
+    '≤ 125',
+    '≤ 125',
+    'hardware-VM anchor, not measured here',
+  ]);
+  return rows;
+}
+
+function ratio(a, b) {
+  const x = a && summarize(a);
+  const y = b && summarize(b);
+  return x && y ? `${round(y.median / x.median, 1)}×` : '—';
+}
+
+export function markdown(r) {
+  const lines = [];
+  lines.push(
+    `# Kiln benchmark — ${r.startedAt}${r.quick ? ' (quick mode: a few runs, numbers are rough)' : ''}`,
+  );
+  lines.push('');
+  lines.push(
+    `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGiB} GiB, kernel ${r.machine.kernel}; ${r.machine.ociRuntime}; host node ${r.machine.node}. Runs per scenario: ${r.runs} after ${r.warmup} warm-up.`,
+  );
+  lines.push('');
+  lines.push('## Time to first response (ms, median and p90)');
+  lines.push('');
+  lines.push('| scenario | node | python | java | note |');
+  lines.push('|---|---|---|---|---|');
+  for (const row of startRows(r)) lines.push(`| ${row.join(' | ')} |`);
+  lines.push('');
+  lines.push('Ratios in this run (median ÷ median):');
+  lines.push('');
+  lines.push('| | node | python | java |');
+  lines.push('|---|---|---|---|');
+  const ratioRow = (label, a, b) =>
+    lines.push(`| ${label} | ${LANGS.map((l) => ratio(a(l), b(l))).join(' | ')} |`);
+  ratioRow(
+    'Kiln cold ÷ bare process',
+    (l) => r.floor?.[l]?.samples,
+    (l) => r.cold?.[l]?.samples,
+  );
+  ratioRow(
+    'Kiln stem ÷ bare process',
+    (l) => r.floor?.[l]?.samples,
+    (l) => r.stem?.[l]?.samples,
+  );
+  ratioRow(
+    'docker run ÷ Kiln cold',
+    (l) => r.cold?.[l]?.samples,
+    (l) => r.containers?.docker?.languages?.[l]?.samples,
+  );
+  ratioRow(
+    'podman run ÷ Kiln cold',
+    (l) => r.cold?.[l]?.samples,
+    (l) => r.containers?.podman?.languages?.[l]?.samples,
+  );
+  ratioRow(
+    'docker run ÷ Kiln stem',
+    (l) => r.stem?.[l]?.samples,
+    (l) => r.containers?.docker?.languages?.[l]?.samples,
+  );
+  ratioRow(
+    'VM ÷ Kiln cold',
+    (l) => r.cold?.[l]?.samples,
+    (l) => r.vm?.languages?.[l]?.samples,
+  );
+  lines.push('');
+  lines.push("## Where a Kiln start goes (median ms, from Kiln's own `Server-Timing`)");
+  lines.push('');
+  lines.push(
+    '| start | language | mount | runtime spawn | crun create+start → shim ready | specialize | init | first response | client total |',
+  );
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  for (const kind of ['cold', 'stem']) {
+    for (const l of LANGS) {
+      const res = r[kind]?.[l];
+      if (!res) continue;
+      const med = (k) => {
+        const s = summarize(res.phases.map((p) => p[k]).filter((v) => v !== undefined));
+        return s ? round(s.median) : '—';
+      };
+      lines.push(
+        `| ${kind} | ${l} | ${med('mount')} | ${med('runtime')} | ${med('ready')} | ${med('specialize')} | ${med('init')} | ${med('fn')} | ${round(summarize(res.samples).median)} |`,
+      );
+    }
+  }
+  lines.push('');
+  if (r.throughput) {
+    lines.push(`## Throughput (autocannon, ${r.throughput.seconds} s per point; ${r.throughput.spec})`);
+    lines.push('');
+    lines.push(
+      '| connections | Kiln req/s | Kiln p50 / p99 ms | bare node server req/s | bare p50 / p99 ms | Kiln ÷ bare |',
+    );
+    lines.push('|---|---|---|---|---|---|');
+    r.throughput.kiln.forEach((k, i) => {
+      const b = r.throughput.bare[i];
+      lines.push(
+        `| ${k.connections} | ${Math.round(k.reqPerSec)} | ${k.p50} / ${k.p99} | ${Math.round(b.reqPerSec)} | ${b.p50} / ${b.p99} | ${round(k.reqPerSec / b.reqPerSec, 2)} |`,
+      );
+    });
+    lines.push('');
+  }
+  if (r.density) {
+    const d = r.density;
+    const c = summarize(d.cgroupMiB);
+    const rss = summarize(d.rssMiB);
+    const bare = summarize((r.floor?.node?.rssKb ?? []).map((kb) => kb / 1024));
+    lines.push(`## Density: ${d.count} idle node instances`);
+    lines.push('');
+    lines.push(
+      `Started in ${round(d.seconds)} s. Per instance (median): cgroup memory ${round(c?.median)} MiB, process RSS ${round(rss?.median)} MiB; a bare node hello process: RSS ${round(bare?.median)} MiB, so an instance costs ${bare && rss ? round(rss.median - bare.median) : '—'} MiB of RSS beyond its runtime process. Host memory used per instance (MemAvailable drop ÷ ${d.count}): ${round(d.hostMiBPerInstance)} MiB.`,
+    );
+    lines.push('');
+  }
+  lines.push(
+    "Notes: Kiln runs containers with `crun run` (create and start in one call), so crun's create and start are one phase here, together with the shim's boot up to accepting on its socket. Published anchors: Firecracker ≤ 125 ms boot; AWS Lambda init node 124–147, python 77–91, java 200–224 ms; Cloudflare Workers < 5 ms; Fission ~100 ms; OpenFaaS 1–2 s.",
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick] [--runs N] [--only a,b] [--languages node,python]`
+// Measures Kiln's cold, stem and warm starts against bare processes, docker/podman and a
+// qemu microVM on this machine, in one run, and writes bench/results/<timestamp>.json,
+// latest.md and latest.svg. Numbers belong here, never in the tests.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { baseLayers, helloLayer, mountRoot } from './lib/base-rootfs.mjs';
+import { svg } from './lib/chart.mjs';
+import { startGateway } from './lib/gateway.mjs';
+import { markdown } from './lib/report.mjs';
+import { runContainers } from './scenarios/containers.mjs';
+import { runFloor } from './scenarios/floor.mjs';
+import { deployHellos, runDensity, runStarts, runThroughput, runWarm } from './scenarios/kiln.mjs';
+import { runVm } from './scenarios/vm.mjs';
+
+const execFileP = promisify(execFile);
+const HERE = import.meta.dirname;
+const SCENARIOS = ['floor', 'cold', 'stem', 'warm', 'throughput', 'density', 'containers', 'vm'];
+
+function options(argv) {
+  const quick = argv.includes('--quick');
+  const value = (flag) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  return {
+    quick,
+    runs: Number(value('--runs') ?? (quick ? 3 : 30)),
+    warmup: quick ? 1 : 3,
+    warmRequests: quick ? 20 : 300,
+    seconds: quick ? 1 : 6,
+    concurrencies: [1, 8, 64],
+    density: Number(value('--density') ?? (quick ? 5 : 50)),
+    only: (value('--only') ?? SCENARIOS.join(',')).split(','),
+    languages: (value('--languages') ?? 'node,python,java').split(','),
+  };
+}
+
+async function machine() {
+  const cpu = os.cpus();
+  const version = async (cmd, args) =>
+    (await execFileP(cmd, args).catch(() => ({ stdout: 'absent' }))).stdout.split('\n')[0].trim();
+  return {
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model.replace(/\s+/g, ' ').trim(),
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+    ociRuntime: await version('crun', ['--version']),
+    hostname: os.hostname(),
+  };
+}
+
+/** A bare node http server on TCP, the ceiling for the throughput scenario. */
+function bareServer(port) {
+  const child = spawn(process.execPath, [path.join(HERE, 'hello/hello.mjs')], {
+    env: { PORT: String(port) },
+    stdio: 'ignore',
+  });
+  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
+}
+
+async function main() {
+  const opts = options(process.argv.slice(2));
+  if (!existsSync(path.join(HERE, '../dist/kiln.js'))) throw new Error('build Kiln first: npm run build');
+  const workDir = process.env.KILN_BENCH_DIR || '/var/tmp/kiln-bench';
+  const cacheDir = process.env.KILN_TEST_CACHE || '/var/tmp/kiln-test-cache';
+  await mkdir(workDir, { recursive: true });
+  const log = (line) => console.error(`bench: ${line}`);
+  const results = {
+    startedAt: new Date().toISOString(),
+    quick: opts.quick,
+    runs: opts.runs,
+    warmup: opts.warmup,
+    machine: await machine(),
+  };
+  const failures = [];
+  const step = async (name, fn) => {
+    if (!opts.only.includes(name)) return;
+    log(`${name}…`);
+    const started = Date.now();
+    try {
+      results[name] = await fn();
+    } catch (err) {
+      results[name] = { error: err.stack ?? String(err) };
+      failures.push(`${name}: ${err.message}`);
+    }
+    log(`${name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  };
+
+  const hello = await helloLayer(workDir);
+  const roots = {};
+  const gateways = [];
+  try {
+    for (const language of opts.languages) {
+      roots[language] = await mountRoot(workDir, language, await baseLayers(cacheDir, language, log), hello);
+    }
+    await step('containers', () =>
+      runContainers({ workDir, roots, languages: opts.languages, runs: opts.runs, warmup: opts.warmup }),
+    );
+    for (const r of Object.values(roots)) await r.bindSocketDir();
+    await step('floor', () =>
+      runFloor({ roots, languages: opts.languages, runs: opts.runs, warmup: opts.warmup }),
+    );
+
+    const cold = await startGateway({ workDir, cacheDir, stemCells: 0, name: 'cold' });
+    gateways.push(cold);
+    await deployHellos(cold, opts.languages);
+    await step('cold', () =>
+      runStarts(cold, { languages: opts.languages, runs: opts.runs, warmup: opts.warmup, kind: 'cold' }),
+    );
+    await step('warm', () => runWarm(cold, { languages: opts.languages, requests: opts.warmRequests }));
+    await step('throughput', async () => {
+      const bare = bareServer(18_000 + Math.floor(Math.random() * 1000));
+      try {
+        return {
+          seconds: opts.seconds,
+          ...(await runThroughput(cold, bare.url, {
+            concurrencies: opts.concurrencies,
+            seconds: opts.seconds,
+          })),
+        };
+      } finally {
+        bare.stop();
+      }
+    });
+    await step('density', () => runDensity(cold, { count: opts.density }));
+    await cold.stop();
+    gateways.pop();
+
+    const stem = await startGateway({ workDir, cacheDir, stemCells: 2, name: 'stem' });
+    gateways.push(stem);
+    await deployHellos(stem, opts.languages);
+    await step('stem', () =>
+      runStarts(stem, { languages: opts.languages, runs: opts.runs, warmup: opts.warmup, kind: 'stem' }),
+    );
+    await stem.stop();
+    gateways.pop();
+
+    await step('vm', () =>
+      runVm({
+        cacheDir: workDir,
+        roots,
+        languages: opts.languages,
+        runs: Math.min(opts.runs, opts.quick ? 2 : 10),
+        warmup: 1,
+      }),
+    );
+  } finally {
+    for (const g of gateways) await g.stop().catch(() => undefined);
+    for (const r of Object.values(roots)) await r.close();
+  }
+
+  const vmLangs = Object.values(results.vm?.languages ?? {})
+    .map((v) => v.label)
+    .filter(Boolean);
+  results.vmLabel = vmLangs.length
+    ? `VM: ${[...new Set(vmLangs)].join(', ')}; Firecracker's published ≤ 125 ms boot is the hardware-VM anchor`
+    : '';
+  const outDir = path.join(HERE, 'results');
+  await mkdir(outDir, { recursive: true });
+  const stamp = results.startedAt.replace(/[:.]/g, '-');
+  await writeFile(
+    path.join(outDir, `${stamp}${opts.quick ? '-quick' : ''}.json`),
+    `${JSON.stringify(results, null, 1)}\n`,
+  );
+  const md = markdown(results);
+  await writeFile(path.join(outDir, opts.quick ? 'quick.md' : 'latest.md'), md);
+  await writeFile(path.join(outDir, opts.quick ? 'quick.svg' : 'latest.svg'), svg(results));
+  console.log(md);
+  if (failures.length) {
+    console.error(`bench: ${failures.length} scenario(s) failed:\n  ${failures.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

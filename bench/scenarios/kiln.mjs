@@ -1,0 +1,176 @@
+// Scenarios 2-4 and 7 against a real gateway: cold, stem and warm starts end to end
+// (client sends → client has the response), Kiln's own phase timings, warm latency through
+// the gateway and straight to the shim's socket, throughput, and density.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import { Client } from 'undici';
+import { serverTiming } from '../lib/gateway.mjs';
+
+const FUNCTIONS = path.resolve(import.meta.dirname, '../functions');
+
+export async function deployHellos(gw, languages) {
+  for (const language of languages) {
+    await gw.deploy(path.join(FUNCTIONS, `hello-${language}`), {
+      name: `hello-${language}`,
+      runtime: language,
+      ...(language === 'java' ? { handler: 'Hello' } : {}),
+    });
+  }
+}
+
+async function timedGet(gw, p) {
+  const started = performance.now();
+  const res = await gw.call('GET', p);
+  const ms = performance.now() - started;
+  if (res.status !== 200 || res.text !== 'hello\n') throw new Error(`GET ${p}: ${res.status} ${res.text}`);
+  return { ms, start: res.headers['x-kiln-start'], phases: serverTiming(res.headers['server-timing']) };
+}
+
+/** No instance of the function, no stem cell: every request starts a container from the image. */
+export async function runStarts(gw, { languages, runs, warmup, kind }) {
+  const results = {};
+  for (const language of languages) {
+    const fn = `hello-${language}`;
+    const samples = [];
+    const phases = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      await gw.stopAll(fn);
+      if (kind === 'stem') await waitForStemCells(gw, language);
+      const r = await timedGet(gw, `/fn/${fn}/`);
+      if (r.start !== kind) throw new Error(`${fn}: expected a ${kind} start, got ${r.start}`);
+      if (i >= warmup) {
+        samples.push(r.ms);
+        phases.push(r.phases);
+      }
+    }
+    results[language] = { samples, phases };
+  }
+  return results;
+}
+
+async function waitForStemCells(gw, language) {
+  for (let i = 0; i < 600; i++) {
+    const { stemCells } = await gw.instances();
+    if (stemCells.filter((c) => c.language === language).length >= 1) return;
+    await sleep(20);
+  }
+  throw new Error(`no ${language} stem cell became ready`);
+}
+
+/** Sequential requests to a warm instance: through the gateway, then straight to its shim. */
+export async function runWarm(gw, { languages, requests }) {
+  const results = {};
+  for (const language of languages) {
+    const fn = `hello-${language}`;
+    await timedGet(gw, `/fn/${fn}/`);
+    const viaGateway = [];
+    for (let i = 0; i < requests; i++) {
+      const r = await timedGet(gw, `/fn/${fn}/`);
+      viaGateway.push(r.ms);
+    }
+    const [instance] = (await gw.instances(fn)).instances;
+    const shim = new Client('http://shim', { socketPath: gw.socketOf(instance.id) });
+    const direct = [];
+    try {
+      for (let i = 0; i < requests; i++) {
+        const started = performance.now();
+        const res = await shim.request({ method: 'GET', path: '/', headers: { host: 'localhost' } });
+        await res.body.text();
+        direct.push(performance.now() - started);
+      }
+    } finally {
+      await shim.close();
+    }
+    results[language] = { viaGateway, direct };
+  }
+  return results;
+}
+
+function cannon(url, connections, seconds) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections, duration: seconds, pipelining: 1 }, (err, result) => {
+      if (err) reject(err);
+      else
+        resolve({
+          connections,
+          reqPerSec: result.requests.average,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          non2xx: result.non2xx,
+          errors: result.errors,
+        });
+    });
+  });
+}
+
+/** Requests per second at each concurrency, through Kiln and against a bare node server. */
+export async function runThroughput(gw, ceilingUrl, { concurrencies, seconds }) {
+  await gw.deploy(path.join(FUNCTIONS, 'hello-node'), {
+    name: 'tput',
+    runtime: 'node',
+    maxInstances: '1',
+    concurrency: '64',
+    maxQueue: '1000',
+  });
+  const kiln = [];
+  const bare = [];
+  await cannon(`${gw.url}/fn/tput/`, 8, 1);
+  for (const c of concurrencies) {
+    kiln.push(await cannon(`${gw.url}/fn/tput/`, c, seconds));
+    bare.push(await cannon(ceilingUrl, c, seconds));
+  }
+  return {
+    kiln,
+    bare,
+    spec: 'hello-node, maxInstances 1, concurrency 64 (one instance, like the bare server)',
+  };
+}
+
+/** N idle instances of one function: how long they took, and what each costs. */
+export async function runDensity(gw, { count }) {
+  const before = await memAvailableKb();
+  const started = performance.now();
+  await gw.deploy(path.join(FUNCTIONS, 'hello-node'), {
+    name: 'dense',
+    runtime: 'node',
+    minInstances: String(count),
+    maxInstances: String(count),
+    idleTtlMs: '3600000',
+  });
+  for (;;) {
+    const { instances } = await gw.instances('dense');
+    if (instances.filter((i) => i.state === 'idle').length >= count) break;
+    await sleep(50);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const { instances } = await gw.instances('dense');
+  const after = await memAvailableKb();
+  const rss = [];
+  for (const i of instances) {
+    const procs = await readFile(`/sys/fs/cgroup/memory/kiln/${i.id}/cgroup.procs`, 'utf8').catch(() => '');
+    let kb = 0;
+    for (const pid of procs.split('\n').filter(Boolean)) kb += await rssKb(pid);
+    rss.push(kb);
+  }
+  await gw.call('DELETE', '/functions/dense');
+  return {
+    count,
+    seconds,
+    cgroupMiB: instances.map((i) => i.memoryBytes / 1048576),
+    rssMiB: rss.map((kb) => kb / 1024),
+    hostMiBPerInstance: (before - after) / 1024 / count,
+  };
+}
+
+async function memAvailableKb() {
+  const text = await readFile('/proc/meminfo', 'utf8');
+  return Number(/MemAvailable:\s+(\d+)/.exec(text)[1]);
+}
+
+async function rssKb(pid) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const line = status.split('\n').find((l) => l.startsWith('VmRSS:'));
+  return line ? Number(line.split(/\s+/)[1]) : 0;
+}
