@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { getConnInfo } from '@hono/node-server/conninfo';
-import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { KilnError } from '../errors.js';
 import type { FunctionRecord } from '../functions/function-store.js';
@@ -48,11 +46,13 @@ function tooLarge(what: string, limit: number) {
   };
 }
 
-/** The HTTP API. Routes are thin: they read the request and call into Kiln's modules. */
+/**
+ * The control-plane API on Hono. Routes are thin: they read the request and call into
+ * Kiln's modules. Invoke (`/fn/*`) is served by `invoke-handler.ts` (see `server.ts`).
+ */
 export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
   const app = new Hono();
   const maxDeploy = options.maxDeployBytes ?? 128 * 1024 * 1024;
-  const maxInvoke = options.maxInvokeBytes ?? 6 * 1024 * 1024;
   const control = requireToken(options.token);
 
   app.onError((err, c) => errorResponse(c, err));
@@ -95,50 +95,6 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
   app.get('/instances', control, async (c) =>
     c.json({ instances: await kiln.pool.list(), stemCells: await kiln.pool.listStemCells() }),
   );
-
-  const invoke = bodyLimit({ maxSize: maxInvoke, onError: tooLarge('request', maxInvoke) });
-  const handleInvoke = async (c: Context): Promise<Response> => {
-    const name = c.req.param('name') ?? '';
-    const url = new URL(c.req.url);
-    const rest = url.pathname.slice(`/fn/${name}`.length);
-    const requestId = randomUUID();
-    const headers: Record<string, string> = {};
-    c.req.raw.headers.forEach((value: string, key: string) => {
-      headers[key] = value;
-    });
-    const remote = getConnInfo(c).remote.address ?? '127.0.0.1';
-    headers['x-forwarded-for'] = headers['x-forwarded-for']
-      ? `${headers['x-forwarded-for']}, ${remote}`
-      : remote;
-    headers['x-kiln-request-id'] = requestId;
-    const method = c.req.method;
-    const body = method === 'GET' || method === 'HEAD' ? undefined : Buffer.from(await c.req.arrayBuffer());
-    const result = await kiln.pool.invoke(name, {
-      method,
-      path: `${rest.startsWith('/') ? rest : `/${rest}`}${url.search}`,
-      headers,
-      body,
-    });
-    const out = new Headers();
-    for (const [key, value] of Object.entries(result.response.headers)) {
-      for (const v of Array.isArray(value) ? value : [value]) out.append(key, v);
-    }
-    out.set('x-kiln-start', result.start);
-    out.set('x-kiln-instance', result.instanceId);
-    out.set('x-kiln-version', String(result.version));
-    out.set('x-kiln-request-id', requestId);
-    out.set(
-      'server-timing',
-      Object.entries(result.timings)
-        .map(([phase, ms]) => `${phase};dur=${ms.toFixed(2)}`)
-        .join(', '),
-    );
-    const status = result.response.status;
-    const empty = method === 'HEAD' || status === 204 || status === 304;
-    return new Response(empty ? null : new Uint8Array(result.response.body), { status, headers: out });
-  };
-  app.all('/fn/:name', invoke, handleInvoke);
-  app.all('/fn/:name/*', invoke, handleInvoke);
 
   return app;
 }

@@ -1,30 +1,42 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import type { Kiln } from '../kiln.js';
 import { createApp, type GatewayOptions } from './app.js';
+import { createInvokeHandler, INVOKE_PREFIX } from './invoke-handler.js';
 
 export interface RunningGateway {
   url: string;
   close(): Promise<void>;
 }
 
-/** Serve the gateway on host:port (port 0 picks a free one, for tests). */
+/**
+ * Serve the gateway on host:port (port 0 picks a free one, for tests): `/fn/*` goes to the
+ * invoke handler, everything else to the Hono app.
+ */
 export function startGateway(
   kiln: Kiln,
   host: string,
   port: number,
   options: GatewayOptions = {},
 ): Promise<RunningGateway> {
-  const app = createApp(kiln, options);
+  const control = getRequestListener(createApp(kiln, options).fetch);
+  const invoke = createInvokeHandler(kiln, options.maxInvokeBytes ?? 6 * 1024 * 1024);
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.startsWith(INVOKE_PREFIX)) void invoke(req, res);
+    else void control(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => {
+    server.listen(port, host, () => {
+      const info = server.address() as AddressInfo;
       const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${shownHost}:${info.port}`,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
-            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+            server.closeAllConnections();
           }),
       });
     });

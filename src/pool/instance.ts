@@ -1,4 +1,4 @@
-import { Client, errors as undiciErrors } from 'undici';
+import { Pool, errors as undiciErrors } from 'undici';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { Container } from '../runtime/container-runtime.js';
@@ -43,15 +43,18 @@ export class Instance {
   readonly startTimings: Record<string, number> = {};
   inflight = 0;
   lastUsedAt = Date.now();
-  private readonly client: Client;
+  private readonly client: Pool;
 
   constructor(
     readonly container: Container,
     readonly target: FunctionVersion,
     readonly startedAs: 'cold' | 'stem',
   ) {
-    this.client = new Client('http://kiln-shim', {
+    // One keep-alive connection per request the instance may run at once: requests to
+    // one instance never queue behind each other on a shared socket.
+    this.client = new Pool('http://kiln-shim', {
       socketPath: container.socketPath,
+      connections: target.spec.concurrency,
       keepAliveTimeout: 600_000,
       keepAliveMaxTimeout: 600_000,
       pipelining: 1,
