@@ -71,7 +71,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     });
     req.on('end', () => {
       if (size > limit) {
-        reject(new KilnError('request_too_large', `the request body is larger than ${Math.round(limit / 1048576)} MiB`, 413));
+        reject(
+          new KilnError(
+            'request_too_large',
+            `the request body is larger than ${Math.round(limit / 1048576)} MiB`,
+            413,
+          ),
+        );
       } else {
         resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
       }

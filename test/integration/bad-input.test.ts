@@ -198,7 +198,10 @@ describe('invoke errors', () => {
   });
 
   it('a request body over 6 MiB is a 413 request_too_large', async () => {
-    const res = await fetch(`${t.url}/fn/keeper/`, { method: 'POST', body: Buffer.alloc(7 * 1024 * 1024, 1) });
+    const res = await fetch(`${t.url}/fn/keeper/`, {
+      method: 'POST',
+      body: Buffer.alloc(7 * 1024 * 1024, 1),
+    });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('request_too_large');
     expect((await fetch(`${t.url}/fn/keeper/`)).status).toBe(200);
