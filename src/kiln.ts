@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BaseImageBuilder, type BuildLog } from './build/base-images.js';
 import { DataDir } from './data-dir.js';
@@ -81,5 +82,7 @@ export class Kiln {
 
   async close(): Promise<void> {
     await this.pool.shutdown();
+    // The OCI runtime's state root is per data dir; with every container gone it is empty.
+    await rmdir(this.runtime.oci.stateRoot).catch(() => undefined);
   }
 }

@@ -46,6 +46,7 @@ async function dockerEngine(workDir) {
         name: 'docker',
         argv: (...args) => ['docker', '-H', host, ...args],
         runArgs: [],
+        rmArgs: [],
         version: (
           await execFileP('docker', ['-H', host, 'version', '--format', '{{.Server.Version}}'])
         ).stdout.trim(),
@@ -84,6 +85,7 @@ async function podmanEngine(workDir) {
     argv: (...args) => [...base, ...args],
     // crun fails on setrlimit here without these (BENCH-NOTES).
     runArgs: ['--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'],
+    rmArgs: ['--time', '0'],
     version: (await execFileP('podman', ['--version'])).stdout.trim(),
     stop: async () => {
       await execFileP(base[0], [...base.slice(1), 'system', 'reset', '--force']).catch(() => undefined);
@@ -140,7 +142,8 @@ async function runOnce(engine, tag, language, sockDir, n) {
     if (res.body !== 'hello\n') throw new Error(`unexpected answer ${JSON.stringify(res.body)}`);
     return performance.now() - started;
   } finally {
-    await run(engine.argv('rm', '-f', name)).catch(() => undefined);
+    // The hello is PID 1 of its container and ignores SIGTERM: kill at once, no stop timeout.
+    await run(engine.argv('rm', '-f', ...engine.rmArgs, name)).catch(() => undefined);
     await gone;
   }
 }

@@ -63,6 +63,8 @@ export class WarmPool {
   private readonly queues = new Map<string, FunctionQueue>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Starts in flight, so that shutdown waits for them instead of leaving containers behind. */
+  private readonly starting = new Set<Promise<unknown>>();
 
   constructor(
     private readonly runtime: ContainerRuntime,
@@ -111,7 +113,9 @@ export class WarmPool {
   async prepare(fn: FunctionVersion): Promise<void> {
     this.stemCells.want(fn.spec.runtime);
     const instance = await this.startInstance(fn);
-    instance.state = 'idle';
+    // Retired while it started (its function was removed or replaced): it goes at once.
+    if (instance.state === 'draining') await this.remove(instance);
+    else instance.state = 'idle';
   }
 
   /** Retire every instance of `name` except those of `keepVersion`; busy ones finish first. */
@@ -119,12 +123,7 @@ export class WarmPool {
     const doomed = [...this.instances.values()].filter(
       (i) => i.functionName === name && i.version !== keepVersion,
     );
-    await Promise.all(
-      doomed.map(async (instance) => {
-        if (instance.inflight === 0 && instance.state !== 'starting') await this.remove(instance);
-        else instance.state = 'draining';
-      }),
-    );
+    await Promise.all(doomed.map((instance) => this.stop(instance.id)));
     if (keepVersion === undefined) this.queues.delete(name);
   }
 
@@ -158,6 +157,7 @@ export class WarmPool {
   async shutdown(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.starting]);
     await this.stemCells.shutdown();
     await Promise.all([...this.instances.values()].map((i) => this.remove(i)));
   }
@@ -193,7 +193,8 @@ export class WarmPool {
 
   private claim(instance: Instance): void {
     instance.inflight++;
-    instance.state = 'busy';
+    // A draining instance still serves the request that started it, then goes.
+    if (instance.state !== 'draining') instance.state = 'busy';
   }
 
   private release(instance: Instance): void {
@@ -207,8 +208,15 @@ export class WarmPool {
     }
   }
 
+  private startInstance(fn: FunctionVersion): Promise<Instance> {
+    if (this.closed) return Promise.reject(new KilnError('shutting_down', 'Kiln is shutting down', 503));
+    const started = this.launch(fn);
+    this.starting.add(started);
+    return started.finally(() => this.starting.delete(started));
+  }
+
   /** A specialized stem cell if one is ready, else a cold container; either way, initialized. */
-  private async startInstance(fn: FunctionVersion): Promise<Instance> {
+  private async launch(fn: FunctionVersion): Promise<Instance> {
     const image = await this.images.getImage(fn.image);
     const baseLayers = image.manifest.layers.slice(0, -1).map((l) => l.digest);
     const stem = this.stemCells.take(fn.spec.runtime, baseLayers);

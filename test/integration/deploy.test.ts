@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packDir } from '../../src/cli/pack-dir.js';
 import { deployDir, EXAMPLES, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
 
 let t: TestGateway;
@@ -86,6 +87,24 @@ describe('deploy and invoke the examples in crun containers', () => {
     expect([a.status, b.status]).toEqual([200, 200]);
     expect(b.headers.get('x-kiln-instance')).not.toBe(a.headers.get('x-kiln-instance'));
     expect(b.headers.get('x-kiln-start')).toBe('cold');
+  });
+
+  it('deploys from a multipart form: a bundle file with spec fields and a JSON spec beside it', async () => {
+    const form = new FormData();
+    const bundle = new Uint8Array(await packDir(path.join(FIXTURES, 'hello-v2')));
+    form.set('bundle', new Blob([bundle], { type: 'application/gzip' }), 'b.tgz');
+    form.set('name', 'multipart');
+    form.set('spec', JSON.stringify({ runtime: 'node', memoryMb: 100 }));
+    const res = await fetch(`${t.url}/functions`, { method: 'POST', body: form });
+    expect(res.status).toBe(201);
+    expect(t.kiln.functions.active('multipart').spec.memoryMb).toBe(100);
+    expect(await (await fetch(`${t.url}/fn/multipart/`)).text()).toBe('version two\n');
+  });
+
+  it('answers /healthz', async () => {
+    const res = await fetch(`${t.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true });
   });
 
   it('lists functions and versions', async () => {

@@ -140,6 +140,20 @@ describe('scale', () => {
     );
   });
 
+  it('removing a function while its instances are starting leaves none behind', async () => {
+    await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), {
+      name: 'gone',
+      runtime: 'node',
+      minInstances: '3',
+    });
+    // Maintenance is starting the other two now; delete the function under it.
+    await sleep(300);
+    expect((await fetch(`${t.url}/functions/gone`, { method: 'DELETE' })).status).toBe(200);
+    await eventually(async () => (await instancesOf(t.url, 'gone')).length === 0);
+    await sleep(1500);
+    expect(await instancesOf(t.url, 'gone')).toEqual([]);
+  });
+
   it('a redeploy under load: no request fails, and after it every response is the new version', async () => {
     await deployDir(t.url, path.join(FIXTURES, 'slow'), {
       name: 'rolling',
