@@ -20,10 +20,19 @@ export class KilnError extends Error {
   }
 }
 
-export function isKilnError(err: unknown): err is KilnError {
-  return err instanceof KilnError;
+export interface ErrorAnswer {
+  status: number;
+  body: { error: { code: string; message: string } };
+  headers: Record<string, string>;
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/**
+ * What any HTTP surface answers for an error: a KilnError as itself, anything else as a
+ * 500 `internal_error` (logged, since it is a bug rather than bad input).
+ */
+export function errorAnswer(err: unknown): ErrorAnswer {
+  if (err instanceof KilnError) return { status: err.status, body: err.toJSON(), headers: err.headers };
+  console.error('kiln: internal error:', err);
+  const message = err instanceof Error ? err.message : String(err);
+  return { status: 500, body: { error: { code: 'internal_error', message } }, headers: {} };
 }

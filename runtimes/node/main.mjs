@@ -47,6 +47,7 @@ const server = http.createServer(async (req, res) => {
     else res.destroy(err);
   }
 });
+// The gateway keeps one connection per slot open for the instance's life: never time it out.
 server.keepAliveTimeout = 0;
 
 function errorText(err) {

@@ -51,10 +51,6 @@ export class FunctionStore {
     return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  find(name: string): FunctionRecord | undefined {
-    return this.records.get(name);
-  }
-
   get(name: string): FunctionRecord {
     const record = this.records.get(name);
     if (!record)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { KilnError } from '../errors.js';
+import { errorAnswer, KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
 
 export const INVOKE_PREFIX = '/fn/';
@@ -8,8 +8,8 @@ export const INVOKE_PREFIX = '/fn/';
 /**
  * `ANY /fn/:name/*`, on plain node:http rather than through Hono: the invoke path is a
  * proxy, and building a web Request, Headers and Response for every call cost more than
- * the rest of the path together (measured with bench/: 2.6k → see bench/results). The
- * control plane stays on Hono, where that cost does not matter.
+ * the rest of the path (bench/: 3.6k → 6.4k req/s at 64 connections when it moved here).
+ * The control plane stays on Hono, where that cost does not matter.
  */
 export function createInvokeHandler(kiln: Kiln, maxBodyBytes: number) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -87,22 +87,16 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function sendError(res: ServerResponse, err: unknown): void {
-  const known = err instanceof KilnError;
-  if (!known) console.error('kiln: internal error:', err);
-  const status = known ? err.status : 500;
-  const body = JSON.stringify(
-    known
-      ? err.toJSON()
-      : { error: { code: 'internal_error', message: (err as Error)?.message ?? String(err) } },
-  );
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(status, {
+  const answer = errorAnswer(err);
+  const body = JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
     'content-type': 'application/json',
     'content-length': String(Buffer.byteLength(body)),
-    ...(known ? err.headers : {}),
+    ...answer.headers,
   });
   res.end(body);
 }

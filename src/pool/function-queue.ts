@@ -21,14 +21,6 @@ export class FunctionQueue {
     this.maxQueue = maxQueue;
   }
 
-  get running(): number {
-    return this.queue.pending;
-  }
-
-  get waiting(): number {
-    return this.queue.size;
-  }
-
   run<T>(name: string, task: () => Promise<T>): Promise<T> {
     if (this.queue.pending >= this.queue.concurrency && this.queue.size >= this.maxQueue) {
       throw new KilnError(

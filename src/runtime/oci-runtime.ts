@@ -76,11 +76,6 @@ export class OciRuntime {
       return [];
     }
   }
-
-  async version(): Promise<string> {
-    const { stdout } = await execFileP(this.binary, ['--version']);
-    return stdout.split('\n')[0] ?? '';
-  }
 }
 
 export async function findOnPath(name: string): Promise<string | undefined> {
