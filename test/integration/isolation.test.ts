@@ -13,6 +13,9 @@ interface Probe {
   hostFileVisible: boolean;
   gateway: string;
   memoryLimit: string | null;
+  pidsMax: string | null;
+  cpuQuota: string | null;
+  cpuPeriod: string | null;
   interfaces: string[];
   rootWrite: string;
   tmpWrite: string;
@@ -29,6 +32,8 @@ beforeAll(async () => {
     name: 'probe',
     runtime: 'node',
     memoryMb: '96',
+    pids: '64',
+    cpus: '0.5',
   });
   expect(deployed.status).toBe(201);
   const port = new URL(t.url).port;
@@ -68,6 +73,11 @@ describe('a deployed function is isolated from its host', () => {
 
   it("has the spec's memory limit in its cgroup", () => {
     expect(Number(probe.memoryLimit)).toBe(96 * 1024 * 1024);
+  });
+
+  it("has the spec's pids limit and cpu quota in its cgroup", () => {
+    expect(probe.pidsMax).toBe('64');
+    expect(Number(probe.cpuQuota) / Number(probe.cpuPeriod)).toBe(0.5);
   });
 
   it('has a read-only root and a writable /tmp of its own', () => {
