@@ -16,11 +16,12 @@ import { markdown } from './lib/report.mjs';
 import { runContainers } from './scenarios/containers.mjs';
 import { runFloor } from './scenarios/floor.mjs';
 import { deployHellos, runDensity, runStarts, runThroughput, runWarm } from './scenarios/kiln.mjs';
+import { runOciRuntime } from './scenarios/oci-runtime.mjs';
 import { runVm } from './scenarios/vm.mjs';
 
 const execFileP = promisify(execFile);
 const HERE = import.meta.dirname;
-const SCENARIOS = ['floor', 'cold', 'stem', 'warm', 'throughput', 'density', 'containers', 'vm'];
+const SCENARIOS = ['floor', 'oci', 'cold', 'stem', 'warm', 'throughput', 'density', 'containers', 'vm'];
 
 function options(argv) {
   const quick = argv.includes('--quick');
@@ -107,6 +108,8 @@ async function main() {
     await step('floor', () =>
       runFloor({ roots, languages: opts.languages, runs: opts.runs, warmup: opts.warmup }),
     );
+    const anyRoot = Object.values(roots)[0].root;
+    await step('oci', () => runOciRuntime({ workDir, root: anyRoot, runs: opts.runs, warmup: opts.warmup }));
 
     const cold = await startGateway({ workDir, cacheDir, stemCells: 0, name: 'cold' });
     gateways.push(cold);

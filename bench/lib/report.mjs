@@ -124,6 +124,13 @@ export function markdown(r) {
     }
   }
   lines.push('');
+  const oci = r.oci?.samples && summarize(r.oci.samples);
+  if (oci) {
+    lines.push(
+      `The OCI runtime's share: \`${r.oci.runtime} run\` of \`/bin/true\` with Kiln's own spec (namespaces, cgroup limits, seccomp, overlay root) takes ${round(oci.median)} ms (p90 ${round(oci.p90)}) from spawn to exit, so the rest of the "crun create+start → shim ready" phase is the language runtime booting the shim inside the container.`,
+    );
+    lines.push('');
+  }
   if (r.throughput) {
     lines.push(`## Throughput (autocannon, ${r.throughput.seconds} s per point; ${r.throughput.spec})`);
     lines.push('');

@@ -47,11 +47,12 @@ export class OciRuntime {
     );
   }
 
-  run(id: string, bundleDir: string, logFd: number): RunHandle {
+  /** `log` receives the container's stdout and stderr: an open file's fd, or 'ignore'. */
+  run(id: string, bundleDir: string, log: number | 'ignore'): RunHandle {
     const child = spawn(this.binary, ['--root', this.stateRoot, 'run', '--bundle', bundleDir, id], {
       // Files, never pipes: the container inherits these fds, and a pipe's reader
       // would wait for every process holding it (DESIGN §3).
-      stdio: ['ignore', logFd, logFd],
+      stdio: ['ignore', log, log],
     });
     const exited = new Promise<ContainerExit>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
