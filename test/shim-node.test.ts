@@ -17,6 +17,57 @@ interface LambdaStyle {
 
 const lambda = (await import(path.join(ROOT, 'runtimes/node/lambda-style.mjs'))) as LambdaStyle;
 
+interface ParsedRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  rawHeaders: string[];
+  body: Buffer;
+}
+const httpLite = (await import(path.join(ROOT, 'runtimes/node/http-lite.mjs'))) as {
+  parseRequest(buf: Buffer): [ParsedRequest, Buffer] | undefined;
+};
+
+describe("the shim's HTTP/1.1 parser", () => {
+  const wire = (text: string) => Buffer.from(text, 'latin1');
+
+  it('waits for a whole request: head, then body', () => {
+    expect(httpLite.parseRequest(wire('GET / HTTP/1.1\r\nhost: a'))).toBeUndefined();
+    expect(httpLite.parseRequest(wire('POST /x HTTP/1.1\r\ncontent-length: 5\r\n\r\nabc'))).toBeUndefined();
+  });
+
+  it('reads two requests that arrive in one read, keeping duplicate headers', () => {
+    const first = httpLite.parseRequest(
+      wire(
+        'POST /a?b=1 HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\ncontent-length: 3\r\n\r\nabcGET /next HTTP/1.1\r\n\r\n',
+      ),
+    );
+    expect(first).toBeDefined();
+    const [req, rest] = first!;
+    expect(req).toMatchObject({
+      method: 'POST',
+      url: '/a?b=1',
+      headers: { 'x-a': '1, 2' },
+      rawHeaders: ['X-A', '1', 'x-a', '2', 'content-length', '3'],
+    });
+    expect(req.body.toString()).toBe('abc');
+    const [second, none] = httpLite.parseRequest(rest)!;
+    expect(second).toMatchObject({ method: 'GET', url: '/next' });
+    expect(none.length).toBe(0);
+  });
+
+  it('decodes a chunked body', () => {
+    const [req] = httpLite.parseRequest(
+      wire('PUT / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n'),
+    )!;
+    expect(req.body.toString()).toBe('abcde');
+  });
+
+  it('refuses a request line that is not HTTP', () => {
+    expect(() => httpLite.parseRequest(wire('HELLO\r\n\r\n'))).toThrow(/bad request line/);
+  });
+});
+
 describe('Lambda result rules (API Gateway payload 2.0)', () => {
   it('passes a result with statusCode through, base64 bodies decoded', () => {
     const r = lambda.toHttpResponse({

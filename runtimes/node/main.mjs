@@ -5,7 +5,7 @@
 // the user's, passed to the handler.
 
 import { unlinkSync } from 'node:fs';
-import http from 'node:http';
+import { createServer } from './http-lite.mjs';
 import { loadHandler } from './loader.mjs';
 import { readBody, shimError } from './respond.mjs';
 
@@ -22,7 +22,7 @@ async function init(body) {
   invoke = await loadHandler(codeDir, handler, () => functionInfo, source);
 }
 
-const server = http.createServer(async (req, res) => {
+const server = createServer(async (req, res) => {
   if (!invoke) {
     if (req.method !== 'POST' || req.url !== '/init') {
       return shimError(
@@ -47,8 +47,6 @@ const server = http.createServer(async (req, res) => {
     else res.destroy(err);
   }
 });
-// The gateway keeps one connection per slot open for the instance's life: never time it out.
-server.keepAliveTimeout = 0;
 
 function errorText(err) {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
@@ -71,4 +69,5 @@ if (socketPath) {
   }
   server.listen(Number(process.env.PORT ?? 8080), '0.0.0.0');
 }
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
+// Kept-alive connections never close on their own: exit at once rather than wait for them.
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
