@@ -5,7 +5,7 @@
 // latest.md and latest.svg. Numbers belong here, never in the tests.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -66,8 +66,25 @@ function bareServer(port) {
   return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
 }
 
+/** Write the markdown and SVG reports of a results object. */
+async function writeReports(results, outDir) {
+  const md = markdown(results);
+  await writeFile(path.join(outDir, results.quick ? 'quick.md' : 'latest.md'), md);
+  await writeFile(path.join(outDir, results.quick ? 'quick.svg' : 'latest.svg'), svg(results));
+  return md;
+}
+
 async function main() {
-  const opts = options(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  // `--report <results.json>` rewrites the reports from a saved run, measuring nothing.
+  const saved = argv.indexOf('--report');
+  if (saved >= 0) {
+    console.log(
+      await writeReports(JSON.parse(await readFile(argv[saved + 1], 'utf8')), path.join(HERE, 'results')),
+    );
+    return;
+  }
+  const opts = options(argv);
   if (!existsSync(path.join(HERE, '../dist/kiln.js'))) throw new Error('build Kiln first: npm run build');
   const workDir = process.env.KILN_BENCH_DIR || '/var/tmp/kiln-bench';
   const cacheDir = process.env.KILN_TEST_CACHE || '/var/tmp/kiln-test-cache';
@@ -172,10 +189,7 @@ async function main() {
     path.join(outDir, `${stamp}${opts.quick ? '-quick' : ''}.json`),
     `${JSON.stringify(results, null, 1)}\n`,
   );
-  const md = markdown(results);
-  await writeFile(path.join(outDir, opts.quick ? 'quick.md' : 'latest.md'), md);
-  await writeFile(path.join(outDir, opts.quick ? 'quick.svg' : 'latest.svg'), svg(results));
-  console.log(md);
+  console.log(await writeReports(results, outDir));
   if (failures.length) {
     console.error(`bench: ${failures.length} scenario(s) failed:\n  ${failures.join('\n  ')}`);
     process.exitCode = 1;

@@ -154,7 +154,7 @@ export function markdown(r) {
     lines.push(`## Density: ${d.count} idle node instances`);
     lines.push('');
     lines.push(
-      `Started in ${round(d.seconds)} s. Per instance (median): cgroup memory ${round(c?.median)} MiB, process RSS ${round(rss?.median)} MiB; a bare node hello process: RSS ${round(bare?.median)} MiB, so an instance costs ${bare && rss ? round(rss.median - bare.median) : '—'} MiB of RSS beyond its runtime process. Host memory used per instance (MemAvailable drop ÷ ${d.count}): ${round(d.hostMiBPerInstance)} MiB.`,
+      `Started in ${round(d.seconds)} s. Per instance (median): cgroup memory ${round(c?.median)} MiB; process RSS ${round(rss?.median)} MiB, against ${round(bare?.median)} MiB for a bare node hello process (RSS counts the node binary's shared pages in every process). What the host really gave each instance (MemAvailable drop ÷ ${d.count}): ${round(d.hostMiBPerInstance)} MiB.`,
     );
     lines.push('');
   }
