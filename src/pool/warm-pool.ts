@@ -41,6 +41,7 @@ export interface FunctionDirectory {
 /** Errors after which an instance cannot be trusted with another request. */
 const FATAL = new Set(['timeout', 'function_crashed', 'out_of_memory']);
 const INIT_TIMEOUT_MS = 15_000;
+const ORPHAN_GRACE_MS = 30_000;
 
 function limitsOf(fn: FunctionVersion): ContainerLimits {
   return { memoryBytes: fn.spec.memoryMb * 1024 * 1024, pids: fn.spec.pids, cpus: fn.spec.cpus };
@@ -290,7 +291,16 @@ export class WarmPool {
   /** Scale to zero after `idleTtlMs`, but never below `minInstances`; top up to it. */
   private async maintain(): Promise<void> {
     const now = Date.now();
-    for (const fn of this.functions.allActive()) {
+    const active = this.functions.allActive();
+    // An idle instance of no active version (a deploy that failed after its trial start,
+    // say) serves nothing: stop it, after a grace period that a deploy in progress needs.
+    const serving = new Set(active.map((fn) => `${fn.spec.name}@${fn.version}`));
+    for (const instance of [...this.instances.values()]) {
+      const orphan = !serving.has(`${instance.functionName}@${instance.version}`);
+      if (orphan && instance.state === 'idle' && now - instance.lastUsedAt > ORPHAN_GRACE_MS)
+        await this.remove(instance);
+    }
+    for (const fn of active) {
       if (this.closed) return;
       const mine = [...this.instances.values()].filter(
         (i) => i.functionName === fn.spec.name && i.version === fn.version && i.state !== 'draining',
