@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { unmount } from '../runtime/rootfs.js';
+import { mountOverlay, unmount } from '../runtime/rootfs.js';
 
 const execFileP = promisify(execFile);
 
@@ -24,15 +24,7 @@ export class OverlayChroot {
     const work = path.join(workDir, 'work');
     const merged = path.join(workDir, 'merged');
     for (const d of [upper, work, merged]) await mkdir(d, { recursive: true });
-    const lowerdir = [...lowerDirs].reverse().join(':');
-    await execFileP('mount', [
-      '-t',
-      'overlay',
-      'overlay',
-      '-o',
-      `lowerdir=${lowerdir},upperdir=${upper},workdir=${work}`,
-      merged,
-    ]);
+    await mountOverlay(lowerDirs, merged, { upperdir: upper, workdir: work });
     const chroot = new OverlayChroot(upper, merged, work);
     try {
       await execFileP('mount', ['-t', 'proc', 'proc', path.join(merged, 'proc')]);

@@ -4,18 +4,26 @@ import { KilnError } from '../errors.js';
 
 const execFileP = promisify(execFile);
 
+/** Where a writable overlay keeps its changes (and overlayfs its scratch space). */
+export interface OverlayUpper {
+  upperdir: string;
+  workdir: string;
+}
+
 /**
- * Mount a read-only overlayfs of snapshot dirs at `target`. `layers` are bottom first,
- * as in an image manifest; overlayfs wants the topmost lowerdir first. With lowerdirs
- * only and no upperdir the mount is read-only, which is what the rootfs should be.
+ * Mount an overlayfs of snapshot dirs at `target`. `layers` are bottom first, as in an
+ * image manifest; overlayfs wants the topmost lowerdir first. With lowerdirs only the
+ * mount is read-only, which is what an instance's rootfs should be; build steps pass an
+ * `upper` to capture what they write.
  */
-export async function mountOverlay(layers: string[], target: string): Promise<void> {
-  if (layers.length < 2) {
-    throw new KilnError('invalid_image', 'an overlay rootfs needs at least two layers', 500);
+export async function mountOverlay(layers: string[], target: string, upper?: OverlayUpper): Promise<void> {
+  if (layers.length < (upper ? 1 : 2)) {
+    throw new KilnError('invalid_image', 'a read-only overlay rootfs needs at least two layers', 500);
   }
-  const lowerdir = [...layers].reverse().join(':');
+  let options = `lowerdir=${[...layers].reverse().join(':')}`;
+  if (upper) options += `,upperdir=${upper.upperdir},workdir=${upper.workdir}`;
   try {
-    await execFileP('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerdir}`, target]);
+    await execFileP('mount', ['-t', 'overlay', 'overlay', '-o', options, target]);
   } catch (err) {
     throw new KilnError(
       'rootfs_mount_failed',
