@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -23,6 +23,17 @@ export class DataDir {
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): DataDir {
     return new DataDir(path.resolve(env.KILN_DATA || '/var/lib/kiln'));
+  }
+
+  /**
+   * Make this (new) data dir use another one's image store and snapshots, so that base
+   * images built once serve many data dirs (the tests, the benchmark). Both must be on one
+   * filesystem: blobs and snapshots are committed by rename.
+   */
+  async shareImagesOf(cache: DataDir): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    await symlink(cache.images, this.images);
+    await symlink(cache.snapshots, this.snapshots);
   }
 
   async ensure(): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, symlink } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { packDir } from '../src/cli/pack-dir.js';
 import { DataDir } from '../src/data-dir.js';
@@ -26,11 +26,7 @@ export interface TestGateway {
  */
 export async function startTestGateway(options: { stemCells?: number } = {}): Promise<TestGateway> {
   const dataDir = path.join(TEST_CACHE, 'runs', randomBytes(4).toString('hex'));
-  const cache = new DataDir(TEST_CACHE);
-  const own = new DataDir(dataDir);
-  await mkdir(dataDir, { recursive: true });
-  await symlink(cache.images, own.images);
-  await symlink(cache.snapshots, own.snapshots);
+  await new DataDir(dataDir).shareImagesOf(new DataDir(TEST_CACHE));
   const kiln = await Kiln.open({ dataDir, stemCells: options.stemCells ?? 0 });
   const gateway = await startGateway(kiln, '127.0.0.1', 0);
   return {

@@ -1,19 +1,18 @@
 // A Kiln gateway in a child process, driven over HTTP the way a user drives it. Its data
 // dir shares the built base images with the test cache (symlinked, like the tests do).
 import { spawn } from 'node:child_process';
-import { mkdir, rm, symlink } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool } from 'undici';
 import { packDir } from '../../dist/cli/pack-dir.js';
+import { DataDir } from '../../dist/data-dir.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 export async function startGateway({ workDir, cacheDir, stemCells, name }) {
   const dataDir = path.join(workDir, `data-${name}`);
   await rm(dataDir, { recursive: true, force: true });
-  await mkdir(dataDir, { recursive: true });
-  await symlink(path.join(cacheDir, 'images'), path.join(dataDir, 'images'));
-  await symlink(path.join(cacheDir, 'snapshots'), path.join(dataDir, 'snapshots'));
+  await new DataDir(dataDir).shareImagesOf(new DataDir(cacheDir));
   const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0'], {
     env: {
       PATH: process.env.PATH,

@@ -3,6 +3,7 @@ import type { Language } from '../build/recipe.js';
 import type { ImageStore } from '../image/image-store.js';
 import type { Container, ContainerRuntime } from '../runtime/container-runtime.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import { startFromImage } from './image-container.js';
 
 /** A prewarmed generic container: runtime and shim started, no function yet. */
 export interface StemCell {
@@ -122,14 +123,8 @@ export class StemCellPool {
 
   private async startOne(language: Language): Promise<StemCell> {
     const base = await this.baseImages.ensure(language);
-    const layers = await Promise.all(
-      base.manifest.layers.map((l) => this.snapshots.ensure(l.digest, this.images.blobPath(l.digest))),
-    );
-    const container = await this.runtime.start({
-      layers,
-      args: [...(base.config.config.Entrypoint ?? []), ...(base.config.config.Cmd ?? [])],
-      env: [...(base.config.config.Env ?? []), 'KILN_SOCKET=/run/kiln/shim.sock', 'KILN_WARMUP=1'],
-      cwd: base.config.config.WorkingDir || '/fn',
+    const container = await startFromImage(this.runtime, this.images, this.snapshots, base, {
+      env: ['KILN_WARMUP=1'],
       hostname: 'kiln',
       limits: STEM_LIMITS,
       mountFnDir: true,

@@ -8,6 +8,7 @@ import type { Container, ContainerRuntime } from '../runtime/container-runtime.j
 import type { ContainerLimits } from '../runtime/oci-spec.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import { FunctionQueue } from './function-queue.js';
+import { startFromImage } from './image-container.js';
 import { Instance, type InstanceState, type StartKind } from './instance.js';
 import type { ShimRequest, ShimResponse } from './shim-protocol.js';
 import type { StemCellInfo, StemCellPool } from './stem-cells.js';
@@ -232,19 +233,8 @@ export class WarmPool {
       await setCgroupLimits(container.id, limitsOf(fn));
       phases.specialize = performance.now() - t0;
     } else {
-      const layers = await Promise.all(
-        image.manifest.layers.map((l) => this.snapshots.ensure(l.digest, this.images.blobPath(l.digest))),
-      );
-      container = await this.runtime.start({
-        layers,
-        args: [...(image.config.config.Entrypoint ?? []), ...(image.config.config.Cmd ?? [])],
-        env: [
-          ...(image.config.config.Env ?? []),
-          ...Object.entries(fn.spec.env).map(([k, v]) => `${k}=${v}`),
-          'KILN_SOCKET=/run/kiln/shim.sock',
-          `KILN_VERSION=${fn.version}`,
-        ],
-        cwd: image.config.config.WorkingDir || '/fn',
+      container = await startFromImage(this.runtime, this.images, this.snapshots, image, {
+        env: [...Object.entries(fn.spec.env).map(([k, v]) => `${k}=${v}`), `KILN_VERSION=${fn.version}`],
         hostname: fn.spec.name,
         limits: limitsOf(fn),
       });

@@ -14,6 +14,8 @@ import { mountOverlay, unmount } from './rootfs.js';
 /** Where the shim finds its socket dir inside every container (DESIGN §5). */
 export const SOCKET_DIR_IN_CONTAINER = '/run/kiln';
 export const SOCKET_NAME = 'shim.sock';
+/** RLIMIT_NOFILE inside containers: must stay at or below the host's hard limit (20000 here). */
+const NOFILE = 4096;
 /** The unprivileged user processes run as inside containers (`nobody`). */
 const CONTAINER_UID = 65534;
 
@@ -94,7 +96,6 @@ export class ContainerRuntime {
   constructor(
     readonly instancesDir: string,
     readonly oci: OciRuntime,
-    private readonly hardNofile = 20_000,
   ) {}
 
   async start(req: StartRequest): Promise<Container> {
@@ -130,7 +131,7 @@ export class ContainerRuntime {
         limits: req.limits,
         binds,
         tmpSizeMb: 64,
-        nofile: Math.min(4096, this.hardNofile),
+        nofile: NOFILE,
       });
       await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(spec));
       const log = await open(logPath, 'a');
@@ -154,11 +155,11 @@ export class ContainerRuntime {
       );
       const ready = await waitForSocket(socketPath, exited, req.readyTimeoutMs ?? 10_000);
       if (ready !== 'ready') {
-        const tail = await readFile(logPath, 'utf8').catch(() => '');
+        const tail = await container.logTail(1500);
         await container.stop();
         throw new KilnError(
           'instance_start_failed',
-          `the container did not open its socket (${ready})${tail ? `: ${tail.trim().slice(-1500)}` : ''}`,
+          `the container did not open its socket (${ready})${tail ? `: ${tail.trim()}` : ''}`,
           502,
         );
       }
