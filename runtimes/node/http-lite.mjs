@@ -1,4 +1,4 @@
-// Just enough HTTP/1.1 for the gateway ↔ shim protocol (DESIGN §5), on node:net. Measured
+// Just enough HTTP/1.1 for the gateway ↔ shim protocol (docs/DESIGN.md §5), on node:net. Measured
 // in the image: importing node:http costs ~24 ms of every cold start, node:net ~3.5 ms.
 // Requests are read whole (the gateway sends a content-length or chunked body), one at a
 // time per connection; connections are kept alive.

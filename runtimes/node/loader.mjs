@@ -1,4 +1,4 @@
-// Finds the function's handler the way DESIGN §5 describes: Lambda's `file.export` form
+// Finds the function's handler the way docs/DESIGN.md §5 describes: Lambda's `file.export` form
 // (`app.lambdaHandler`, `src/lambda.handler`), or an entry file alone whose default
 // export's `fetch` is used if present, else its `handler` export.
 import { existsSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // Kiln's Node shim: the process inside every node container. It speaks HTTP/1.1 on the
 // instance's unix socket (KILN_SOCKET), or on TCP :8080 when the image runs outside Kiln
 // (docker/podman/Kubernetes), where it loads KILN_HANDLER at boot.
-// Protocol (DESIGN §5): `POST /init {handler, env, codeDir}` once, then every request is
+// Protocol (docs/DESIGN.md §5): `POST /init {handler, env, codeDir}` once, then every request is
 // the user's, passed to the handler.
 
 import { unlinkSync } from 'node:fs';

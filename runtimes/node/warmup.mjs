@@ -1,4 +1,4 @@
-// Stem cells warm node's lazy parts before they count as ready (DESIGN §4): undici's
+// Stem cells warm node's lazy parts before they count as ready (docs/DESIGN.md §4): undici's
 // Request/Response load on first use (~25 ms), the ESM loader on its first import, the
 // HTTP layer and both handler paths on their first requests. Measured here: a stem cell
 // then specializes and answers in ~5 ms instead of ~37 ms.

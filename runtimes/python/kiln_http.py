@@ -1,4 +1,4 @@
-"""Just enough HTTP/1.1 for the gateway <-> shim protocol (DESIGN §5), over a raw socket.
+"""Just enough HTTP/1.1 for the gateway <-> shim protocol (docs/DESIGN.md §5), over a raw socket.
 
 http.server costs ~45 ms to import here; this costs almost nothing.
 """

@@ -1,7 +1,7 @@
 """Kiln's Python shim: the process inside every python container (stdlib only).
 
 HTTP/1.1 on the instance's unix socket (KILN_SOCKET), or TCP :8080 outside Kiln, where it
-loads KILN_HANDLER at boot. Protocol (DESIGN §5): `POST /init {handler, env, codeDir}`
+loads KILN_HANDLER at boot. Protocol (docs/DESIGN.md §5): `POST /init {handler, env, codeDir}`
 once, then every request is the user's, passed to `handler(event, context)`.
 Started with `python3 -S`: nothing is imported that a request does not need.
 """

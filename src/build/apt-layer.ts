@@ -12,7 +12,7 @@ export interface AptLayerContent {
 
 /**
  * Install Debian packages on top of `lowerDirs` (bottom first) and capture the result as
- * a layer (DESIGN §2): apt runs in a chroot of an overlay whose upper dir is then the
+ * a layer (docs/DESIGN.md §2): apt runs in a chroot of an overlay whose upper dir is then the
  * diff. Deletions are read off the merged view before it is unmounted (a path the lower
  * layers have and the merged view no longer shows), which covers whiteouts and opaque
  * dirs alike without reading overlay xattrs.

@@ -21,7 +21,7 @@ export type BuildLog = (line: string) => void;
 
 /**
  * Builds each language's base image offline from the package registries this machine
- * reaches (DESIGN §2) and caches every layer by ref in the image store:
+ * reaches (docs/DESIGN.md §2) and caches every layer by ref in the image store:
  *
  *   os     debootstrap --variant=minbase bookworm          kiln/os:bookworm
  *   lang   node: the official binary from npm; python,      kiln/lang-<lang>:<version>

@@ -16,7 +16,7 @@ export interface NodeEntry {
 }
 
 /**
- * Resolve the `handler` spec field the way Lambda does (DESIGN §5): a file with or
+ * Resolve the `handler` spec field the way Lambda does (docs/DESIGN.md §5): a file with or
  * without its extension (`src/index.ts`, `src/index`), else `file.export`
  * (`app.lambdaHandler`). Without a handler: package.json `main`, else `index.*`.
  */

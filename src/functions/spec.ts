@@ -8,7 +8,7 @@ import { KilnError } from '../errors.js';
 export interface FunctionSpec {
   name: string;
   runtime: Language;
-  /** Lambda's `file.export` form or an entry file (DESIGN §5); undefined = the default entry. */
+  /** Lambda's `file.export` form or an entry file (docs/DESIGN.md §5); undefined = the default entry. */
   handler?: string;
   memoryMb: number;
   cpus?: number;

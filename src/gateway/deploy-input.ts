@@ -4,7 +4,7 @@ import type { DeployRequest } from '../functions/deployer.js';
 import { SPEC_FIELDS } from '../functions/spec.js';
 
 /**
- * Read a deploy from either form DESIGN §6 allows: a raw gzip tar body with the spec in
+ * Read a deploy from either form docs/DESIGN.md §6 allows: a raw gzip tar body with the spec in
  * the query (or `x-kiln-<field>` headers), or multipart with a `bundle` file and spec
  * fields beside it. Query parameters win over headers, which win over kiln.json.
  */

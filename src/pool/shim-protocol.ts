@@ -1,4 +1,4 @@
-/** The request and response shapes the gateway and a shim exchange (DESIGN §5). */
+/** The request and response shapes the gateway and a shim exchange (docs/DESIGN.md §5). */
 export interface ShimRequest {
   method: string;
   /** Path and query as the function sees them (the `/fn/<name>` prefix removed). */

@@ -25,7 +25,7 @@ const STEM_LIMITS = { memoryBytes: 512 * 1024 * 1024, pids: 256 };
 
 /**
  * Keeps `perLanguage` stem cells ready for each language that has at least one function
- * (DESIGN §4). Taking one starts a refill in the background; a taken cell never comes
+ * (docs/DESIGN.md §4). Taking one starts a refill in the background; a taken cell never comes
  * back: once specialized it belongs to that function version for life.
  */
 export class StemCellPool {

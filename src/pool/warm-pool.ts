@@ -49,7 +49,7 @@ function limitsOf(fn: FunctionVersion): ContainerLimits {
 }
 
 /**
- * Every function instance Kiln runs, and the choice of which serves a request (DESIGN §4):
+ * Every function instance Kiln runs, and the choice of which serves a request (docs/DESIGN.md §4):
  *   warm  an instance of the active version with a free slot;
  *   stem  else a prewarmed generic container, specialized now: its `/fn` gets the code
  *         and the shim loads the handler; it belongs to this version for life;

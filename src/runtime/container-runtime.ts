@@ -11,7 +11,7 @@ import type { ContainerExit, OciRuntime } from './oci-runtime.js';
 import { type BindMount, buildOciSpec, type ContainerLimits } from './oci-spec.js';
 import { mountOverlay, unmount } from './rootfs.js';
 
-/** Where the shim finds its socket dir inside every container (DESIGN §5). */
+/** Where the shim finds its socket dir inside every container (docs/DESIGN.md §5). */
 export const SOCKET_DIR_IN_CONTAINER = '/run/kiln';
 export const SOCKET_NAME = 'shim.sock';
 /** RLIMIT_NOFILE inside containers: must stay at or below the host's hard limit (20000 here). */

@@ -28,7 +28,7 @@ async function mounts(): Promise<string[][]> {
  * Everything the container core needs from the host, checked the way it will be used.
  * The one repair Kiln makes: crun 1.8 refuses every container ("cgroups in hybrid mode
  * not supported") while a hybrid host's cgroup2 mount holds `hugetlb`; giving hugetlb
- * a v1 mount of its own moves it out of cgroup2 (DESIGN §3).
+ * a v1 mount of its own moves it out of cgroup2 (docs/DESIGN.md §3).
  */
 export async function checkHost(): Promise<HostFinding[]> {
   const findings: HostFinding[] = [];

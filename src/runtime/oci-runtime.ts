@@ -20,7 +20,7 @@ export interface RunHandle {
 
 /**
  * Drives an OCI runtime binary. crun and runc share the command line Kiln uses, so one
- * driver serves both; crun is preferred (faster start, DESIGN §3), runc is the fallback.
+ * driver serves both; crun is preferred (faster start, docs/DESIGN.md §3), runc is the fallback.
  *
  * Containers run with `<runtime> run` as a child of the gateway rather than detached
  * with `create`: the runtime then waits for the container and reports its exit status,
@@ -51,7 +51,7 @@ export class OciRuntime {
   run(id: string, bundleDir: string, log: number | 'ignore'): RunHandle {
     const child = spawn(this.binary, ['--root', this.stateRoot, 'run', '--bundle', bundleDir, id], {
       // Files, never pipes: the container inherits these fds, and a pipe's reader
-      // would wait for every process holding it (DESIGN §3).
+      // would wait for every process holding it (docs/DESIGN.md §3).
       stdio: ['ignore', log, log],
     });
     const exited = new Promise<ContainerExit>((resolve) => {

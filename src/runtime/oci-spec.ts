@@ -48,7 +48,7 @@ const CPU_PERIOD_US = 100_000;
 /**
  * Syscalls a function never needs and that widen the attack surface. A short deny list
  * instead of Docker's long allow list: crun compiles the filter on every start, and the
- * filter's size is what costs (DESIGN §3: a full profile adds ~10 ms).
+ * filter's size is what costs (docs/DESIGN.md §3: a full profile adds ~10 ms).
  */
 const DENIED_SYSCALLS = [
   'acct',

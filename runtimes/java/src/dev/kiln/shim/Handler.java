@@ -19,7 +19,7 @@ import java.util.UUID;
 import java.util.function.Function;
 
 /**
- * A loaded Java handler (DESIGN §5): "ClassName" or "ClassName::method". Without a method,
+ * A loaded Java handler (docs/DESIGN.md §5): "ClassName" or "ClassName::method". Without a method,
  * a class implementing Function<Map, Object> is called through apply, any other through
  * handleRequest. The method takes (Map event, Context context) or (Map event).
  */

@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** Just enough HTTP/1.1 for the gateway ↔ shim protocol (DESIGN §5): keep-alive, bodies by length or chunks. */
+/** Just enough HTTP/1.1 for the gateway ↔ shim protocol (docs/DESIGN.md §5): keep-alive, bodies by length or chunks. */
 final class Http {
   private static final int MAX_LINE = 64 * 1024;
 

@@ -1,6 +1,6 @@
 package dev.kiln.shim;
 
-/** An error the shim answers itself, with the code the gateway passes on (DESIGN §5). */
+/** An error the shim answers itself, with the code the gateway passes on (docs/DESIGN.md §5). */
 final class ShimError extends Exception {
   private static final long serialVersionUID = 1L;
 
