@@ -3,15 +3,15 @@ import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BaseImageBuilder, type BuildLog } from './build/base-images.js';
 import { DataDir } from './data-dir.js';
+import { Deployer } from './deploy/deployer.js';
 import { KilnError } from './errors.js';
-import { Deployer } from './functions/deployer.js';
 import { FunctionStore } from './functions/function-store.js';
 import { ImageStore } from './image/image-store.js';
+import { SnapshotStore } from './image/snapshot-store.js';
 import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
 import { ContainerRuntime } from './runtime/container-runtime.js';
 import { OciRuntime } from './runtime/oci-runtime.js';
-import { SnapshotStore } from './runtime/snapshot-store.js';
 
 export interface KilnOptions {
   dataDir?: string;

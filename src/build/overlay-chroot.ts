@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { mountOverlay, unmount } from '../runtime/rootfs.js';
+import { mountOverlay, unmount } from '../image/overlay.js';
 
 const execFileP = promisify(execFile);
 

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
+import type { DeployRequest } from '../deploy/deployer.js';
 import { KilnError } from '../errors.js';
-import type { DeployRequest } from '../functions/deployer.js';
 import { SPEC_FIELDS } from '../functions/spec.js';
 
 /**

@@ -1,4 +1,5 @@
 import type { ImageStore } from '../image/image-store.js';
+import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { Image } from '../image/types.js';
 import {
   type Container,
@@ -7,7 +8,6 @@ import {
   SOCKET_NAME,
 } from '../runtime/container-runtime.js';
 import type { ContainerLimits } from '../runtime/oci-spec.js';
-import type { SnapshotStore } from '../runtime/snapshot-store.js';
 
 export interface ImageStartOptions {
   /** Added after the image's own Env (later entries win). */

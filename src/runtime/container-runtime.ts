@@ -6,10 +6,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../disk.js';
 import { KilnError } from '../errors.js';
+import { mountOverlay, unmount } from '../image/overlay.js';
 import { Cgroup } from './cgroup.js';
 import type { ContainerExit, OciRuntime } from './oci-runtime.js';
 import { type BindMount, buildOciSpec, type ContainerLimits } from './oci-spec.js';
-import { mountOverlay, unmount } from './rootfs.js';
 
 /** Where the shim finds its socket dir inside every container (docs/DESIGN.md §5). */
 export const SOCKET_DIR_IN_CONTAINER = '/run/kiln';

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pathExists } from '../disk.js';
-import { parseDigest } from '../image/digest.js';
-import { unpackLayer } from '../image/layer-tar.js';
+import { parseDigest } from './digest.js';
+import { unpackLayer } from './layer-tar.js';
 
 /**
  * Layers unpacked once into `snapshots/<hex>/`, each the lowerdir of every overlay that

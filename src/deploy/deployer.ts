@@ -5,12 +5,12 @@ import { DEFAULT_BUNDLE_LIMIT, inspectBundle, unpackBundle } from '../build/bund
 import { buildFunction } from '../build/function-build.js';
 import { pathExists } from '../disk.js';
 import { KilnError } from '../errors.js';
+import type { FunctionRecord, FunctionStore, FunctionVersion } from '../functions/function-store.js';
+import { parseSpec, validateName, validateRuntime } from '../functions/spec.js';
 import type { ImageStore } from '../image/image-store.js';
 import { packLayer } from '../image/layer-tar.js';
+import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { ImageConfig } from '../image/types.js';
-import type { SnapshotStore } from '../runtime/snapshot-store.js';
-import type { FunctionRecord, FunctionStore, FunctionVersion } from './function-store.js';
-import { parseSpec, validateName, validateRuntime } from './spec.js';
 
 export interface DeployRequest {
   /** The gzip tar of the function directory. */
