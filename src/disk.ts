@@ -3,9 +3,10 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
- * Write a file whole or not at all: write a sibling temp file, fsync it, rename it over
- * the target (containerd's content store commits the same way). A crash leaves either
- * the old file or the new one, never half of one.
+ * Write a file whole or not at all, the way containerd's content store commits: write a
+ * sibling temp file, fsync it, rename it over the target, fsync the directory (the rename
+ * is an entry in the directory, and only the directory's fsync makes it durable). A crash
+ * leaves either the old file or the new one, never half of one.
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   const tmp = path.join(
@@ -24,6 +25,27 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+  await syncDir(path.dirname(target));
+}
+
+/** fsync a file someone else wrote (a tar writer, an unpacker) before it is committed. */
+export async function syncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync a directory, so that the entries renamed into it survive a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

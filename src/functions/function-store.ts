@@ -30,7 +30,8 @@ export interface FunctionRecord {
 
 /**
  * Functions and their versions, one JSON file per function in `functions/`, each
- * rewritten whole (temp file + rename) so a crash leaves the old record or the new one.
+ * rewritten whole (`writeFileAtomic`: temp file, fsync, rename, fsync the dir) so a crash
+ * leaves the old record or the new one.
  * Versions are never changed once written; "active" is the one that serves.
  */
 export class FunctionStore {

@@ -43,6 +43,38 @@ describe('ImageStore', () => {
     expect(await readdir(path.join(dir, 'ingest'))).toHaveLength(0);
   });
 
+  it('commits several identical ingests at once to one blob, leaving no temp file', async () => {
+    const files = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const file = store.tempPath();
+        await writeFile(file, 'raced');
+        return file;
+      }),
+    );
+    const descriptors = await Promise.all([
+      ...files.map((f) => store.commitFile(f, 'text/plain')),
+      ...Array.from({ length: 4 }, () => store.putBytes('raced', 'text/plain')),
+    ]);
+    expect(new Set(descriptors.map((d) => d.digest))).toEqual(new Set([sha256Digest('raced')]));
+    expect(await readdir(path.join(dir, 'blobs/sha256'))).toEqual([sha256Digest('raced').slice(7)]);
+    expect(await readdir(path.join(dir, 'ingest'))).toEqual([]);
+    expect((await store.readBlob(sha256Digest('raced'))).toString()).toBe('raced');
+  });
+
+  it('refuses content that does not hash to the digest its producer expects, and keeps none of it', async () => {
+    const file = store.tempPath();
+    await writeFile(file, 'cut sho');
+    await expect(
+      store.commitFile(file, 'text/plain', { expected: sha256Digest('cut short') }),
+    ).rejects.toMatchObject({ code: 'digest_mismatch' });
+    expect(await readdir(path.join(dir, 'blobs/sha256'))).toEqual([]);
+    expect(await readdir(path.join(dir, 'ingest'))).toEqual([]);
+    const ok = store.tempPath();
+    await writeFile(ok, 'cut short');
+    const desc = await store.commitFile(ok, 'text/plain', { expected: sha256Digest('cut short') });
+    expect(desc.digest).toBe(sha256Digest('cut short'));
+  });
+
   it('refuses a digest that is not sha256 hex, so no path can be smuggled in', async () => {
     expect(() => store.blobPath('sha256:../../etc/passwd')).toThrow(/not a sha256 digest/);
     await expect(store.readBlob(`sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({

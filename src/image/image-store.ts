@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pathExists as exists, writeFileAtomic } from '../disk.js';
+import { pathExists as exists, syncDir, syncFile, writeFileAtomic } from '../disk.js';
 import { KilnError } from '../errors.js';
 import { parseDigest, sha256Digest, sha256File } from './digest.js';
 import { withFileLock } from './file-lock.js';
@@ -15,15 +15,24 @@ import {
   REF_NAME,
 } from './types.js';
 
+export interface CommitOptions {
+  /** The digest the producer knows the content must have; a mismatch is refused. */
+  expected?: string;
+  annotations?: Record<string, string>;
+}
+
 /**
  * A content-addressed store laid out as an OCI image layout (`oci-layout`, `index.json`,
  * `blobs/sha256/<hex>`), so `skopeo`/`podman` can read it as is.
  *
- * Lifecycle of a blob: it is written to `ingest/` under a random name, hashed, then
- * renamed to its digest. The rename is the commit: a blob path either holds the whole
- * content of its digest or does not exist. Writing content that is already there stores
- * nothing new. `index.json` names manifests by ref (`kiln/node:22`, `fn/hello:3`) and is
- * rewritten whole under a file lock.
+ * Lifecycle of a blob, as containerd's content store commits one: it is written to
+ * `ingest/` under a random name, hashed and checked against the digest its producer
+ * expects (when it knows one), fsynced, renamed to its digest, and the blob dir fsynced.
+ * The rename is the commit: a blob path either holds the whole content of its digest or
+ * does not exist. Writing content that is already there stores nothing new, and two
+ * identical ingests at once are safe (each has its own temp file; a rename over an
+ * identical blob changes nothing a reader can see). `index.json` names manifests by ref
+ * (`kiln/node:latest`, `fn/hello:3`) and is rewritten whole under a file lock.
  */
 export class ImageStore {
   private readonly blobDir: string;
@@ -59,29 +68,50 @@ export class ImageStore {
     return path.join(this.ingestDir, `${randomBytes(8).toString('hex')}${suffix}`);
   }
 
-  /** Commit a file written under `tempPath()`: hash it and move it to its digest. */
-  async commitFile(
-    file: string,
-    mediaType: string,
-    annotations?: Record<string, string>,
-  ): Promise<Descriptor> {
-    const { digest, size } = await sha256File(file);
-    const target = this.blobPath(digest);
-    if (await exists(target)) await rm(file, { force: true });
-    else await rename(file, target);
-    return { mediaType, digest, size, ...(annotations ? { annotations } : {}) };
+  /**
+   * Commit a file written under `tempPath()`: hash it, refuse it when it is not
+   * `expected`, fsync it, rename it to its digest and fsync the blob dir. The temp file
+   * is gone afterwards, whatever happened.
+   */
+  async commitFile(file: string, mediaType: string, options: CommitOptions = {}): Promise<Descriptor> {
+    try {
+      const { digest, size } = await sha256File(file);
+      if (options.expected !== undefined && options.expected !== digest) {
+        throw new KilnError(
+          'digest_mismatch',
+          `content expected to be ${options.expected} hashes to ${digest}: it was changed or cut short`,
+          500,
+        );
+      }
+      const target = this.blobPath(digest);
+      if (!(await exists(target))) {
+        await syncFile(file);
+        await rename(file, target);
+        await syncDir(this.blobDir);
+      }
+      return {
+        mediaType,
+        digest,
+        size,
+        ...(options.annotations ? { annotations: options.annotations } : {}),
+      };
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   async putBytes(data: string | Uint8Array, mediaType: string): Promise<Descriptor> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     const digest = sha256Digest(buf);
-    const target = this.blobPath(digest);
-    if (!(await exists(target))) {
-      const tmp = this.tempPath();
-      await writeFile(tmp, buf);
-      await rename(tmp, target);
+    if (await exists(this.blobPath(digest))) return { mediaType, digest, size: buf.length };
+    const tmp = this.tempPath();
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(buf);
+    } finally {
+      await fh.close();
     }
-    return { mediaType, digest, size: buf.length };
+    return this.commitFile(tmp, mediaType, { expected: digest });
   }
 
   async readBlob(digest: string): Promise<Buffer> {

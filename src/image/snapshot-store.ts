@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { pathExists } from '../disk.js';
+import { pathExists, syncDir } from '../disk.js';
 import { parseDigest } from './digest.js';
 import { unpackLayer } from './layer-tar.js';
 
 /**
  * Layers unpacked once into `snapshots/<hex>/`, each the lowerdir of every overlay that
- * uses it. A snapshot is unpacked into a temp dir and renamed into place, so a snapshot
- * dir, once it exists, is complete.
+ * uses it (an instance's read-only rootfs, a build step's writable overlay). A snapshot is
+ * made in a temp dir and renamed into place, so a snapshot dir, once it exists, is
+ * complete. Two makers of one snapshot at once (two deploys of the same code, two Kiln
+ * processes on one data dir) are safe: the first rename wins, and the loser's dir, which
+ * holds the same content, is dropped.
  */
 export class SnapshotStore {
   private readonly pending = new Map<string, Promise<string>>();
@@ -33,15 +36,17 @@ export class SnapshotStore {
     return p;
   }
 
-  /** Take a dir that already holds exactly a layer's content (the dir it was packed from). */
+  /**
+   * Take a dir that already holds exactly a layer's content (the dir it was packed from):
+   * it becomes the snapshot, or is dropped when the snapshot exists already.
+   */
   async adopt(digest: string, dir: string): Promise<string> {
     const target = this.path(digest);
     if (await pathExists(target)) {
       await rm(dir, { recursive: true, force: true });
       return target;
     }
-    await rename(dir, target);
-    return target;
+    return this.commit(dir, target);
   }
 
   private async unpack(digest: string, blobPath: string): Promise<string> {
@@ -51,13 +56,25 @@ export class SnapshotStore {
     await mkdir(tmp);
     try {
       await unpackLayer(blobPath, tmp);
-      await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
-      // Another process committed the same snapshot first: theirs is as good as ours.
-      if (await pathExists(target)) return target;
       throw err;
     }
+    return this.commit(tmp, target);
+  }
+
+  /** Rename `dir` to `target`; when someone else committed it first, theirs is as good as ours. */
+  private async commit(dir: string, target: string): Promise<string> {
+    try {
+      await rename(dir, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // rename(2) onto a non-empty dir fails with ENOTEMPTY (or EEXIST on some filesystems).
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !(await pathExists(target))) throw err;
+      await rm(dir, { recursive: true, force: true });
+      return target;
+    }
+    await syncDir(this.root);
     return target;
   }
 }
