@@ -10,6 +10,7 @@ import { ImageStore } from './image/image-store.js';
 import { SnapshotStore } from './image/snapshot-store.js';
 import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
+import { detectCgroupTree } from './runtime/cgroup/host.js';
 import { ContainerRuntime } from './runtime/container-runtime.js';
 import { OciRuntime } from './runtime/oci-runtime.js';
 
@@ -65,7 +66,7 @@ export class Kiln {
       options.stateRoot ??
       path.join('/run/kiln', createHash('sha256').update(data.root).digest('hex').slice(0, 12));
     const oci = await OciRuntime.detect(stateRoot);
-    const runtime = new ContainerRuntime(data.instances, oci);
+    const runtime = new ContainerRuntime(data.instances, oci, await detectCgroupTree());
     await runtime.recover();
     const stemCells = new StemCellPool(
       runtime,

@@ -20,7 +20,9 @@ export async function serve(options: { host: string; port: string; examples?: st
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new KilnError('invalid_port', `"${options.port}" is not a port`);
   const gateway = await startGateway(kiln, options.host, port, { token: process.env.KILN_TOKEN });
-  log(`gateway listening on ${gateway.url} (data ${kiln.data.root}, ${kiln.runtime.oci.name})`);
+  log(
+    `gateway listening on ${gateway.url} (data ${kiln.data.root}, ${kiln.runtime.oci.name}, cgroup ${kiln.runtime.cgroups.version})`,
+  );
   const stop = async () => {
     log('stopping: closing the gateway and its instances');
     await gateway.close();

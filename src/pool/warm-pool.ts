@@ -4,7 +4,6 @@ import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { ImageStore } from '../image/image-store.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
-import { setCgroupLimits } from '../runtime/cgroup.js';
 import type { Container, ContainerRuntime } from '../runtime/container-runtime.js';
 import type { ContainerLimits } from '../runtime/oci-spec.js';
 import { FunctionQueue } from './function-queue.js';
@@ -230,7 +229,7 @@ export class WarmPool {
       // The function layer holds `fn/`; the stem cell's `/fn` is a bind mount of fnDir.
       const layerDir = await this.snapshots.ensure(fn.layer, this.images.blobPath(fn.layer));
       await cp(path.join(layerDir, 'fn'), container.fnDir!, { recursive: true, verbatimSymlinks: true });
-      await setCgroupLimits(container.id, limitsOf(fn));
+      await container.cgroup.setLimits(limitsOf(fn));
       phases.specialize = performance.now() - t0;
     } else {
       container = await startFromImage(this.runtime, this.images, this.snapshots, image, {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../disk.js';
 import { KilnError } from '../errors.js';
 import { mountOverlay, unmount } from '../image/overlay.js';
-import { Cgroup } from './cgroup.js';
+import type { Cgroup, CgroupTree } from './cgroup/cgroup.js';
 import type { ContainerExit, OciRuntime } from './oci-runtime.js';
 import { type BindMount, buildOciSpec, type ContainerLimits } from './oci-spec.js';
 
@@ -65,9 +65,10 @@ export class Container {
     readonly fnDir: string | undefined,
     readonly exited: Promise<ContainerExit>,
     readonly timings: StartTimings,
+    cgroup: Cgroup,
     private readonly kill: () => Promise<void>,
   ) {
-    this.cgroup = new Cgroup(id);
+    this.cgroup = cgroup;
   }
 
   /** True once `stop()` was called: an exit after that was asked for, not a crash. */
@@ -96,6 +97,7 @@ export class ContainerRuntime {
   constructor(
     readonly instancesDir: string,
     readonly oci: OciRuntime,
+    readonly cgroups: CgroupTree,
   ) {}
 
   async start(req: StartRequest): Promise<Container> {
@@ -151,6 +153,7 @@ export class ContainerRuntime {
         fnDir,
         exited,
         { mountMs: t1 - t0, runtimeMs: t2 - t1, readyMs: 0 },
+        this.cgroups.open(spec.linux.cgroupsPath),
         () => this.oci.kill(id),
       );
       const ready = await waitForSocket(socketPath, exited, req.readyTimeoutMs ?? 10_000);

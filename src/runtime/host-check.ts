@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { pathExists } from '../disk.js';
+import { hybridCgroup2, readMounts, reportCgroups } from './cgroup/host.js';
 import { findOnPath } from './oci-runtime.js';
 
 const execFileP = promisify(execFile);
@@ -14,14 +14,6 @@ export interface HostFinding {
   fix?: () => Promise<string>;
   /** A problem that limits a feature but does not stop containers from running. */
   warnOnly?: boolean;
-}
-
-async function mounts(): Promise<string[][]> {
-  const text = await readFile('/proc/mounts', 'utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' '));
 }
 
 /**
@@ -60,47 +52,30 @@ export async function checkHost(): Promise<HostFinding[]> {
     },
   });
 
-  const table = await mounts();
-  const unified = await pathExists('/sys/fs/cgroup/cgroup.controllers');
-  if (unified) {
-    const controllers = (await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8')).trim().split(' ');
-    const missing = ['memory', 'pids', 'cpu'].filter((c) => !controllers.includes(c));
+  const table = await readMounts();
+  const cgroups = await reportCgroups('/sys/fs/cgroup', table);
+  findings.push({ name: 'cgroups', ok: cgroups.ok, detail: cgroups.detail });
+  const hybrid = cgroups.version === 'v1' ? await hybridCgroup2(table) : undefined;
+  if (hybrid) {
+    const stuck = hybrid.controllers;
     findings.push({
-      name: 'cgroups',
-      ok: missing.length === 0,
-      detail: missing.length ? `cgroup v2 lacks ${missing.join(', ')}` : 'cgroup v2 with memory, pids, cpu',
+      name: 'hybrid-cgroups',
+      ok: stuck.length === 0 || !crun,
+      detail:
+        stuck.length === 0
+          ? 'no controller held by the cgroup2 mount'
+          : `the cgroup2 mount ${hybrid.target} holds ${stuck.join(', ')}: crun refuses to run containers ("cgroups in hybrid mode not supported")`,
+      fix: async () => {
+        const done: string[] = [];
+        for (const controller of stuck) {
+          const target = `/sys/fs/cgroup/${controller}`;
+          await mkdir(target, { recursive: true });
+          await execFileP('mount', ['-t', 'cgroup', '-o', controller, 'cgroup', target]);
+          done.push(`mounted the ${controller} cgroup v1 hierarchy at ${target}`);
+        }
+        return done.join('; ');
+      },
     });
-  } else {
-    const v1 = new Set(table.filter((m) => m[2] === 'cgroup').flatMap((m) => (m[3] ?? '').split(',')));
-    const missing = ['memory', 'pids', 'cpu'].filter((c) => !v1.has(c));
-    findings.push({
-      name: 'cgroups',
-      ok: missing.length === 0,
-      detail: missing.length ? `cgroup v1 lacks ${missing.join(', ')}` : 'cgroup v1 with memory, pids, cpu',
-    });
-    const v2 = table.find((m) => m[2] === 'cgroup2');
-    if (v2) {
-      const v2Controllers = await readFile(`${v2[1]}/cgroup.controllers`, 'utf8').catch(() => '');
-      const stuck = v2Controllers.trim().split(' ').filter(Boolean);
-      findings.push({
-        name: 'hybrid-cgroups',
-        ok: stuck.length === 0 || !crun,
-        detail:
-          stuck.length === 0
-            ? 'no controller held by the cgroup2 mount'
-            : `the cgroup2 mount ${v2[1]} holds ${stuck.join(', ')}: crun refuses to run containers ("cgroups in hybrid mode not supported")`,
-        fix: async () => {
-          const done: string[] = [];
-          for (const controller of stuck) {
-            const target = `/sys/fs/cgroup/${controller}`;
-            await mkdir(target, { recursive: true });
-            await execFileP('mount', ['-t', 'cgroup', '-o', controller, 'cgroup', target]);
-            done.push(`mounted the ${controller} cgroup v1 hierarchy at ${target}`);
-          }
-          return done.join('; ');
-        },
-      });
-    }
   }
 
   const limits = await readFile('/proc/self/limits', 'utf8');

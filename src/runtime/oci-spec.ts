@@ -40,7 +40,8 @@ export interface OciSpec {
   root: { path: string; readonly: boolean };
   hostname: string;
   mounts: { destination: string; type: string; source: string; options?: string[] }[];
-  linux: Record<string, unknown>;
+  /** `cgroupsPath` is where the container's cgroup lives (`kiln/<id>`), relative to the host's cgroup root. */
+  linux: { cgroupsPath: string } & Record<string, unknown>;
 }
 
 const CPU_PERIOD_US = 100_000;

@@ -1,0 +1,48 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KilnError } from '../../errors.js';
+
+/** A cgroup file's content, trimmed; '' when it does not exist (the cgroup is gone). */
+export async function readCgroupFile(file: string): Promise<string> {
+  return (await readFile(file, 'utf8').catch(() => '')).trim();
+}
+
+export async function readCgroupNumber(file: string): Promise<number> {
+  const n = Number(await readCgroupFile(file));
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** A write the kernel must accept: a refusal (EINVAL, EBUSY) names the file and value. */
+export async function writeCgroupFile(file: string, value: string): Promise<void> {
+  try {
+    await writeFile(file, value);
+  } catch (err) {
+    throw new KilnError(
+      'cgroup_write_failed',
+      `writing "${value}" to ${file} failed: ${(err as Error).message}`,
+      500,
+    );
+  }
+}
+
+/** `key value` lines (memory.events, cpu.stat, memory.oom_control): the value of `key`, or 0. */
+export function flatKeyed(text: string, key: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${key} `));
+  return line ? Number(line.slice(key.length + 1)) : 0;
+}
+
+/**
+ * Poll `done` until it holds, backing off from 1 ms to 16 ms: the kernel freezes tasks
+ * asynchronously and says so only in a file (v1 `freezer.state`, v2 `cgroup.events`).
+ */
+export async function waitFor(done: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pause = 1;
+  while (!(await done())) {
+    if (Date.now() >= deadline) {
+      throw new KilnError('cgroup_freeze_failed', `${what} did not happen within ${timeoutMs} ms`, 500);
+    }
+    await sleep(pause);
+    pause = Math.min(pause * 2, 16);
+  }
+}
