@@ -12,7 +12,7 @@ import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
 import { detectCgroupTree } from './runtime/cgroup/host.js';
 import { ContainerRuntime } from './runtime/container-runtime.js';
-import { OciRuntime } from './runtime/oci-runtime.js';
+import { selectOciRuntime } from './runtime/oci/select.js';
 
 export interface KilnOptions {
   dataDir?: string;
@@ -65,8 +65,8 @@ export class Kiln {
     const stateRoot =
       options.stateRoot ??
       path.join('/run/kiln', createHash('sha256').update(data.root).digest('hex').slice(0, 12));
-    const oci = await OciRuntime.detect(stateRoot);
-    const runtime = new ContainerRuntime(data.instances, oci, await detectCgroupTree());
+    const driver = await selectOciRuntime(stateRoot);
+    const runtime = new ContainerRuntime(data.instances, driver, await detectCgroupTree());
     await runtime.recover();
     const stemCells = new StemCellPool(
       runtime,
@@ -84,6 +84,6 @@ export class Kiln {
   async close(): Promise<void> {
     await this.pool.shutdown();
     // The OCI runtime's state root is per data dir; with every container gone it is empty.
-    await rmdir(this.runtime.oci.stateRoot).catch(() => undefined);
+    await rmdir(this.runtime.driver.stateRoot).catch(() => undefined);
   }
 }

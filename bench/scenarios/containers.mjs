@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { findOnPath } from '../../dist/runtime/oci-runtime.js';
+import { findOnPath } from '../../dist/find-on-path.js';
 import { FLOOR_COMMANDS } from '../lib/base-rootfs.mjs';
 import { firstResponse } from '../lib/unix-http.mjs';
 

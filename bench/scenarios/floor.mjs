@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { findOnPath } from '../../dist/runtime/oci-runtime.js';
+import { findOnPath } from '../../dist/find-on-path.js';
 import { FLOOR_COMMANDS } from '../lib/base-rootfs.mjs';
 import { firstResponse } from '../lib/unix-http.mjs';
 

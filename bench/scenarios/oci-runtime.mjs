@@ -3,11 +3,11 @@
 // Kiln's "crun create+start → shim ready" phase into the runtime's share and the shim's.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OciRuntime } from '../../dist/runtime/oci-runtime.js';
+import { selectOciRuntime } from '../../dist/runtime/oci/select.js';
 import { buildOciSpec } from '../../dist/runtime/oci-spec.js';
 
 export async function runOciRuntime({ workDir, root, runs, warmup }) {
-  const oci = await OciRuntime.detect(path.join('/run/kiln', 'bench'));
+  const oci = await selectOciRuntime(path.join('/run/kiln', 'bench'));
   const bundle = path.join(workDir, 'oci-bundle');
   await rm(bundle, { recursive: true, force: true });
   await mkdir(bundle, { recursive: true });

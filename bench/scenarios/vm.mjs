@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findOnPath } from '../../dist/runtime/oci-runtime.js';
+import { findOnPath } from '../../dist/find-on-path.js';
 import { CpioWriter } from '../lib/cpio.mjs';
 
 const execFileP = promisify(execFile);

@@ -21,7 +21,7 @@ export async function serve(options: { host: string; port: string; examples?: st
     throw new KilnError('invalid_port', `"${options.port}" is not a port`);
   const gateway = await startGateway(kiln, options.host, port, { token: process.env.KILN_TOKEN });
   log(
-    `gateway listening on ${gateway.url} (data ${kiln.data.root}, ${kiln.runtime.oci.name}, cgroup ${kiln.runtime.cgroups.version})`,
+    `gateway listening on ${gateway.url} (data ${kiln.data.root}, ${kiln.runtime.driver.name}, cgroup ${kiln.runtime.cgroups.version})`,
   );
   const stop = async () => {
     log('stopping: closing the gateway and its instances');

@@ -1,12 +1,8 @@
 import type { ImageStore } from '../image/image-store.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { Image } from '../image/types.js';
-import {
-  type Container,
-  type ContainerRuntime,
-  SOCKET_DIR_IN_CONTAINER,
-  SOCKET_NAME,
-} from '../runtime/container-runtime.js';
+import type { Container } from '../runtime/container.js';
+import { type ContainerRuntime, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME } from '../runtime/container-runtime.js';
 import type { ContainerLimits } from '../runtime/oci-spec.js';
 
 export interface ImageStartOptions {

@@ -1,7 +1,7 @@
 import { Pool, errors as undiciErrors } from 'undici';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
-import type { Container } from '../runtime/container-runtime.js';
+import type { Container } from '../runtime/container.js';
 import type { InitPayload, ShimRequest, ShimResponse } from './shim-protocol.js';
 
 export type StartKind = 'cold' | 'stem' | 'warm';
@@ -122,15 +122,13 @@ export class Instance {
     if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
       return new KilnError('timeout', `the function did not answer within ${timeoutMs} ms`, 504);
     }
-    // The connection broke: the process died. Its exit status tells how. The shim is
-    // PID 1 of its pid namespace, which nothing inside can SIGKILL; crun reports 137 for
-    // a SIGKILL; so a 137 Kiln did not ask for is the cgroup's OOM killer. (The cgroup's
-    // own oom_kill counter is gone by then: crun removes the cgroup as the process exits.)
+    // The connection broke: the process died. Its exit status tells how, as the OCI
+    // runtime's driver reads it (an unrequested SIGKILL is the OOM killer: cli-driver.ts).
     const exit = await Promise.race([
       this.container.exited,
       new Promise<undefined>((r) => setTimeout(r, 2000)),
     ]);
-    if (exit && exit.code === 137 && !this.container.stopRequested) {
+    if (exit && this.container.exitCause(exit) === 'out_of_memory') {
       return new KilnError(
         'out_of_memory',
         'the function was killed for using more memory than its memoryMb limit',

@@ -2,7 +2,8 @@ import type { BaseImageBuilder } from '../build/base-images.js';
 import type { Language } from '../build/recipe.js';
 import type { ImageStore } from '../image/image-store.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
-import type { Container, ContainerRuntime } from '../runtime/container-runtime.js';
+import type { Container } from '../runtime/container.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { startFromImage } from './image-container.js';
 
 /** A prewarmed generic container: runtime and shim started, no function yet. */

@@ -1,26 +1,20 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { hybridCgroup2, readMounts, reportCgroups } from './cgroup/host.js';
-import { findOnPath } from './oci-runtime.js';
+import { findOnPath } from '../find-on-path.js';
+import { readMounts, reportCgroups } from './cgroup/host.js';
+import type { HostFinding } from './host-finding.js';
+import { selectOciRuntime } from './oci/select.js';
 
 const execFileP = promisify(execFile);
 
-export interface HostFinding {
-  name: string;
-  ok: boolean;
-  detail: string;
-  /** Set when Kiln can repair the problem itself (`kiln doctor --fix`). */
-  fix?: () => Promise<string>;
-  /** A problem that limits a feature but does not stop containers from running. */
-  warnOnly?: boolean;
-}
+export type { HostFinding } from './host-finding.js';
 
 /**
- * Everything the container core needs from the host, checked the way it will be used.
- * The one repair Kiln makes: crun 1.8 refuses every container ("cgroups in hybrid mode
- * not supported") while a hybrid host's cgroup2 mount holds `hugetlb`; giving hugetlb
- * a v1 mount of its own moves it out of cgroup2 (docs/DESIGN.md §3).
+ * Everything the container core needs from the host, checked the way it will be used:
+ * root, the OCI runtime Kiln would pick (and what that runtime needs of the host, e.g.
+ * crun's hybrid-cgroup rule), overlayfs, the cgroup version and its controllers, the
+ * open-files limit, and the tools that build base images.
  */
 export async function checkHost(): Promise<HostFinding[]> {
   const findings: HostFinding[] = [];
@@ -31,15 +25,22 @@ export async function checkHost(): Promise<HostFinding[]> {
     detail: uid === 0 ? 'running as root' : 'containers need root: run as root',
   });
 
-  const crun = await findOnPath('crun');
-  const runc = await findOnPath('runc');
-  const runtime = crun ?? runc;
-  let runtimeDetail = 'neither crun nor runc found: apt-get install -y crun';
-  if (runtime) {
-    const { stdout } = await execFileP(runtime, ['--version']).catch(() => ({ stdout: '' }));
-    runtimeDetail = `${runtime} (${stdout.split('\n')[0]})${crun ? '' : ' — crun is faster: apt-get install -y crun'}`;
+  const driver = await selectOciRuntime('/run/kiln').catch((err: Error) => err);
+  if (driver instanceof Error) {
+    findings.push({ name: 'oci-runtime', ok: false, detail: driver.message });
+  } else {
+    const features = await driver.features().catch(() => undefined);
+    const faster = driver.name === 'crun' ? '' : ' — crun is faster: apt-get install -y crun';
+    findings.push({
+      name: 'oci-runtime',
+      // Kiln's spec carries a seccomp filter, which a runtime built without libseccomp refuses.
+      ok: features?.seccomp === true,
+      detail: features
+        ? `${driver.binary} (${await driver.version()}; OCI ${features.ociVersionMax}${features.seccomp ? ', seccomp' : ', built WITHOUT seccomp'})${faster}`
+        : `${driver.binary} does not say what it supports`,
+    });
+    findings.push(...(await driver.hostFindings()));
   }
-  findings.push({ name: 'oci-runtime', ok: runtime !== undefined, detail: runtimeDetail });
 
   const filesystems = await readFile('/proc/filesystems', 'utf8');
   findings.push({
@@ -52,31 +53,8 @@ export async function checkHost(): Promise<HostFinding[]> {
     },
   });
 
-  const table = await readMounts();
-  const cgroups = await reportCgroups('/sys/fs/cgroup', table);
+  const cgroups = await reportCgroups('/sys/fs/cgroup', await readMounts());
   findings.push({ name: 'cgroups', ok: cgroups.ok, detail: cgroups.detail });
-  const hybrid = cgroups.version === 'v1' ? await hybridCgroup2(table) : undefined;
-  if (hybrid) {
-    const stuck = hybrid.controllers;
-    findings.push({
-      name: 'hybrid-cgroups',
-      ok: stuck.length === 0 || !crun,
-      detail:
-        stuck.length === 0
-          ? 'no controller held by the cgroup2 mount'
-          : `the cgroup2 mount ${hybrid.target} holds ${stuck.join(', ')}: crun refuses to run containers ("cgroups in hybrid mode not supported")`,
-      fix: async () => {
-        const done: string[] = [];
-        for (const controller of stuck) {
-          const target = `/sys/fs/cgroup/${controller}`;
-          await mkdir(target, { recursive: true });
-          await execFileP('mount', ['-t', 'cgroup', '-o', controller, 'cgroup', target]);
-          done.push(`mounted the ${controller} cgroup v1 hierarchy at ${target}`);
-        }
-        return done.join('; ');
-      },
-    });
-  }
 
   const limits = await readFile('/proc/self/limits', 'utf8');
   const nofile = limits.split('\n').find((l) => l.startsWith('Max open files'));

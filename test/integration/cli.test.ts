@@ -96,6 +96,8 @@ describe('the kiln CLI', () => {
   it('doctor passes on a host prepared by kiln doctor --fix', async () => {
     const doctor = await kiln('doctor');
     expect(doctor.code).toBe(0);
-    expect(doctor.stdout).toMatch(/ok\s+oci-runtime/);
+    expect(doctor.stdout).toMatch(/ok\s+oci-runtime\s+\S+\/crun \(crun version/);
+    // It says which cgroup version it found (this host: v1 with a cgroup2 mount beside it).
+    expect(doctor.stdout).toMatch(/ok\s+cgroups\s+cgroup v[12] /);
   });
 });

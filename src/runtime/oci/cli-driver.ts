@@ -1,0 +1,171 @@
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { KilnError } from '../../errors.js';
+import type { HostFinding } from '../host-finding.js';
+import type {
+  ContainerExit,
+  ContainerState,
+  ExecOptions,
+  ExecResult,
+  ExitCause,
+  OciFeatures,
+  OciRuntimeDriver,
+  RunHandle,
+} from './driver.js';
+
+const execFileP = promisify(execFile);
+
+/** Output an exec'd command may produce before it is cut off (it is for people, not bulk data). */
+const EXEC_MAX_OUTPUT = 8 * 1024 * 1024;
+
+/**
+ * The command line runc defined and crun copied (`--root R run|create|start|exec|kill|
+ * delete|state|list`): one implementation for every runtime that speaks it. A runtime's
+ * own file extends this with what differs: its features, its host needs, its exits.
+ */
+export abstract class OciCliDriver implements OciRuntimeDriver {
+  abstract readonly name: string;
+
+  constructor(
+    readonly binary: string,
+    readonly stateRoot: string,
+  ) {}
+
+  protected args(...rest: string[]): string[] {
+    return ['--root', this.stateRoot, ...rest];
+  }
+
+  run(id: string, bundleDir: string, log: number | 'ignore'): RunHandle {
+    const child = spawn(this.binary, this.args('run', '--bundle', bundleDir, id), {
+      stdio: ['ignore', log, log],
+    });
+    const exited = new Promise<ContainerExit>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', () => resolve({ code: null, signal: null }));
+    });
+    return { child, exited };
+  }
+
+  async create(id: string, bundleDir: string, log: number | 'ignore'): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(this.binary, this.args('create', '--bundle', bundleDir, id), {
+        stdio: ['ignore', log, log],
+      });
+      child.once('error', reject);
+      child.once('exit', (code) =>
+        code === 0
+          ? resolve()
+          : reject(
+              new KilnError('container_create_failed', `${this.name} create ${id} exited with ${code}`, 500),
+            ),
+      );
+    });
+  }
+
+  async start(id: string): Promise<void> {
+    await this.command('start', id);
+  }
+
+  async exec(id: string, args: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const state = await this.state(id);
+    if (state?.status !== 'running') {
+      throw new KilnError(
+        'container_not_running',
+        `container ${id} is ${state ? state.status : 'not known to the runtime'}: nothing to exec in`,
+        409,
+      );
+    }
+    const flags: string[] = ['--no-new-privs'];
+    if (options.user) flags.push('--user', `${options.user.uid}:${options.user.gid}`);
+    if (options.cwd) flags.push('--cwd', options.cwd);
+    for (const entry of options.env ?? []) flags.push('--env', entry);
+    // Pipes are right here, unlike for `run`: exec waits for its command anyway. A command
+    // that leaves a background child holding stdout keeps the pipe open until the timeout.
+    return new Promise((resolve) => {
+      execFile(
+        this.binary,
+        this.args('exec', ...flags, id, ...args),
+        { timeout: options.timeoutMs ?? 30_000, maxBuffer: EXEC_MAX_OUTPUT, killSignal: 'SIGKILL' },
+        (err, stdout, stderr) => {
+          const failure = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
+          const code = failure ? (typeof failure.code === 'number' ? failure.code : null) : 0;
+          resolve({ code, signal: failure?.signal ?? null, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  async kill(id: string, signal = 'KILL'): Promise<void> {
+    await this.command('kill', id, signal).catch(() => undefined);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.command('delete', '--force', id).catch(() => undefined);
+  }
+
+  async state(id: string): Promise<ContainerState | undefined> {
+    try {
+      const { stdout } = await this.command('state', id);
+      const parsed = JSON.parse(stdout) as Partial<ContainerState>;
+      return {
+        id,
+        status: String(parsed.status),
+        pid: Number(parsed.pid ?? 0),
+        bundle: String(parsed.bundle),
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async list(): Promise<string[]> {
+    try {
+      const { stdout } = await this.command('list', '--quiet');
+      return stdout.split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  }
+
+  async version(): Promise<string> {
+    const { stdout } = await execFileP(this.binary, ['--version']).catch(() => ({ stdout: '' }));
+    return stdout.split('\n')[0] ?? '';
+  }
+
+  /** `<runtime> features` (runtime-spec features.md), where the runtime has it. */
+  async features(): Promise<OciFeatures> {
+    const { stdout } = await execFileP(this.binary, ['features']);
+    const doc = JSON.parse(stdout) as {
+      ociVersionMax?: string;
+      linux?: { seccomp?: { enabled?: boolean }; cgroup?: { v1?: boolean; v2?: boolean } };
+    };
+    return {
+      ociVersionMax: doc.ociVersionMax ?? 'unknown',
+      seccomp: doc.linux?.seccomp?.enabled === true,
+      cgroupV1: doc.linux?.cgroup?.v1,
+      cgroupV2: doc.linux?.cgroup?.v2,
+    };
+  }
+
+  async hostFindings(): Promise<HostFinding[]> {
+    return [];
+  }
+
+  /**
+   * The container's init is the shim, PID 1 of its own pid namespace, and the kernel
+   * delivers no signal to a namespace's init from inside it unless it has a handler, and
+   * SIGKILL has none (pid_namespaces(7)). Both crun and runc report an init killed by a
+   * signal as 128 + the signal (137 for SIGKILL). So a 137 Kiln did not ask for came from
+   * outside the namespace: the kernel's OOM killer of the container's cgroup. (Its own
+   * `oom_kill` counter cannot say so: the runtime removes the cgroup as the init exits.)
+   */
+  exitCause(exit: ContainerExit, stopRequested: boolean): ExitCause {
+    if (stopRequested) return 'stopped';
+    if (exit.code === 137) return 'out_of_memory';
+    return 'crashed';
+  }
+
+  protected command(...rest: string[]): Promise<{ stdout: string; stderr: string }> {
+    return execFileP(this.binary, this.args(...rest));
+  }
+}

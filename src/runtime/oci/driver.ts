@@ -1,0 +1,110 @@
+import type { ChildProcess } from 'node:child_process';
+import type { HostFinding } from '../host-finding.js';
+
+/**
+ * The OCI runtime behind Kiln's containers (crun, runc; gVisor's runsc or youki would be
+ * one more file here). A driver speaks one runtime's command line and knows that
+ * runtime's quirks: what the host must look like for it, what it supports, and what its
+ * exit statuses mean. Everything above it (ContainerRuntime, the pool) is runtime-blind.
+ *
+ * Lifecycle of a container, as the runtime spec has it (runtime-spec runtime.md):
+ * `create` (namespaces, cgroup, rootfs; the process waits) → `start` (the process runs)
+ * → it exits or is `kill`ed → `delete` (state and cgroup gone). `run` is create + start +
+ * wait as one child process, which is how Kiln runs instances (see `run`).
+ */
+export interface OciRuntimeDriver {
+  /** `crun`, `runc`: what `KILN_OCI_RUNTIME` names. */
+  readonly name: string;
+  readonly binary: string;
+  /** A state root of Kiln's own (`--root`), so `list` sees only Kiln's containers. */
+  readonly stateRoot: string;
+
+  /**
+   * Create, start and wait for a container as a child of this process: the runtime waits
+   * for the container's init and exits with its status, and the exited init is reaped at
+   * once rather than left to PID 1 (this host's, a VM agent, reaps orphans only seconds
+   * later: measured). `log` gets the container's stdout
+   * and stderr: an open file's fd, never a pipe (the container inherits it, and a pipe's
+   * reader would wait for every process holding it: docs/DESIGN.md §3).
+   */
+  run(id: string, bundleDir: string, log: number | 'ignore'): RunHandle;
+  /**
+   * Create a container whose process waits for `start`. The runtime exits once the
+   * container exists, so the container's init is reparented to PID 1 (or the nearest
+   * subreaper) and its exit status is lost to Kiln: only use this where something reaps
+   * it and the status does not matter.
+   */
+  create(id: string, bundleDir: string, log: number | 'ignore'): Promise<void>;
+  start(id: string): Promise<void>;
+  /** Run a command in a running container's namespaces and cgroup; resolves when it exits. */
+  exec(id: string, args: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Signal the container's init (default SIGKILL); a container already gone is not an error. */
+  kill(id: string, signal?: string): Promise<void>;
+  /** Forget a container (and kill what is left of it); one already gone is not an error. */
+  delete(id: string): Promise<void>;
+  /** The runtime's view of a container, or undefined when it does not know it. */
+  state(id: string): Promise<ContainerState | undefined>;
+  /** Ids of every container in this state root. */
+  list(): Promise<string[]>;
+  /** The runtime's own version line, e.g. `crun version 1.8.1`. */
+  version(): Promise<string>;
+  features(): Promise<OciFeatures>;
+  /** What this runtime needs from the host beyond what every runtime needs (`kiln doctor`). */
+  hostFindings(): Promise<HostFinding[]>;
+  /** Why a container's init exited, from its exit status and whether Kiln asked it to stop. */
+  exitCause(exit: ContainerExit, stopRequested: boolean): ExitCause;
+}
+
+export interface ContainerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RunHandle {
+  child: ChildProcess;
+  exited: Promise<ContainerExit>;
+}
+
+/** runtime-spec runtime.md: creating, created, running, stopped (runc and crun add paused). */
+export interface ContainerState {
+  id: string;
+  status: string;
+  /** The container's init as the host sees it; 0 once it has stopped. */
+  pid: number;
+  bundle: string;
+}
+
+export interface ExecOptions {
+  /** Who the command runs as inside the container (default: the runtime's default, root). */
+  user?: { uid: number; gid: number };
+  /** `NAME=value` entries added to the process's environment. */
+  env?: string[];
+  cwd?: string;
+  /** Kill the command after this long (default 30 s). */
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  /** The command's exit code; null when a signal ended it (then `signal` says which). */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** What a runtime says it supports (runtime-spec features.md), as far as Kiln needs it. */
+export interface OciFeatures {
+  /** The newest runtime-spec version the runtime implements. */
+  ociVersionMax: string;
+  /** Kiln's spec carries a seccomp filter: a runtime built without libseccomp cannot run it. */
+  seccomp: boolean;
+  /** Cgroup versions the runtime can drive; undefined when the runtime does not say. */
+  cgroupV1?: boolean;
+  cgroupV2?: boolean;
+}
+
+/**
+ * Why a container ended: Kiln stopped it, the kernel's OOM killer killed it, or it died
+ * on its own (a crash, an exit).
+ */
+export type ExitCause = 'stopped' | 'out_of_memory' | 'crashed';

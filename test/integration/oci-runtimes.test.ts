@@ -1,0 +1,207 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountOverlay, unmount } from '../../src/image/overlay.js';
+import { Kiln } from '../../src/kiln.js';
+import { detectCgroupTree } from '../../src/runtime/cgroup/host.js';
+import type { Container } from '../../src/runtime/container.js';
+import { ContainerRuntime } from '../../src/runtime/container-runtime.js';
+import { installedOciRuntimes } from '../../src/runtime/oci/select.js';
+import { buildOciSpec } from '../../src/runtime/oci-spec.js';
+import { ROOT, TEST_CACHE } from '../harness.js';
+
+const execFileP = promisify(execFile);
+
+/**
+ * Every installed OCI runtime driver passes the same suite (containerd's habit: one
+ * testsuite, every implementation), on a real container running the node base image's
+ * shim with no function loaded.
+ */
+const runId = randomBytes(4).toString('hex');
+const drivers = await installedOciRuntimes(`/run/kiln/test-${runId}`);
+let layers: string[] = [];
+let args: string[] = [];
+let env: string[] = [];
+const instancesDir = path.join(TEST_CACHE, 'runs', `oci-${runId}`);
+
+beforeAll(async () => {
+  const { baseImages, snapshots } = await Kiln.openStores({ dataDir: TEST_CACHE });
+  const image = await baseImages.ensure('node');
+  layers = image.manifest.layers.map((l) => snapshots.path(l.digest));
+  args = image.config.config.Entrypoint ?? [];
+  env = [...(image.config.config.Env ?? []), 'KILN_SOCKET=/run/kiln/shim.sock'];
+  await mkdir(instancesDir, { recursive: true });
+});
+afterAll(async () => {
+  await rm(instancesDir, { recursive: true, force: true });
+  await rmdir(`/run/kiln/test-${runId}`).catch(() => undefined);
+});
+
+it('finds crun, the runtime Kiln prefers, on this host', () => {
+  expect(drivers.map((d) => d.name)[0]).toBe('crun');
+});
+
+describe.each(drivers.map((d) => [d.name, d] as const))('the %s driver', (_name, driver) => {
+  let runtime: ContainerRuntime;
+  const started: Container[] = [];
+  beforeAll(async () => {
+    runtime = new ContainerRuntime(instancesDir, driver, await detectCgroupTree());
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((c) => c.stop()));
+    expect(await driver.list()).toEqual([]);
+  });
+
+  async function start(): Promise<Container> {
+    const container = await runtime.start({
+      layers,
+      args,
+      env,
+      cwd: '/fn',
+      limits: { memoryBytes: 128 * 1024 * 1024, pids: 64 },
+    });
+    started.push(container);
+    return container;
+  }
+
+  it('says what it is and what it supports', async () => {
+    expect(await driver.version()).toMatch(new RegExp(`^${driver.name} version \\d`));
+    const features = await driver.features();
+    expect(features.ociVersionMax).toMatch(/^1\.\d/);
+    expect(features.seccomp).toBe(true);
+  });
+
+  it('runs a container it then lists and reports as running', async () => {
+    const container = await start();
+    expect(await driver.list()).toContain(container.id);
+    const state = await driver.state(container.id);
+    expect(state).toMatchObject({ id: container.id, status: 'running' });
+    expect(state?.pid).toBeGreaterThan(1);
+  });
+
+  it("execs a command in a running container: its namespaces, its user, the command's output and exit code", async () => {
+    const container = await start();
+    const result = await container.exec([
+      '/bin/sh',
+      '-c',
+      'echo "uid $(id -u) host $(hostname)"; tr "\\0" " " < /proc/1/cmdline; echo; ls /proc | grep -c "^[0-9]"',
+    ]);
+    expect(result.code).toBe(0);
+    const [who, init, pids] = result.stdout.trim().split('\n');
+    expect(who).toBe(`uid 65534 host ${container.id}`);
+    // PID 1 of the namespace it joined is the container's shim, not the host's init.
+    expect(init?.trim()).toBe(args.join(' '));
+    expect(Number(pids)).toBeLessThan(10);
+    const failed = await container.exec(['/bin/sh', '-c', 'echo oops >&2; exit 3'], { env: ['X=1'] });
+    expect(failed).toMatchObject({ code: 3, stderr: 'oops\n' });
+    const withEnv = await container.exec(['/bin/sh', '-c', 'echo "$GREETING from $(pwd)"'], {
+      env: ['GREETING=hi'],
+      cwd: '/tmp',
+    });
+    expect(withEnv.stdout).toBe('hi from /tmp\n');
+  });
+
+  it('refuses to exec in a container that is not running', async () => {
+    await expect(driver.exec('k-no-such-container', ['/bin/true'])).rejects.toMatchObject({
+      code: 'container_not_running',
+    });
+  });
+
+  it('reads an unrequested SIGKILL of the init as the OOM killer, and a stop as a stop', async () => {
+    const killed = await start();
+    await driver.kill(killed.id, 'KILL');
+    const exit = await killed.exited;
+    expect(exit.code).toBe(137);
+    expect(killed.exitCause(exit)).toBe('out_of_memory');
+    const stopped = await start();
+    expect(stopped.exitCause(await stopped.stop())).toBe('stopped');
+    // Gone from the runtime once it exited: Kiln deletes what it ran.
+    expect(await driver.state(killed.id)).toBeUndefined();
+    expect(await driver.list()).not.toContain(stopped.id);
+  });
+});
+
+/**
+ * `create` leaves the container's init to PID 1, which on this host reaps orphans only
+ * seconds later. So this part runs the driver in a child process under a
+ * subreaper: perl sets PR_SET_CHILD_SUBREAPER (prctl is syscall 157 on x86_64), runs the
+ * child, then reaps every init handed to it.
+ */
+const REAPER = `syscall(157, 36, 1, 0, 0, 0) == 0 or die "prctl: $!";
+my $status = system(@ARGV);
+1 while waitpid(-1, 0) > 0;
+exit($status >> 8);`;
+
+/** Runs in the child: the driver's own create → start → exec → kill → delete, from dist/. */
+const LIFECYCLE = `
+const [name, stateRoot, id, bundle] = process.argv.slice(2);
+const { installedOciRuntimes } = await import(${JSON.stringify(path.join(ROOT, 'dist/runtime/oci/select.js'))});
+const driver = (await installedOciRuntimes(stateRoot, name))[0];
+await driver.create(id, bundle, 'ignore');
+const created = await driver.state(id);
+await driver.start(id);
+const started = await driver.state(id);
+const exec = await driver.exec(id, ['/bin/sh', '-c', 'echo hello from $(id -u)'], { user: { uid: 65534, gid: 65534 } });
+await driver.kill(id, 'KILL');
+await driver.delete(id);
+console.log(JSON.stringify({ created, started, exec, deleted: await driver.state(id), list: await driver.list() }));
+`;
+
+describe.each(drivers.map((d) => [d.name] as const))('create and start with %s', (name) => {
+  const dir = path.join(instancesDir, `lifecycle-${name}`);
+  afterAll(async () => {
+    await unmount(path.join(dir, 'rootfs'));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates a container that waits, starts it, execs in it, kills and deletes it', async () => {
+    const id = `kiln-test-${runId}-${name}`;
+    await mkdir(path.join(dir, 'rootfs'), { recursive: true });
+    await mountOverlay(layers, path.join(dir, 'rootfs'));
+    const spec = buildOciSpec({
+      id,
+      hostname: 'lifecycle',
+      rootfs: path.join(dir, 'rootfs'),
+      args: ['/bin/sleep', '600'],
+      env: ['PATH=/usr/bin:/bin'],
+      cwd: '/',
+      uid: 65534,
+      gid: 65534,
+      limits: { memoryBytes: 64 * 1024 * 1024, pids: 32 },
+      binds: [],
+      tmpSizeMb: 8,
+      nofile: 1024,
+    });
+    await writeFile(path.join(dir, 'config.json'), JSON.stringify(spec));
+    const helper = path.join(dir, 'lifecycle.mjs');
+    await writeFile(helper, LIFECYCLE);
+    const { stdout } = await execFileP('perl', [
+      '-e',
+      REAPER,
+      process.execPath,
+      helper,
+      name,
+      `/run/kiln/test-${runId}`,
+      id,
+      dir,
+    ]);
+    const seen = JSON.parse(stdout) as {
+      created: { status: string; pid: number };
+      started: { status: string; pid: number };
+      exec: { code: number; stdout: string };
+      deleted: unknown;
+      list: string[];
+    };
+    expect(seen.created.status).toBe('created');
+    expect(seen.started).toMatchObject({ status: 'running', pid: seen.created.pid });
+    expect(seen.exec).toMatchObject({ code: 0, stdout: 'hello from 65534\n' });
+    expect(seen.deleted).toBeUndefined();
+    expect(seen.list).toEqual([]);
+    // Reaped by the subreaper, not left as a zombie: its /proc entry is gone.
+    expect(existsSync(`/proc/${seen.created.pid}`)).toBe(false);
+  });
+});
