@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import { LANGUAGES } from '../src/build/recipe.js';
 import { Kiln } from '../src/kiln.js';
+import { LANGUAGE_NAMES } from '../src/languages/registry.js';
 import { checkHost } from '../src/runtime/host-check.js';
 import { TEST_CACHE } from './harness.js';
 
@@ -28,7 +28,7 @@ export default async function setup(_project: TestProject): Promise<void> {
     dataDir: TEST_CACHE,
     log: (l) => console.log(`[setup] ${l}`),
   });
-  for (const language of LANGUAGES) await baseImages.ensure(language);
+  for (const language of LANGUAGE_NAMES) await baseImages.ensure(language);
   if (!existsSync(path.join(root, 'examples/hello-ts/node_modules'))) {
     await execFileP('npm', ['ci', '--no-audit', '--no-fund'], { cwd: path.join(root, 'examples/hello-ts') });
   }

@@ -8,9 +8,10 @@ import type { ImageStore } from '../image/image-store.js';
 import { packLayer } from '../image/layer-tar.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { Descriptor, Image, ImageConfig } from '../image/types.js';
+import { type NpmBinaryLayer, RUNTIMES_DIR } from '../languages/recipe.js';
+import { type LanguageName, languageNamed } from '../languages/registry.js';
 import { buildAptLayer } from './apt-layer.js';
-import { type Language, type NpmBinaryLayer, RUNTIMES_DIR, readRecipe } from './recipe.js';
-import { buildShimContent, shimSourceDigest } from './shim-layer.js';
+import { makeShimLayerDirs, shimSourceDigest } from './shim-layer.js';
 
 const execFileP = promisify(execFile);
 
@@ -26,14 +27,14 @@ export type BuildLog = (line: string) => void;
  *   os     debootstrap --variant=minbase bookworm          kiln/os:bookworm
  *   lang   node: the official binary from npm; python,      kiln/lang-<lang>:<version>
  *          java: Debian packages installed with apt
- *   shim   runtimes/<lang>/ (java: compiled, with an        kiln/shim-<lang>:<source digest>
- *          AppCDS archive)
+ *   shim   runtimes/<lang>/, as the language builds it      kiln/shim-<lang>:<source digest>
+ *          (java: compiled, with an AppCDS archive)
  *
  * The result, `kiln/<lang>`, is [os, lang, shim]. Every language shares the os layer
  * blob, and every function of a language shares all three.
  */
 export class BaseImageBuilder {
-  private readonly inflight = new Map<Language, Promise<Image>>();
+  private readonly inflight = new Map<LanguageName, Promise<Image>>();
 
   constructor(
     private readonly images: ImageStore,
@@ -43,12 +44,12 @@ export class BaseImageBuilder {
     private readonly runtimesDir = RUNTIMES_DIR,
   ) {}
 
-  static ref(language: Language): string {
+  static ref(language: LanguageName): string {
     return `kiln/${language}:latest`;
   }
 
   /** The base image of a language, built on first use and reused after. */
-  ensure(language: Language): Promise<Image> {
+  ensure(language: LanguageName): Promise<Image> {
     let p = this.inflight.get(language);
     if (!p) {
       p = this.build(language).finally(() => this.inflight.delete(language));
@@ -57,14 +58,15 @@ export class BaseImageBuilder {
     return p;
   }
 
-  private async build(language: Language): Promise<Image> {
-    const recipe = await readRecipe(language, this.runtimesDir);
+  private async build(language: LanguageName): Promise<Image> {
+    const lang = languageNamed(language);
+    const recipe = await lang.recipe(this.runtimesDir);
     const os = await this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', async (dir) => {
       await this.buildOs(dir);
       return { dir };
     });
     const osDir = this.snapshots.path(os.digest);
-    const lang = await this.cachedLayer(
+    const langLayer = await this.cachedLayer(
       `kiln/lang-${language}:${recipe.layer.version}`,
       `${language} layer`,
       async (dir) => {
@@ -80,7 +82,14 @@ export class BaseImageBuilder {
     const shim = await this.cachedLayer(shimRef, `${language} shim layer`, async (dir) => {
       const work = await mkdtemp(path.join(this.tmpDir, 'shim-work-'));
       try {
-        await buildShimContent(recipe, srcDir, dir, [osDir, this.snapshots.path(lang.digest)], work);
+        await makeShimLayerDirs(dir);
+        await lang.buildShim({
+          recipe,
+          srcDir,
+          layerDir: dir,
+          lowerDirs: [osDir, this.snapshots.path(langLayer.digest)],
+          workDir: work,
+        });
       } finally {
         await rm(work, { recursive: true, force: true });
       }
@@ -97,9 +106,9 @@ export class BaseImageBuilder {
         ExposedPorts: { '8080/tcp': {} },
         Labels: { 'dev.kiln.language': language },
       },
-      rootfs: { type: 'layers', diff_ids: [os.digest, lang.digest, shim.digest] },
+      rootfs: { type: 'layers', diff_ids: [os.digest, langLayer.digest, shim.digest] },
     };
-    const manifest = await this.images.putImage(config, [os, lang, shim]);
+    const manifest = await this.images.putImage(config, [os, langLayer, shim]);
     await this.images.tag(BaseImageBuilder.ref(language), manifest);
     return this.images.getImage(manifest.digest);
   }

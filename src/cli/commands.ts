@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isLanguage, LANGUAGES, type Language } from '../build/recipe.js';
 import { pathExists } from '../disk.js';
 import { KilnError } from '../errors.js';
 import { startGateway } from '../gateway/server.js';
 import { Kiln } from '../kiln.js';
+import { detectLanguage, isLanguageName, LANGUAGE_NAMES, type LanguageName } from '../languages/registry.js';
 import type { StemCellInfo } from '../pool/stem-cells.js';
 import type { InstanceInfo } from '../pool/warm-pool.js';
 import { checkHost, fixHost } from '../runtime/host-check.js';
@@ -60,14 +60,12 @@ async function deployFields(dir: string, flags: Record<string, unknown>): Promis
   return fields;
 }
 
-async function detectRuntime(dir: string): Promise<Language> {
-  const files = await readdir(dir);
-  if (files.includes('package.json') || files.some((f) => /\.(m|c)?[jt]s$/.test(f))) return 'node';
-  if (files.includes('requirements.txt') || files.some((f) => f.endsWith('.py'))) return 'python';
-  if (files.some((f) => f.endsWith('.java') || f.endsWith('.jar'))) return 'java';
+async function detectRuntime(dir: string): Promise<LanguageName> {
+  const found = detectLanguage(await readdir(dir));
+  if (found) return found;
   throw new KilnError(
     'missing_runtime',
-    `cannot tell the runtime of ${dir}: pass --runtime (${LANGUAGES.join(', ')})`,
+    `cannot tell the runtime of ${dir}: pass --runtime (${LANGUAGE_NAMES.join(', ')})`,
   );
 }
 
@@ -223,13 +221,13 @@ export async function doctor(options: { fix?: boolean }): Promise<number> {
 }
 
 export async function buildRuntimes(which: string): Promise<void> {
-  const languages = which === 'all' ? [...LANGUAGES] : [which];
+  const languages = which === 'all' ? [...LANGUAGE_NAMES] : [which];
   const { baseImages } = await Kiln.openStores({ log });
   for (const language of languages) {
-    if (!isLanguage(language)) {
+    if (!isLanguageName(language)) {
       throw new KilnError(
         'unknown_runtime',
-        `unknown runtime "${language}": use one of ${LANGUAGES.join(', ')} or all`,
+        `unknown runtime "${language}": use one of ${LANGUAGE_NAMES.join(', ')} or all`,
       );
     }
     const image = await baseImages.ensure(language);

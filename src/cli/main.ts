@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { KilnError } from '../errors.js';
+import { LANGUAGE_NAMES, LANGUAGES } from '../languages/registry.js';
 import * as commands from './commands.js';
 import { GatewayError } from './gateway-client.js';
 
@@ -22,8 +23,16 @@ program
   .command('deploy <dir>')
   .description('deploy a function directory (a new version; the old one serves until it is ready)')
   .option('-n, --name <name>', 'function name (default: kiln.json name, else the dir name)')
-  .option('-r, --runtime <runtime>', 'node | python | java')
-  .option('--handler <handler>', 'file.export (Lambda style) or an entry file')
+  .option(
+    '-r, --runtime <runtime>',
+    `${LANGUAGE_NAMES.join(' | ')} (default: kiln.json's, else detected from the files)`,
+  )
+  .option(
+    '--handler <handler>',
+    LANGUAGES.map(
+      (l) => `${l.name}: ${l.handler.form}${l.handler.default ? ` (default ${l.handler.default})` : ''}`,
+    ).join('; '),
+  )
   .option('-m, --memory <mb>', 'memory limit in MiB')
   .option('-t, --timeout <ms>', 'request timeout in ms')
   .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect)
@@ -62,7 +71,7 @@ program
   .description('base images')
   .command('build [language]')
   .description(
-    'build a language base image now (node | python | java | all); later builds reuse cached layers',
+    `build a language base image now (${[...LANGUAGE_NAMES, 'all'].join(' | ')}); later builds reuse cached layers`,
   )
   .action((language = 'all') => commands.buildRuntimes(language));
 

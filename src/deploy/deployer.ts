@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BaseImageBuilder } from '../build/base-images.js';
 import { DEFAULT_BUNDLE_LIMIT, inspectBundle, unpackBundle } from '../build/bundle.js';
-import { buildFunction } from '../build/function-build.js';
 import { pathExists } from '../disk.js';
 import { KilnError } from '../errors.js';
 import type { FunctionRecord, FunctionStore, FunctionVersion } from '../functions/function-store.js';
@@ -11,6 +10,7 @@ import type { ImageStore } from '../image/image-store.js';
 import { packLayer } from '../image/layer-tar.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { ImageConfig } from '../image/types.js';
+import { languageNamed } from '../languages/registry.js';
 
 export interface DeployRequest {
   /** The gzip tar of the function directory. */
@@ -72,7 +72,10 @@ export class Deployer {
         await mkdir(fnDir, { recursive: true });
         const base = await this.baseImages.ensure(spec.runtime);
         const shimLayer = base.manifest.layers[base.manifest.layers.length - 1]!;
-        const build = await buildFunction(spec.runtime, src, fnDir, spec.handler, {
+        const build = await languageNamed(spec.runtime).buildFunction({
+          srcDir: src,
+          outDir: fnDir,
+          handler: spec.handler,
           shimDir: this.snapshots.path(shimLayer.digest),
         });
         const layer = await packLayer(this.images, layerRoot, { deterministic: true });

@@ -1,5 +1,5 @@
-import { isLanguage, LANGUAGES, type Language } from '../build/recipe.js';
 import { KilnError } from '../errors.js';
+import { isLanguageName, LANGUAGE_NAMES, type LanguageName } from '../languages/registry.js';
 
 /**
  * What a user says about a function: from `kiln.json` in the bundle, overridden by the
@@ -7,8 +7,8 @@ import { KilnError } from '../errors.js';
  */
 export interface FunctionSpec {
   name: string;
-  runtime: Language;
-  /** Lambda's `file.export` form or an entry file (docs/DESIGN.md §5); undefined = the default entry. */
+  runtime: LanguageName;
+  /** Where the handler is, in the language's own form (`Language.handler`, docs/DESIGN.md §5); undefined = its default. */
   handler?: string;
   memoryMb: number;
   cpus?: number;
@@ -62,14 +62,14 @@ export function validateName(name: unknown): string {
   return name;
 }
 
-export function validateRuntime(runtime: unknown): Language {
+export function validateRuntime(runtime: unknown): LanguageName {
   if (runtime === undefined || runtime === '') {
-    throw new KilnError('missing_runtime', `a function needs a runtime: one of ${LANGUAGES.join(', ')}`);
+    throw new KilnError('missing_runtime', `a function needs a runtime: one of ${LANGUAGE_NAMES.join(', ')}`);
   }
-  if (typeof runtime !== 'string' || !isLanguage(runtime)) {
+  if (typeof runtime !== 'string' || !isLanguageName(runtime)) {
     throw new KilnError(
       'unknown_runtime',
-      `unknown runtime "${String(runtime)}": use one of ${LANGUAGES.join(', ')}`,
+      `unknown runtime "${String(runtime)}": use one of ${LANGUAGE_NAMES.join(', ')}`,
     );
   }
   return runtime;

@@ -1,14 +1,14 @@
 import type { BaseImageBuilder } from '../build/base-images.js';
-import type { Language } from '../build/recipe.js';
 import type { ImageStore } from '../image/image-store.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
+import { type LanguageName, languageNamed } from '../languages/registry.js';
 import type { Container } from '../runtime/container.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { startFromImage } from './image-container.js';
 
 /** A prewarmed generic container: runtime and shim started, no function yet. */
 export interface StemCell {
-  language: Language;
+  language: LanguageName;
   container: Container;
   /** The base image layers it runs: only a function built on the same base may use it. */
   baseLayers: string[];
@@ -16,7 +16,7 @@ export interface StemCell {
 
 export interface StemCellInfo {
   id: string;
-  language: Language;
+  language: LanguageName;
   uptimeMs: number;
   memoryBytes: number;
 }
@@ -30,10 +30,10 @@ const STEM_LIMITS = { memoryBytes: 512 * 1024 * 1024, pids: 256 };
  * back: once specialized it belongs to that function version for life.
  */
 export class StemCellPool {
-  private readonly ready = new Map<Language, StemCell[]>();
-  private readonly starting = new Map<Language, number>();
+  private readonly ready = new Map<LanguageName, StemCell[]>();
+  private readonly starting = new Map<LanguageName, number>();
   private readonly inflight = new Set<Promise<void>>();
-  private readonly wanted = new Set<Language>();
+  private readonly wanted = new Set<LanguageName>();
   private closed = false;
 
   constructor(
@@ -45,14 +45,14 @@ export class StemCellPool {
   ) {}
 
   /** Keep stem cells of `language` from now on. */
-  want(language: Language): void {
+  want(language: LanguageName): void {
     if (this.perLanguage <= 0 || this.closed) return;
     this.wanted.add(language);
     this.refill(language);
   }
 
   /** A ready stem cell running exactly `baseLayers`, or undefined. */
-  take(language: Language, baseLayers: string[]): StemCell | undefined {
+  take(language: LanguageName, baseLayers: string[]): StemCell | undefined {
     const cells = this.ready.get(language) ?? [];
     const index = cells.findIndex((c) => sameLayers(c.baseLayers, baseLayers));
     if (index < 0) return undefined;
@@ -92,7 +92,7 @@ export class StemCellPool {
     await Promise.all(cells.map((c) => c.container.stop()));
   }
 
-  private refill(language: Language): void {
+  private refill(language: LanguageName): void {
     if (this.closed || !this.wanted.has(language)) return;
     const have = (this.ready.get(language)?.length ?? 0) + (this.starting.get(language) ?? 0);
     for (let i = have; i < this.perLanguage; i++) {
@@ -122,10 +122,10 @@ export class StemCellPool {
     }
   }
 
-  private async startOne(language: Language): Promise<StemCell> {
+  private async startOne(language: LanguageName): Promise<StemCell> {
     const base = await this.baseImages.ensure(language);
     const container = await startFromImage(this.runtime, this.images, this.snapshots, base, {
-      env: ['KILN_WARMUP=1'],
+      env: [...languageNamed(language).stemCellEnv],
       hostname: 'kiln',
       limits: STEM_LIMITS,
       mountFnDir: true,

@@ -1,21 +1,15 @@
 import { cp, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { pathExists } from '../disk.js';
-import { KilnError } from '../errors.js';
-import type { FunctionBuild } from './function-build.js';
-
-export const DEFAULT_PYTHON_HANDLER = 'handler.handler';
+import { pathExists } from '../../disk.js';
+import { KilnError } from '../../errors.js';
+import type { FunctionBuild } from '../language.js';
 
 /**
  * Python bundles are the files as they are; a vendored `site-packages/` dir in the bundle
  * goes on the path. The handler `module.function` must name a module in the bundle; a
  * syntax or import error shows when the shim loads it, with its traceback.
  */
-export async function buildPython(
-  srcDir: string,
-  outDir: string,
-  handler = DEFAULT_PYTHON_HANDLER,
-): Promise<FunctionBuild> {
+export async function buildPython(srcDir: string, outDir: string, handler: string): Promise<FunctionBuild> {
   const dot = handler.lastIndexOf('.');
   if (dot <= 0 || dot === handler.length - 1 || !/^[\w.]+$/.test(handler)) {
     throw new KilnError(

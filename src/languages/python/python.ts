@@ -1,0 +1,18 @@
+import { copyShimFiles } from '../../build/shim-layer.js';
+import type { Language } from '../language.js';
+import { readRecipe } from '../recipe.js';
+import { buildPython } from './build.js';
+
+/** Lambda's default: `handler` in `handler.py`. */
+const DEFAULT_HANDLER = 'handler.handler';
+
+/** Python 3.11 (Debian's python3): Lambda-style `module.function` handlers, bundles taken as they are. */
+export const python: Language<'python'> = {
+  name: 'python',
+  recipe: (runtimesDir) => readRecipe('python', runtimesDir),
+  buildShim: ({ srcDir, layerDir }) => copyShimFiles(srcDir, layerDir),
+  buildFunction: ({ srcDir, outDir, handler }) => buildPython(srcDir, outDir, handler ?? DEFAULT_HANDLER),
+  handler: { form: 'module.function', default: DEFAULT_HANDLER },
+  stemCellEnv: ['KILN_WARMUP=1'],
+  detect: (files) => files.includes('requirements.txt') || files.some((f) => f.endsWith('.py')),
+};
