@@ -8,6 +8,7 @@ import { KilnError } from './errors.js';
 import { FunctionStore } from './functions/function-store.js';
 import { ImageStore } from './image/image-store.js';
 import { SnapshotStore } from './image/snapshot-store.js';
+import { ImageLauncher } from './pool/image-launcher.js';
 import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
 import { detectCgroupTree } from './runtime/cgroup/host.js';
@@ -47,7 +48,7 @@ export class Kiln {
     readonly deployer: Deployer,
   ) {}
 
-  /** Images and functions only: what `kiln runtimes build` and `kiln images` need. */
+  /** The data dir, image store, snapshots and base images only: what `kiln runtimes build` needs. */
   static async openStores(options: KilnOptions = {}) {
     const data = options.dataDir ? new DataDir(path.resolve(options.dataDir)) : DataDir.fromEnv();
     await data.ensure();
@@ -68,14 +69,9 @@ export class Kiln {
     const driver = await selectOciRuntime(stateRoot);
     const runtime = new ContainerRuntime(data.instances, driver, await detectCgroupTree());
     await runtime.recover();
-    const stemCells = new StemCellPool(
-      runtime,
-      images,
-      snapshots,
-      baseImages,
-      options.stemCells ?? stemCellsFromEnv(),
-    );
-    const pool = new WarmPool(runtime, images, snapshots, functions, stemCells);
+    const launcher = new ImageLauncher(runtime, images, snapshots, baseImages);
+    const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv());
+    const pool = new WarmPool(launcher, functions, stemCells);
     pool.startMaintenance();
     const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp);
     return new Kiln(data, images, snapshots, functions, baseImages, runtime, pool, deployer);

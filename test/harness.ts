@@ -42,6 +42,19 @@ export async function startTestGateway(options: { stemCells?: number } = {}): Pr
   };
 }
 
+/**
+ * Containers the OCI runtime runs for this gateway that the pool does not know of (neither
+ * an instance nor a ready stem cell): a leak. Containers still starting are not yet known
+ * to either, so call this when no start is in flight.
+ */
+export async function untrackedContainers(t: TestGateway): Promise<string[]> {
+  const known = new Set([
+    ...(await t.kiln.pool.list()).map((i) => i.id),
+    ...(await t.kiln.pool.listStemCells()).map((c) => c.id),
+  ]);
+  return (await t.kiln.runtime.driver.list()).filter((id) => !known.has(id));
+}
+
 export interface DeployResponse {
   status: number;
   body: {

@@ -20,6 +20,11 @@ const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 
 export type BuildLog = (line: string) => void;
 
+/** A language's base image, `[os, language, shim]`, built on first use: what deploys and stem cells start from. */
+export interface BaseImages {
+  ensure(language: LanguageName): Promise<Image>;
+}
+
 /**
  * Builds each language's base image offline from the package registries this machine
  * reaches (docs/DESIGN.md §2) and caches every layer by ref in the image store:
@@ -33,7 +38,7 @@ export type BuildLog = (line: string) => void;
  * The result, `kiln/<lang>`, is [os, lang, shim]. Every language shares the os layer
  * blob, and every function of a language shares all three.
  */
-export class BaseImageBuilder {
+export class BaseImageBuilder implements BaseImages {
   private readonly inflight = new Map<LanguageName, Promise<Image>>();
 
   constructor(

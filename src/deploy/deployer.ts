@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { BaseImageBuilder } from '../build/base-images.js';
+import type { BaseImages } from '../build/base-images.js';
 import { DEFAULT_BUNDLE_LIMIT, inspectBundle, unpackBundle } from '../build/bundle.js';
 import { pathExists } from '../disk.js';
 import { KilnError } from '../errors.js';
@@ -34,9 +34,12 @@ export interface DeployTarget {
 
 /**
  * A deploy is one transaction: check the bundle, build the function layer, write an
- * image of [os, language, shim, function], start it once and load its handler, and only
- * then record the version as active. Any failure before that last step leaves the
- * function as it was, its previous version still serving.
+ * image of [os, language, shim, function], start it once and load its handler
+ * (`DeployTarget.prepare`), and only then record the version as active; after that its
+ * image is tagged `fn/<name>:<version>` and the old version's instances are retired. Any
+ * failure before the version is recorded leaves the function as it was, its previous
+ * version still serving (an untagged image may be left in the store). Deploys of one
+ * function run one at a time; deploys of different functions side by side.
  */
 export class Deployer {
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -45,7 +48,7 @@ export class Deployer {
     private readonly store: FunctionStore,
     private readonly images: ImageStore,
     private readonly snapshots: SnapshotStore,
-    private readonly baseImages: BaseImageBuilder,
+    private readonly baseImages: BaseImages,
     private readonly target: DeployTarget,
     private readonly tmpDir: string,
     private readonly bundleLimit = DEFAULT_BUNDLE_LIMIT,

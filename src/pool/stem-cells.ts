@@ -1,13 +1,12 @@
-import type { BaseImageBuilder } from '../build/base-images.js';
-import type { ImageStore } from '../image/image-store.js';
-import type { SnapshotStore } from '../image/snapshot-store.js';
-import { type LanguageName, languageNamed } from '../languages/registry.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KilnError } from '../errors.js';
+import type { FunctionVersion } from '../functions/function-store.js';
+import type { LanguageName } from '../languages/registry.js';
 import type { Container } from '../runtime/container.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { startFromImage } from './image-container.js';
+import type { ContainerLauncher } from './container-launcher.js';
 
 /** A prewarmed generic container: runtime and shim started, no function yet. */
-export interface StemCell {
+interface StemCell {
   language: LanguageName;
   container: Container;
   /** The base image layers it runs: only a function built on the same base may use it. */
@@ -21,13 +20,13 @@ export interface StemCellInfo {
   memoryBytes: number;
 }
 
-/** Generous until specialization sets the function's own limits. */
-const STEM_LIMITS = { memoryBytes: 512 * 1024 * 1024, pids: 256 };
-
 /**
  * Keeps `perLanguage` stem cells ready for each language that has at least one function
- * (docs/DESIGN.md §4). Taking one starts a refill in the background; a taken cell never comes
- * back: once specialized it belongs to that function version for life.
+ * (docs/DESIGN.md §4). `specialize` takes one for a function version: its code goes into
+ * the cell's `/fn` and its limits onto the cell's cgroup; the caller then loads the
+ * handler. A taken cell never comes back: once specialized it belongs to that function
+ * version for life, and a cell whose specialization failed is stopped (it may hold part
+ * of the function's code). Every take starts a refill in the background.
  */
 export class StemCellPool {
   private readonly ready = new Map<LanguageName, StemCell[]>();
@@ -37,11 +36,9 @@ export class StemCellPool {
   private closed = false;
 
   constructor(
-    private readonly runtime: ContainerRuntime,
-    private readonly images: ImageStore,
-    private readonly snapshots: SnapshotStore,
-    private readonly baseImages: BaseImageBuilder,
+    private readonly launcher: ContainerLauncher,
     readonly perLanguage: number,
+    private readonly log: (line: string) => void = (line) => console.error(`kiln: ${line}`),
   ) {}
 
   /** Keep stem cells of `language` from now on. */
@@ -51,14 +48,30 @@ export class StemCellPool {
     this.refill(language);
   }
 
-  /** A ready stem cell running exactly `baseLayers`, or undefined. */
-  take(language: LanguageName, baseLayers: string[]): StemCell | undefined {
+  /**
+   * A ready stem cell running `fn`'s base layers, specialized for `fn`; or undefined when
+   * none is ready or specializing failed, and the caller starts a cold container instead.
+   */
+  async specialize(fn: FunctionVersion): Promise<Container | undefined> {
+    const language = fn.spec.runtime;
+    if (!this.ready.get(language)?.length) return undefined;
+    const baseLayers = await this.launcher.baseLayersOf(fn);
     const cells = this.ready.get(language) ?? [];
     const index = cells.findIndex((c) => sameLayers(c.baseLayers, baseLayers));
     if (index < 0) return undefined;
     const [cell] = cells.splice(index, 1);
     this.refill(language);
-    return cell;
+    if (!cell) return undefined;
+    try {
+      await this.launcher.specialize(cell.container, fn);
+      return cell.container;
+    } catch (err) {
+      this.log(
+        `specializing stem cell ${cell.container.id} for ${fn.spec.name} v${fn.version} failed, starting cold instead: ${(err as Error).message}`,
+      );
+      await cell.container.stop();
+      return undefined;
+    }
   }
 
   async list(): Promise<StemCellInfo[]> {
@@ -73,13 +86,23 @@ export class StemCellPool {
     );
   }
 
-  /** Resolves when every language wanted has its full count of ready cells. */
+  /** Resolves when every language wanted has its full count of ready cells; throws if that takes longer than `timeoutMs`. */
   async whenFull(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const full = [...this.wanted].every((l) => (this.ready.get(l)?.length ?? 0) >= this.perLanguage);
-      if (full) return;
-      await new Promise((r) => setTimeout(r, 20));
+    for (;;) {
+      const short = [...this.wanted].filter((l) => (this.ready.get(l)?.length ?? 0) < this.perLanguage);
+      if (short.length === 0) return;
+      if (Date.now() >= deadline) {
+        const have = short
+          .map((l) => `${l} ${this.ready.get(l)?.length ?? 0}/${this.perLanguage}`)
+          .join(', ');
+        throw new KilnError(
+          'stem_cells_not_ready',
+          `stem cells not ready after ${timeoutMs} ms: ${have}`,
+          503,
+        );
+      }
+      await sleep(20);
     }
   }
 
@@ -97,14 +120,16 @@ export class StemCellPool {
     const have = (this.ready.get(language)?.length ?? 0) + (this.starting.get(language) ?? 0);
     for (let i = have; i < this.perLanguage; i++) {
       this.starting.set(language, (this.starting.get(language) ?? 0) + 1);
-      const started: Promise<void> = this.startOne(language)
-        .then((cell) => {
-          if (this.closed) return cell.container.stop().then(() => undefined);
+      const started: Promise<void> = this.launcher
+        .startStemCell(language)
+        .then(({ container, baseLayers }) => {
+          if (this.closed) return container.stop().then(() => undefined);
+          const cell: StemCell = { language, container, baseLayers };
           const cells = this.ready.get(language) ?? [];
           cells.push(cell);
           this.ready.set(language, cells);
           // A cell that dies while waiting leaves the pool, and another takes its place.
-          void cell.container.exited.then(() => {
+          void container.exited.then(() => {
             const list = this.ready.get(language) ?? [];
             const at = list.indexOf(cell);
             if (at >= 0) {
@@ -113,24 +138,13 @@ export class StemCellPool {
             }
           });
         })
-        .catch((err: Error) => console.error(`kiln: a ${language} stem cell did not start: ${err.message}`))
+        .catch((err: Error) => this.log(`a ${language} stem cell did not start: ${err.message}`))
         .finally(() => {
           this.starting.set(language, (this.starting.get(language) ?? 1) - 1);
           this.inflight.delete(started);
         });
       this.inflight.add(started);
     }
-  }
-
-  private async startOne(language: LanguageName): Promise<StemCell> {
-    const base = await this.baseImages.ensure(language);
-    const container = await startFromImage(this.runtime, this.images, this.snapshots, base, {
-      env: [...languageNamed(language).stemCellEnv],
-      hostname: 'kiln',
-      limits: STEM_LIMITS,
-      mountFnDir: true,
-    });
-    return { language, container, baseLayers: base.manifest.layers.map((l) => l.digest) };
   }
 }
 

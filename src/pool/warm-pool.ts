@@ -1,14 +1,8 @@
-import { cp } from 'node:fs/promises';
-import path from 'node:path';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
-import type { ImageStore } from '../image/image-store.js';
-import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { Container } from '../runtime/container.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { ContainerLimits } from '../runtime/oci-spec.js';
+import type { ContainerLauncher } from './container-launcher.js';
 import { FunctionQueue } from './function-queue.js';
-import { startFromImage } from './image-container.js';
 import { Instance, type InstanceState, type StartKind } from './instance.js';
 import type { ShimRequest, ShimResponse } from './shim-protocol.js';
 import type { StemCellInfo, StemCellPool } from './stem-cells.js';
@@ -44,8 +38,11 @@ const FATAL = new Set(['timeout', 'function_crashed', 'out_of_memory']);
 const INIT_TIMEOUT_MS = 15_000;
 const ORPHAN_GRACE_MS = 30_000;
 
-function limitsOf(fn: FunctionVersion): ContainerLimits {
-  return { memoryBytes: fn.spec.memoryMb * 1024 * 1024, pids: fn.spec.pids, cpus: fn.spec.cpus };
+/** A start in flight, before its instance is in the pool: `retire` marks it so it goes once started. */
+interface PendingStart {
+  name: string;
+  version: number;
+  retired: boolean;
 }
 
 /**
@@ -55,7 +52,8 @@ function limitsOf(fn: FunctionVersion): ContainerLimits {
  *         and the shim loads the handler; it belongs to this version for life;
  *   cold  else a new container from the function's image.
  * A per-function queue bounds the work (`FunctionQueue`). A new version retires the old
- * version's instances; busy ones finish their request first.
+ * version's instances; busy ones finish their request first, and one still starting
+ * (for a request whose turn came before the switch) serves that request and goes.
  *
  * `x-kiln-start` is `warm` once an instance has served a request; an instance's first
  * request reports how the instance started, even when a deploy started it ahead of time.
@@ -67,11 +65,10 @@ export class WarmPool {
   private closed = false;
   /** Starts in flight, so that shutdown waits for them instead of leaving containers behind. */
   private readonly starting = new Set<Promise<unknown>>();
+  private readonly pending = new Set<PendingStart>();
 
   constructor(
-    private readonly runtime: ContainerRuntime,
-    private readonly images: ImageStore,
-    private readonly snapshots: SnapshotStore,
+    private readonly launcher: ContainerLauncher,
     private readonly functions: FunctionDirectory,
     readonly stemCells: StemCellPool,
   ) {}
@@ -120,8 +117,15 @@ export class WarmPool {
     else instance.state = 'idle';
   }
 
-  /** Retire every instance of `name` except those of `keepVersion`; busy ones finish first. */
+  /**
+   * Retire every instance of `name` except those of `keepVersion`: idle ones stop now,
+   * busy ones after their requests, ones still starting once they have started (and
+   * served the request they were started for).
+   */
   async retire(name: string, keepVersion?: number): Promise<void> {
+    for (const start of this.pending) {
+      if (start.name === name && start.version !== keepVersion) start.retired = true;
+    }
     const doomed = [...this.instances.values()].filter(
       (i) => i.functionName === name && i.version !== keepVersion,
     );
@@ -150,6 +154,11 @@ export class WarmPool {
     if (!instance) throw new KilnError('instance_not_found', `no instance ${id} (kiln ps lists them)`, 404);
     if (instance.inflight === 0 && instance.state !== 'starting') await this.remove(instance);
     else instance.state = 'draining';
+  }
+
+  /** Container starts in flight for `name` (every function when undefined). */
+  pendingStarts(name?: string): number {
+    return [...this.pending].filter((p) => name === undefined || p.name === name).length;
   }
 
   listStemCells(): Promise<StemCellInfo[]> {
@@ -212,37 +221,34 @@ export class WarmPool {
 
   private startInstance(fn: FunctionVersion): Promise<Instance> {
     if (this.closed) return Promise.reject(new KilnError('shutting_down', 'Kiln is shutting down', 503));
-    const started = this.launch(fn);
+    const pending: PendingStart = { name: fn.spec.name, version: fn.version, retired: false };
+    this.pending.add(pending);
+    const started = this.launch(fn, pending);
     this.starting.add(started);
-    return started.finally(() => this.starting.delete(started));
+    return started.finally(() => {
+      this.starting.delete(started);
+      this.pending.delete(pending);
+    });
   }
 
   /** A specialized stem cell if one is ready, else a cold container; either way, initialized. */
-  private async launch(fn: FunctionVersion): Promise<Instance> {
-    const image = await this.images.getImage(fn.image);
-    const baseLayers = image.manifest.layers.slice(0, -1).map((l) => l.digest);
-    const stem = this.stemCells.take(fn.spec.runtime, baseLayers);
+  private async launch(fn: FunctionVersion, pending: PendingStart): Promise<Instance> {
     const phases: Record<string, number> = {};
-    let container: Container;
     const t0 = performance.now();
+    const stem = await this.stemCells.specialize(fn);
+    let container: Container;
     if (stem) {
-      container = stem.container;
-      // The function layer holds `fn/`; the stem cell's `/fn` is a bind mount of fnDir.
-      const layerDir = await this.snapshots.ensure(fn.layer, this.images.blobPath(fn.layer));
-      await cp(path.join(layerDir, 'fn'), container.fnDir!, { recursive: true, verbatimSymlinks: true });
-      await container.cgroup.setLimits(limitsOf(fn));
+      container = stem;
       phases.specialize = performance.now() - t0;
     } else {
-      container = await startFromImage(this.runtime, this.images, this.snapshots, image, {
-        env: [...Object.entries(fn.spec.env).map(([k, v]) => `${k}=${v}`), `KILN_VERSION=${fn.version}`],
-        hostname: fn.spec.name,
-        limits: limitsOf(fn),
-      });
+      container = await this.launcher.startFunction(fn);
       phases.mount = container.timings.mountMs;
       phases.runtime = container.timings.runtimeMs;
       phases.ready = container.timings.readyMs;
     }
     const instance = new Instance(container, fn, stem ? 'stem' : 'cold');
+    // Retired while its container started: it serves what it was started for, then goes.
+    if (pending.retired) instance.state = 'draining';
     this.instances.set(instance.id, instance);
     // A process that dies on its own leaves the pool at once.
     void container.exited.then(() => this.instances.delete(instance.id));

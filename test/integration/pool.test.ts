@@ -2,7 +2,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/pool/warm-pool.js';
-import { deployDir, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
+import { deployDir, FIXTURES, startTestGateway, type TestGateway, untrackedContainers } from '../harness.js';
 
 let t: TestGateway;
 beforeAll(async () => {
@@ -16,11 +16,11 @@ async function instancesOf(url: string, name: string): Promise<InstanceInfo[]> {
 }
 
 /** Poll until `check` holds: waiting for an eventual state, not timing it. */
-async function eventually(check: () => Promise<boolean>, limitMs = 20_000): Promise<void> {
+async function eventually(check: () => Promise<boolean>, limitMs = 20_000, everyMs = 100): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition never held');
-    await sleep(100);
+    await sleep(everyMs);
   }
 }
 
@@ -132,8 +132,11 @@ describe('scale', () => {
       idleTtlMs: '1000',
     });
     await eventually(async () => (await instancesOf(t.url, 'kept')).length === 2);
-    await sleep(2500);
-    expect((await instancesOf(t.url, 'kept')).length).toBe(2);
+    const ids = (await instancesOf(t.url, 'kept')).map((i) => i.id).sort();
+    // Idle for idleTtlMs plus a maintenance interval (1 s): maintenance has looked at them
+    // since they passed idleTtlMs, and kept the very same two (not reaped and replaced).
+    await eventually(async () => (await instancesOf(t.url, 'kept')).every((i) => i.uptimeMs > 2200));
+    expect((await instancesOf(t.url, 'kept')).map((i) => i.id).sort()).toEqual(ids);
     expect((await fetch(`${t.url}/fn/kept/exit`)).status).toBe(502);
     await eventually(
       async () => (await instancesOf(t.url, 'kept')).filter((i) => i.state === 'idle').length === 2,
@@ -146,12 +149,13 @@ describe('scale', () => {
       runtime: 'node',
       minInstances: '3',
     });
-    // Maintenance is starting the other two now; delete the function under it.
-    await sleep(300);
+    // Maintenance starts the other two; delete the function while one is starting.
+    await eventually(async () => t.kiln.pool.pendingStarts('gone') > 0, 20_000, 5);
     expect((await fetch(`${t.url}/functions/gone`, { method: 'DELETE' })).status).toBe(200);
-    await eventually(async () => (await instancesOf(t.url, 'gone')).length === 0);
-    await sleep(1500);
+    // Once no start for it is in flight, none can appear later: the function is gone.
+    await eventually(async () => t.kiln.pool.pendingStarts('gone') === 0);
     expect(await instancesOf(t.url, 'gone')).toEqual([]);
+    expect(await untrackedContainers(t)).toEqual([]);
   });
 
   it('a redeploy under load: no request fails, and after it every response is the new version', async () => {
@@ -161,32 +165,37 @@ describe('scale', () => {
       maxInstances: '3',
     });
     let stop = false;
-    const seen: { status: number; version: string | null; at: number }[] = [];
+    const seen: { status: number; version: string | null; sentAt: number }[] = [];
     const client = async () => {
       while (!stop) {
+        const sentAt = Date.now();
         const res = await fetch(`${t.url}/fn/rolling/?ms=20`);
         await res.arrayBuffer();
-        seen.push({ status: res.status, version: res.headers.get('x-kiln-version'), at: Date.now() });
+        seen.push({ status: res.status, version: res.headers.get('x-kiln-version'), sentAt });
       }
     };
     const clients = Array.from({ length: 4 }, client);
-    await sleep(300);
+    await eventually(async () => seen.length >= 10, 20_000, 10);
     const redeployed = await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), {
       name: 'rolling',
       runtime: 'node',
     });
     const doneAt = Date.now();
     expect(redeployed.status).toBe(201);
-    await sleep(500);
+    await eventually(async () => seen.filter((s) => s.sentAt > doneAt).length >= 20, 20_000, 10);
     stop = true;
     await Promise.all(clients);
-    expect(seen.length).toBeGreaterThan(10);
     expect(seen.filter((s) => s.status !== 200)).toEqual([]);
-    // A request that started after the deploy returned cannot be the old version.
-    const started = seen.filter((s) => s.at > doneAt + 100);
-    expect(started.length).toBeGreaterThan(0);
-    expect(new Set(started.map((s) => s.version))).toEqual(new Set(['2']));
-    expect((await instancesOf(t.url, 'rolling')).every((i) => i.version === 2)).toBe(true);
+    // The guarantee: a request sent after the deploy returned is served by the new
+    // version. One sent before may still be served by the old one, even after the deploy
+    // returned (its turn came before the switch: it finishes on v1, on a v1 instance it
+    // may have had to start).
+    const after = seen.filter((s) => s.sentAt > doneAt);
+    expect(new Set(after.map((s) => s.version))).toEqual(new Set(['2']));
+    expect(seen.filter((s) => s.sentAt < doneAt).map((s) => s.version)).toContain('1');
+    // And no v1 instance outlives its last request, even one started during the switch.
+    expect((await instancesOf(t.url, 'rolling')).map((i) => i.version)).not.toContain(1);
+    expect(await untrackedContainers(t)).toEqual([]);
   });
 });
 
@@ -196,6 +205,8 @@ describe('stem cells', () => {
     s = await startTestGateway({ stemCells: 2 });
   });
   afterAll(() => s?.close());
+
+  let stemmedId: string | null = null;
 
   it("a just-deployed function's first request is stem, the next warm, and the pool refills", async () => {
     // The first deploy of a language asks for its stem cells; wait until they are ready.
@@ -209,6 +220,7 @@ describe('stem cells', () => {
     expect(deployed.status).toBe(201);
     const first = await fetch(`${s.url}/fn/stemmed/`);
     expect(first.headers.get('x-kiln-start')).toBe('stem');
+    stemmedId = first.headers.get('x-kiln-instance');
     expect(first.headers.get('server-timing')).toMatch(
       /^queue;dur=[\d.]+, specialize;dur=[\d.]+, init;dur=[\d.]+, fn;dur=[\d.]+$/,
     );
@@ -227,10 +239,15 @@ describe('stem cells', () => {
   });
 
   it('a specialized stem cell never returns to the generic pool', async () => {
+    await s.kiln.pool.stemCells.whenFull();
     const { stemCells } = (await (await fetch(`${s.url}/instances`)).json()) as {
       stemCells: { id: string }[];
     };
     const instances = await instancesOf(s.url, 'stemmed');
-    expect(stemCells.map((c) => c.id)).not.toContain(instances[0]?.id);
+    expect(stemmedId).toMatch(/^k/);
+    // It serves its function, as a stem-started instance, and is not among the ready cells.
+    expect(instances.map((i) => [i.id, i.startedAs])).toEqual([[stemmedId, 'stem']]);
+    expect(stemCells).toHaveLength(2);
+    expect(stemCells.map((c) => c.id)).not.toContain(stemmedId);
   });
 });

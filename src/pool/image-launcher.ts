@@ -1,0 +1,90 @@
+import { cp } from 'node:fs/promises';
+import path from 'node:path';
+import type { BaseImages } from '../build/base-images.js';
+import { KilnError } from '../errors.js';
+import type { FunctionVersion } from '../functions/function-store.js';
+import type { ImageStore } from '../image/image-store.js';
+import type { SnapshotStore } from '../image/snapshot-store.js';
+import type { Image } from '../image/types.js';
+import { type LanguageName, languageNamed } from '../languages/registry.js';
+import type { Container } from '../runtime/container.js';
+import { type ContainerRuntime, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME } from '../runtime/container-runtime.js';
+import type { ContainerLimits } from '../runtime/oci-spec.js';
+import type { ContainerLauncher, StemCellStart } from './container-launcher.js';
+
+/** Generous until specialization sets the function's own limits. */
+const STEM_LIMITS: ContainerLimits = { memoryBytes: 512 * 1024 * 1024, pids: 256 };
+
+export function limitsOf(fn: FunctionVersion): ContainerLimits {
+  return { memoryBytes: fn.spec.memoryMb * 1024 * 1024, pids: fn.spec.pids, cpus: fn.spec.cpus };
+}
+
+/**
+ * Starts containers from images in the image store: layers unpacked to snapshots (once),
+ * then run the way the image's config says (Entrypoint + Cmd, Env, WorkingDir) with the
+ * shim told where its socket is. Cold instances run a function's image; stem cells run a
+ * language's base image and get the function layer's `fn/` copied in when specialized.
+ */
+export class ImageLauncher implements ContainerLauncher {
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly images: ImageStore,
+    private readonly snapshots: SnapshotStore,
+    private readonly baseImages: BaseImages,
+  ) {}
+
+  async startFunction(fn: FunctionVersion): Promise<Container> {
+    return this.startImage(await this.images.getImage(fn.image), {
+      env: [...Object.entries(fn.spec.env).map(([k, v]) => `${k}=${v}`), `KILN_VERSION=${fn.version}`],
+      hostname: fn.spec.name,
+      limits: limitsOf(fn),
+    });
+  }
+
+  async startStemCell(language: LanguageName): Promise<StemCellStart> {
+    const base = await this.baseImages.ensure(language);
+    const container = await this.startImage(base, {
+      env: [...languageNamed(language).stemCellEnv],
+      hostname: 'kiln',
+      limits: STEM_LIMITS,
+      mountFnDir: true,
+    });
+    return { container, baseLayers: base.manifest.layers.map((l) => l.digest) };
+  }
+
+  async baseLayersOf(fn: FunctionVersion): Promise<string[]> {
+    const image = await this.images.getImage(fn.image);
+    // A function's image is its base image's layers plus the function layer on top.
+    return image.manifest.layers.slice(0, -1).map((l) => l.digest);
+  }
+
+  async specialize(container: Container, fn: FunctionVersion): Promise<void> {
+    if (!container.fnDir) {
+      throw new KilnError('specialize_failed', `container ${container.id} has no /fn to take code`, 500);
+    }
+    // The function layer holds `fn/`; the stem cell's `/fn` is a read-only bind mount of fnDir.
+    const layerDir = await this.snapshots.ensure(fn.layer, this.images.blobPath(fn.layer));
+    await cp(path.join(layerDir, 'fn'), container.fnDir, { recursive: true, verbatimSymlinks: true });
+    await container.cgroup.setLimits(limitsOf(fn));
+  }
+
+  private async startImage(
+    image: Image,
+    options: { env: string[]; hostname: string; limits: ContainerLimits; mountFnDir?: boolean },
+  ): Promise<Container> {
+    const layers = await Promise.all(
+      image.manifest.layers.map((l) => this.snapshots.ensure(l.digest, this.images.blobPath(l.digest))),
+    );
+    const config = image.config.config;
+    return this.runtime.start({
+      layers,
+      args: [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])],
+      // Added after the image's own Env: later entries win.
+      env: [...(config.Env ?? []), ...options.env, `KILN_SOCKET=${SOCKET_DIR_IN_CONTAINER}/${SOCKET_NAME}`],
+      cwd: config.WorkingDir || '/fn',
+      hostname: options.hostname,
+      limits: options.limits,
+      mountFnDir: options.mountFnDir,
+    });
+  }
+}

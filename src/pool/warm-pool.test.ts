@@ -1,0 +1,239 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type FakeContainer,
+  FakeDirectory,
+  FakeLauncher,
+  fnVersion,
+  gate,
+} from '../../test/fakes/fake-launcher.js';
+import { StemCellPool } from './stem-cells.js';
+import { WarmPool } from './warm-pool.js';
+
+/**
+ * The pool's decisions through its seams, in milliseconds: a fake launcher whose
+ * "containers" are shim-protocol servers on unix sockets, and a fake function directory.
+ * The same behaviours against real containers are in test/integration/pool.test.ts.
+ */
+let launcher: FakeLauncher;
+let directory: FakeDirectory;
+let pool: WarmPool;
+const logged: string[] = [];
+
+function makePool(stemCellsPerLanguage = 0): WarmPool {
+  const stemCells = new StemCellPool(launcher, stemCellsPerLanguage, (line) => logged.push(line));
+  pool = new WarmPool(launcher, directory, stemCells);
+  return pool;
+}
+
+beforeEach(async () => {
+  launcher = await FakeLauncher.create();
+  directory = new FakeDirectory();
+  logged.length = 0;
+});
+afterEach(async () => {
+  await pool?.shutdown();
+  await launcher.close();
+});
+
+const get = (p: WarmPool, name: string, path = '/') => p.invoke(name, { method: 'GET', path, headers: {} });
+const body = (r: { response: { body: Buffer } }) => r.response.body.toString();
+const containerOf = (id: string) => launcher.started.find((c) => c.id === id) as FakeContainer;
+
+/** Wait for a state the pool reaches on its own time (a refill, a maintenance pass). */
+async function until(check: () => boolean | Promise<boolean>, limitMs = 5000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition never held');
+    await sleep(5);
+  }
+}
+
+describe('WarmPool', () => {
+  it('serves the instance a deploy prepared: first request says cold, the next warm, same instance', async () => {
+    makePool();
+    const v1 = fnVersion('hello', 1);
+    await pool.prepare(v1);
+    directory.activate(v1);
+    const first = await get(pool, 'hello');
+    const second = await get(pool, 'hello');
+    expect([first.start, second.start]).toEqual(['cold', 'warm']);
+    expect(second.instanceId).toBe(first.instanceId);
+    expect(body(second)).toBe('v1');
+    expect(launcher.events).toEqual(['cold hello@1']);
+  });
+
+  it('refuses a prepare whose handler does not load, and keeps no instance of it', async () => {
+    makePool();
+    await expect(pool.prepare(fnVersion('broken', 1, {}, 'fail-init'))).rejects.toMatchObject({
+      code: 'handler_load_failed',
+      status: 400,
+    });
+    expect(await pool.list()).toEqual([]);
+    expect(launcher.started[0]?.stopRequested).toBe(true);
+  });
+
+  it('answers 429 queue_full past maxInstances × concurrency running and maxQueue waiting', async () => {
+    makePool();
+    directory.activate(fnVersion('tight', 1, { maxInstances: 1, maxQueue: 1 }));
+    const running = get(pool, 'tight', '/?ms=50');
+    const queued = get(pool, 'tight', '/?ms=0');
+    await expect(get(pool, 'tight')).rejects.toMatchObject({
+      code: 'queue_full',
+      status: 429,
+      headers: { 'retry-after': '1' },
+    });
+    expect((await Promise.all([running, queued])).map(body)).toEqual(['v1', 'v1']);
+  });
+
+  it('runs a queued request on the version active when its turn comes', async () => {
+    makePool();
+    directory.activate(fnVersion('switch', 1, { maxInstances: 1 }));
+    const running = get(pool, 'switch', '/?ms=50');
+    const queued = get(pool, 'switch');
+    directory.activate(fnVersion('switch', 2, { maxInstances: 1 }));
+    await pool.retire('switch', 2);
+    expect(body(await running)).toBe('v1');
+    expect(body(await queued)).toBe('v2');
+    expect((await pool.list()).map((i) => i.version)).toEqual([2]);
+  });
+
+  it('lets a version retired while its container starts serve the request it started for, then removes it', async () => {
+    makePool();
+    directory.activate(fnVersion('rolling', 1));
+    const held = gate();
+    launcher.coldGate = held.wait;
+    const inFlight = get(pool, 'rolling');
+    await until(() => pool.pendingStarts('rolling') === 1);
+    // The redeploy lands while v1's container is still starting.
+    directory.activate(fnVersion('rolling', 2));
+    await pool.retire('rolling', 2);
+    launcher.coldGate = undefined;
+    held.open();
+    const answer = await inFlight;
+    expect(body(answer)).toBe('v1');
+    expect(await pool.list()).toEqual([]);
+    const v1Container = containerOf(answer.instanceId);
+    await v1Container.exited;
+    expect(v1Container.stopRequested).toBe(true);
+    expect(body(await get(pool, 'rolling'))).toBe('v2');
+  });
+
+  it('removing a function while its instance starts leaves no instance behind', async () => {
+    makePool();
+    const held = gate();
+    launcher.coldGate = held.wait;
+    const preparing = pool.prepare(fnVersion('gone', 1));
+    await until(() => pool.pendingStarts('gone') === 1);
+    await pool.retire('gone');
+    held.open();
+    await preparing;
+    expect(pool.pendingStarts()).toBe(0);
+    expect(await pool.list()).toEqual([]);
+    expect(launcher.started.every((c) => c.stopRequested)).toBe(true);
+  });
+
+  it('stops a busy instance only after its request (kiln stop)', async () => {
+    makePool();
+    directory.activate(fnVersion('busy', 1));
+    const held = get(pool, 'busy', '/hold');
+    await until(async () => (await pool.list()).some((i) => i.state === 'busy'));
+    const [instance] = await pool.list();
+    await pool.stop(instance!.id);
+    expect((await pool.list()).map((i) => i.state)).toEqual(['draining']);
+    containerOf(instance!.id).release();
+    expect(body(await held)).toBe('v1');
+    expect(await pool.list()).toEqual([]);
+    await expect(pool.stop(instance!.id)).rejects.toMatchObject({ code: 'instance_not_found', status: 404 });
+  });
+
+  it('drops an instance whose process died: 502 function_crashed, and the next request starts fresh', async () => {
+    makePool();
+    directory.activate(fnVersion('crashy', 1));
+    const first = await get(pool, 'crashy');
+    const dying = get(pool, 'crashy', '/hold');
+    await until(async () => (await pool.list()).some((i) => i.state === 'busy'));
+    containerOf(first.instanceId).crash(1);
+    await expect(dying).rejects.toMatchObject({ code: 'function_crashed', status: 502 });
+    const next = await get(pool, 'crashy');
+    expect(next.instanceId).not.toBe(first.instanceId);
+    expect(next.start).toBe('cold');
+  });
+
+  it('keeps minInstances running and reaps instances idle past idleTtlMs', async () => {
+    makePool();
+    const kept = fnVersion('kept', 1, { minInstances: 2 });
+    const reaped = fnVersion('reaped', 1);
+    // parseSpec's floor for idleTtlMs is 1 s; the pool itself takes any value.
+    kept.spec.idleTtlMs = 20;
+    reaped.spec.idleTtlMs = 20;
+    directory.activate(kept);
+    directory.activate(reaped);
+    await get(pool, 'reaped');
+    pool.startMaintenance(10);
+    await until(async () => {
+      const list = await pool.list();
+      return (
+        list.filter((i) => i.function === 'kept' && i.state === 'idle').length === 2 &&
+        !list.some((i) => i.function === 'reaped')
+      );
+    });
+    // Well past idleTtlMs, maintenance still keeps the two.
+    await until(async () => (await pool.list()).every((i) => i.uptimeMs > 200));
+    expect((await pool.list()).filter((i) => i.function === 'kept')).toHaveLength(2);
+  });
+});
+
+describe('stem cells', () => {
+  it('specializes a ready stem cell for the first request, never gives it back, and refills', async () => {
+    makePool(1);
+    const v1 = fnVersion('stemmed', 1);
+    directory.activate(v1);
+    pool.stemCells.want('node');
+    await pool.stemCells.whenFull();
+    const [cell] = await pool.stemCells.list();
+    const first = await get(pool, 'stemmed');
+    expect(first.start).toBe('stem');
+    expect(first.instanceId).toBe(cell!.id);
+    expect(Object.keys(first.timings)).toEqual(['queue', 'specialize', 'init', 'fn']);
+    expect(launcher.events).toEqual([`specialize ${cell!.id} for stemmed@1`]);
+    await pool.stemCells.whenFull();
+    const refilled = await pool.stemCells.list();
+    expect(refilled).toHaveLength(1);
+    expect(refilled[0]!.id).not.toBe(cell!.id);
+    expect((await pool.list()).map((i) => [i.id, i.startedAs])).toEqual([[cell!.id, 'stem']]);
+  });
+
+  it('stops a stem cell whose specialization fails and starts the request cold instead', async () => {
+    makePool(1);
+    directory.activate(fnVersion('fallback', 1));
+    pool.stemCells.want('node');
+    await pool.stemCells.whenFull();
+    const [cell] = await pool.stemCells.list();
+    launcher.failSpecialize = true;
+    const answer = await get(pool, 'fallback');
+    expect(answer.start).toBe('cold');
+    expect(body(answer)).toBe('v1');
+    const failed = containerOf(cell!.id);
+    expect(failed.stopRequested).toBe(true);
+    await failed.exited;
+    expect((await pool.list()).map((i) => i.id)).toEqual([answer.instanceId]);
+    expect((await pool.stemCells.list()).map((c) => c.id)).not.toContain(cell!.id);
+    expect(logged.join('\n')).toMatch(
+      /specializing stem cell .* failed, starting cold instead: the cgroup refused/,
+    );
+  });
+
+  it('whenFull fails loudly when the cells do not become ready in time', async () => {
+    makePool(2);
+    const held = gate();
+    launcher.stemGate = held.wait;
+    pool.stemCells.want('node');
+    await expect(pool.stemCells.whenFull(50)).rejects.toMatchObject({
+      code: 'stem_cells_not_ready',
+      message: expect.stringContaining('node 0/2'),
+    });
+    held.open();
+    await pool.stemCells.whenFull();
+  });
+});
