@@ -152,12 +152,13 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
   }
 
   /**
-   * The container's init is the shim, PID 1 of its own pid namespace, and the kernel
-   * delivers no signal to a namespace's init from inside it unless it has a handler, and
-   * SIGKILL has none (pid_namespaces(7)). Both crun and runc report an init killed by a
-   * signal as 128 + the signal (137 for SIGKILL). So a 137 Kiln did not ask for came from
-   * outside the namespace: the kernel's OOM killer of the container's cgroup. (Its own
-   * `oom_kill` counter cannot say so: the runtime removes the cgroup as the init exits.)
+   * The container's init is the shim, PID 1 of its own pid namespace. Processes inside the
+   * namespace can send it only signals it has a handler for, and SIGKILL can have none
+   * (pid_namespaces(7)). Both crun and runc report an init killed by a signal as 128 + the
+   * signal (137 for SIGKILL; the driver tests check it). So a 137 Kiln did not ask for came
+   * from outside the namespace: the kernel's OOM killer of the container's cgroup. (The
+   * cgroup's own `oom_kill` counter cannot say so: the runtime removes the cgroup as the
+   * init exits.)
    */
   exitCause(exit: ContainerExit, stopRequested: boolean): ExitCause {
     if (stopRequested) return 'stopped';
