@@ -26,22 +26,15 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
     await rm(tmp, { force: true });
     throw err;
   }
-  await syncDir(path.dirname(target));
+  await syncPath(path.dirname(target));
 }
 
-/** fsync a file someone else wrote (a tar writer, an unpacker) before it is committed. */
-export async function syncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** fsync a directory, so that the entries renamed into it survive a crash. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+/**
+ * fsync a file someone else wrote (a tar writer) before it is committed, or a directory so
+ * that the entries renamed into it survive a crash. Linux syncs through a read-only fd.
+ */
+export async function syncPath(p: string): Promise<void> {
+  const fh = await open(p, 'r');
   try {
     await fh.sync();
   } finally {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pathExists as exists, syncDir, syncFile, writeFileAtomic } from '../disk.js';
+import { pathExists as exists, syncPath, writeFileAtomic } from '../disk.js';
 import { KilnError } from '../errors.js';
 import { parseDigest, sha256Digest, sha256File } from './digest.js';
 import { withFileLock } from './file-lock.js';
@@ -85,9 +85,9 @@ export class ImageStore {
       }
       const target = this.blobPath(digest);
       if (!(await exists(target))) {
-        await syncFile(file);
+        await syncPath(file);
         await rename(file, target);
-        await syncDir(this.blobDir);
+        await syncPath(this.blobDir);
       }
       return {
         mediaType,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { pathExists, syncDir } from '../disk.js';
+import { pathExists, syncPath } from '../disk.js';
 import { parseDigest } from './digest.js';
 import { unpackLayer } from './layer-tar.js';
 
@@ -74,7 +74,7 @@ export class SnapshotStore {
       await rm(dir, { recursive: true, force: true });
       return target;
     }
-    await syncDir(this.root);
+    await syncPath(this.root);
     return target;
   }
 }

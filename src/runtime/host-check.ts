@@ -8,8 +8,6 @@ import { selectOciRuntime } from './oci/select.js';
 
 const execFileP = promisify(execFile);
 
-export type { HostFinding } from './host-finding.js';
-
 /**
  * Everything the container core needs from the host, checked the way it will be used:
  * root, the OCI runtime Kiln would pick (and what that runtime needs of the host, e.g.
