@@ -37,7 +37,8 @@ describe('LogStore', () => {
   it('finds a request by its id, the last N lines, and lines since a time', async () => {
     const store = new LogStore(dir);
     store.append(record('old', { time: '2020-01-01T00:00:00.000Z' }));
-    for (let i = 0; i < 5; i++) store.append(record(`line ${i}`, { requestId: i === 3 ? 'wanted' : 'other' }));
+    for (let i = 0; i < 5; i++)
+      store.append(record(`line ${i}`, { requestId: i === 3 ? 'wanted' : 'other' }));
     expect((await store.query('hello', { requestId: 'wanted' })).map((r) => r.line)).toEqual(['line 3']);
     expect((await store.query('hello', { tail: 2 })).map((r) => r.line)).toEqual(['line 3', 'line 4']);
     expect(await store.query('hello', { since: Date.parse('2021-01-01') })).toHaveLength(5);
@@ -46,7 +47,8 @@ describe('LogStore', () => {
 
   it('bounds each function: the oldest segment goes when a new one starts', async () => {
     const store = new LogStore(dir, { segmentBytes: 1000, segmentsPerFunction: 3 });
-    for (let i = 0; i < 200; i++) store.append(record(`line ${String(i).padStart(4, '0')} ${'x'.repeat(50)}`));
+    for (let i = 0; i < 200; i++)
+      store.append(record(`line ${String(i).padStart(4, '0')} ${'x'.repeat(50)}`));
     await store.flush();
     const segments = await readdir(path.join(dir, 'hello'));
     expect(segments.length).toBe(3);
