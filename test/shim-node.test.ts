@@ -1,140 +1,107 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './harness.js';
+import { SHIM_MAIN, ShimProcess } from './shim-process.js';
 
-interface LambdaStyle {
-  toHttpResponse(result: unknown): {
-    status: number;
-    headers: Record<string, string | string[]>;
-    body: Buffer;
-  };
-}
-
-const lambda = (await import(path.join(ROOT, 'runtimes/node/lambda-style.mjs'))) as LambdaStyle;
-
-interface ParsedRequest {
+interface ParsedHead {
   method: string;
   url: string;
+  httpVersion: string;
   headers: Record<string, string>;
   rawHeaders: string[];
-  body: Buffer;
 }
-const httpLite = (await import(path.join(ROOT, 'runtimes/node/http-lite.mjs'))) as {
-  parseRequest(buf: Buffer): [ParsedRequest, Buffer] | undefined;
+interface HttpErrorShape {
+  status: number;
+  code: string;
+}
+const parser = (await import(path.join(ROOT, 'runtimes/node/http-parser.mjs'))) as {
+  parseHead(buf: Buffer, end: number): ParsedHead;
+  bodyFraming(headers: Record<string, string>, max: number): { chunked?: true; length?: number };
+  ChunkedDecoder: new (max: number) => { push(buf: Buffer): number; body(): Buffer };
 };
 
+const wire = (text: string) => Buffer.from(text, 'latin1');
+const head = (text: string) => parser.parseHead(wire(text), text.length);
+function refusal(fn: () => unknown): HttpErrorShape {
+  try {
+    fn();
+  } catch (err) {
+    return { status: (err as HttpErrorShape).status, code: (err as HttpErrorShape).code };
+  }
+  throw new Error('not refused');
+}
+
 describe("the shim's HTTP/1.1 parser", () => {
-  const wire = (text: string) => Buffer.from(text, 'latin1');
-
-  it('waits for a whole request: head, then body', () => {
-    expect(httpLite.parseRequest(wire('GET / HTTP/1.1\r\nhost: a'))).toBeUndefined();
-    expect(httpLite.parseRequest(wire('POST /x HTTP/1.1\r\ncontent-length: 5\r\n\r\nabc'))).toBeUndefined();
-  });
-
-  it('reads two requests that arrive in one read, keeping duplicate headers', () => {
-    const first = httpLite.parseRequest(
-      wire(
-        'POST /a?b=1 HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\ncontent-length: 3\r\n\r\nabcGET /next HTTP/1.1\r\n\r\n',
-      ),
-    );
-    expect(first).toBeDefined();
-    const [req, rest] = first!;
-    expect(req).toMatchObject({
+  it('reads a request head, keeping repeated headers and their case', () => {
+    expect(head('POST /a?b=1 HTTP/1.1\r\nX-A: 1\r\nx-a:  2 \r\ncontent-length: 3')).toEqual({
       method: 'POST',
       url: '/a?b=1',
-      headers: { 'x-a': '1, 2' },
+      httpVersion: '1.1',
+      headers: { 'x-a': '1, 2', 'content-length': '3' },
       rawHeaders: ['X-A', '1', 'x-a', '2', 'content-length', '3'],
     });
-    expect(req.body.toString()).toBe('abc');
-    const [second, none] = httpLite.parseRequest(rest)!;
-    expect(second).toMatchObject({ method: 'GET', url: '/next' });
-    expect(none.length).toBe(0);
   });
 
-  it('decodes a chunked body', () => {
-    const [req] = httpLite.parseRequest(
-      wire('PUT / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n'),
-    )!;
-    expect(req.body.toString()).toBe('abcde');
+  it.each([
+    ['HELLO', 400],
+    ['GET  / HTTP/1.1', 400],
+    ['GET / HTTP/2.0', 505],
+    ['GET / HTTP/1.1\r\nno colon', 400],
+    ['GET / HTTP/1.1\r\nbad name: x', 400],
+    ['GET / HTTP/1.1\r\nx: 1\r\n folded', 400],
+    ['G(T / HTTP/1.1', 400],
+  ])('refuses %j with %i', (text, status) => {
+    expect(refusal(() => head(text)).status).toBe(status);
   });
 
-  it('refuses a request line that is not HTTP', () => {
-    expect(() => httpLite.parseRequest(wire('HELLO\r\n\r\n'))).toThrow(/bad request line/);
+  it('frames bodies by content-length or chunked, refusing what a proxy could read otherwise', () => {
+    expect(parser.bodyFraming({}, 100)).toEqual({ length: 0 });
+    expect(parser.bodyFraming({ 'content-length': '5, 5' }, 100)).toEqual({ length: 5 });
+    expect(parser.bodyFraming({ 'transfer-encoding': 'Chunked' }, 100)).toEqual({ chunked: true });
+    expect(refusal(() => parser.bodyFraming({ 'content-length': '5, 6' }, 100)).status).toBe(400);
+    expect(refusal(() => parser.bodyFraming({ 'content-length': '-1' }, 100)).status).toBe(400);
+    expect(refusal(() => parser.bodyFraming({ 'content-length': '101' }, 100))).toEqual({
+      status: 413,
+      code: 'request_too_large',
+    });
+    expect(
+      refusal(() => parser.bodyFraming({ 'transfer-encoding': 'chunked', 'content-length': '3' }, 100)).status,
+    ).toBe(400);
+    expect(refusal(() => parser.bodyFraming({ 'transfer-encoding': 'chunked, gzip' }, 100)).status).toBe(400);
+    expect(refusal(() => parser.bodyFraming({ 'transfer-encoding': 'gzip, chunked' }, 100)).status).toBe(501);
+  });
+
+  it('decodes a chunked body fed a byte at a time, extensions and trailers dropped', () => {
+    const bytes = wire('3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nx-trailer: t\r\n\r\nNEXT');
+    const decoder = new parser.ChunkedDecoder(100);
+    let end = -1;
+    for (let i = 0; i < bytes.length && end < 0; i++) {
+      const at = decoder.push(bytes.subarray(i, i + 1));
+      if (at >= 0) end = i + at;
+    }
+    expect(decoder.body().toString()).toBe('abcde');
+    expect(bytes.subarray(end).toString()).toBe('NEXT');
+  });
+
+  it('refuses a malformed or oversized chunked body', () => {
+    expect(refusal(() => new parser.ChunkedDecoder(100).push(wire('zz\r\n'))).status).toBe(400);
+    expect(refusal(() => new parser.ChunkedDecoder(100).push(wire('3\r\nabcX'))).status).toBe(400);
+    expect(refusal(() => new parser.ChunkedDecoder(4).push(wire('5\r\n')))).toEqual({
+      status: 413,
+      code: 'request_too_large',
+    });
   });
 });
 
-describe('Lambda result rules (API Gateway payload 2.0)', () => {
-  it('passes a result with statusCode through, base64 bodies decoded', () => {
-    const r = lambda.toHttpResponse({
-      statusCode: 201,
-      headers: { 'X-A': 1 },
-      cookies: ['a=1', 'b=2'],
-      body: Buffer.from('hi').toString('base64'),
-      isBase64Encoded: true,
-    });
-    expect(r.status).toBe(201);
-    expect(r.headers).toEqual({
-      'x-a': '1',
-      'set-cookie': ['a=1', 'b=2'],
-      'content-type': 'application/json',
-    });
-    expect(r.body.toString()).toBe('hi');
-  });
-
-  it('makes anything else a 200 application/json whose body is the result', () => {
-    expect(lambda.toHttpResponse({ message: 'hi' })).toMatchObject({
-      status: 200,
-      headers: { 'content-type': 'application/json' },
-    });
-    expect(lambda.toHttpResponse({ message: 'hi' }).body.toString()).toBe('{"message":"hi"}');
-    expect(lambda.toHttpResponse('Hello from Lambda!').body.toString()).toBe('Hello from Lambda!');
-    expect(lambda.toHttpResponse(undefined).body.toString()).toBe('null');
-  });
-});
-
-/** The shim on the host's node, on a unix socket: the same process a container runs. */
+/** The shim on the host's node: the same process a container runs. */
 describe('node shim process', () => {
   let dir: string;
-  let shim: ChildProcess;
-  const clients: Client[] = [];
-
-  async function startShim(): Promise<Client> {
-    const socket = path.join(dir, `s${clients.length}.sock`);
-    shim = spawn(process.execPath, [path.join(ROOT, 'runtimes/node/main.mjs')], {
-      env: { PATH: process.env.PATH, KILN_SOCKET: socket },
-      stdio: 'inherit',
-    });
-    const client = new Client('http://shim', { socketPath: socket });
-    clients.push(client);
-    for (let i = 0; i < 200; i++) {
-      try {
-        await client.request({ method: 'GET', path: '/' });
-        return client;
-      } catch {
-        await sleep(10);
-      }
-    }
-    throw new Error('shim did not start');
-  }
-
-  async function call(
-    client: Client,
-    method: string,
-    p: string,
-    body?: string,
-    headers: Record<string, string> = {},
-  ) {
-    const res = await client.request({ method: method as 'GET', path: p, body, headers });
-    return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
-  }
-
-  const init = (client: Client, handler: string) =>
-    call(client, 'POST', '/init', JSON.stringify({ handler, codeDir: dir }));
+  let shim: ShimProcess | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'kiln-shim-'));
@@ -154,79 +121,136 @@ describe('node shim process', () => {
     await writeFile(path.join(dir, 'empty.mjs'), 'export const nothing = 1;');
   });
 
+  afterEach(async () => {
+    await shim?.stop();
+    shim = undefined;
+  });
+
   afterAll(async () => {
-    for (const c of clients) await c.close().catch(() => undefined);
-    shim?.kill();
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('answers 503 until it is initialized', async () => {
-    const client = await startShim();
-    const res = await call(client, 'GET', '/');
+  const start = async (env: Record<string, string> = {}) => {
+    shim = await ShimProcess.start(path.join(dir, 's.sock'), env);
+    return shim;
+  };
+
+  it('answers 503 until it is initialized, and health probes at any time', async () => {
+    const s = await start();
+    const res = await s.call('GET', '/');
     expect(res.status).toBe(503);
+    expect(res.headers['x-kiln-error']).toBe('not_initialized');
     expect(JSON.parse(res.text).error.code).toBe('not_initialized');
-    shim.kill();
+    expect(await s.call('GET', '/anything', undefined, { 'x-kiln-health': '1' })).toMatchObject({
+      status: 200,
+      text: '{"ok":true}',
+    });
   });
 
   it('serves a fetch-style handler: method, path, query and body in; status, headers and body out', async () => {
-    const client = await startShim();
-    expect((await init(client, 'web.mjs')).status).toBe(200);
-    const res = await call(client, 'POST', '/a/b?q=1', 'payload');
+    const s = await start();
+    expect((await s.init({ handler: 'web.mjs', codeDir: dir })).status).toBe(200);
+    const res = await s.call('POST', '/a/b?q=1', 'payload');
     expect(res).toMatchObject({ status: 202, text: 'POST /a/b?q=1 payload' });
     expect(res.headers['set-cookie']).toBe('x=1');
-    const boom = await call(client, 'GET', '/boom');
-    expect(boom.status).toBe(500);
+    // A handler that throws: API Gateway's answer, Kiln's code in a header, the instance serving on.
+    const boom = await s.call('GET', '/boom');
+    expect(boom).toMatchObject({ status: 500, text: '{"message":"Internal Server Error"}' });
     expect(boom.headers['x-kiln-error']).toBe('handler_error');
-    expect(JSON.parse(boom.text).error.message).toContain('kaput');
-    // A handler that throws leaves the instance usable.
-    expect((await call(client, 'GET', '/ok')).status).toBe(202);
-    shim.kill();
+    expect((await s.call('GET', '/ok')).status).toBe(202);
+    // After init, /init is the user's path like any other.
+    expect((await s.call('POST', '/init', 'x')).text).toBe('POST /init x');
   });
 
   it('serves a CommonJS Lambda handler named file.export with an API Gateway v2 event', async () => {
-    const client = await startShim();
-    expect((await init(client, 'sub/lam.go')).status).toBe(200);
-    const res = await call(client, 'POST', '/items/7?a=1&a=2&b=x', '{"k":1}', {
+    const s = await start();
+    expect((await s.init({ handler: 'sub/lam.go', codeDir: dir, function: { name: 'lam' } })).status).toBe(200);
+    const res = await s.call('POST', '/items/7?a=1&a=2&b=x', '{"k":1}', {
       'content-type': 'application/json',
       cookie: 'c1=v1; c2=v2',
       'x-kiln-deadline': String(Date.now() + 5000),
     });
     expect(res.status).toBe(200);
-    const { event, left } = JSON.parse(res.text);
-    expect(left).toBe(true);
+    const { event, fn, left } = JSON.parse(res.text);
+    expect({ fn, left }).toEqual({ fn: 'lam', left: true });
     expect(event).toMatchObject({
       version: '2.0',
-      routeKey: '$default',
       rawPath: '/items/7',
       rawQueryString: 'a=1&a=2&b=x',
       queryStringParameters: { a: '1,2', b: 'x' },
       cookies: ['c1=v1', 'c2=v2'],
       body: '{"k":1}',
-      isBase64Encoded: false,
-      requestContext: { http: { method: 'POST', path: '/items/7' }, stage: '$default' },
     });
-    expect(event.headers['content-type']).toBe('application/json');
     expect(event.headers).not.toHaveProperty('x-kiln-deadline');
-    shim.kill();
   });
 
   it('supports the callback form of Lambda handlers', async () => {
-    const client = await startShim();
-    expect((await init(client, 'sub/lam.cb')).status).toBe(200);
-    expect(await call(client, 'GET', '/')).toMatchObject({ status: 203, text: 'via callback' });
-    shim.kill();
+    const s = await start();
+    expect((await s.init({ handler: 'sub/lam.cb', codeDir: dir })).status).toBe(200);
+    expect(await s.call('GET', '/')).toMatchObject({ status: 203, text: 'via callback' });
   });
 
   it.each([
-    ['throws.mjs', 'handler_load_failed', 'no luck at load'],
-    ['empty.mjs', 'handler_not_found', 'exports neither'],
-    ['sub/lam.missing', 'handler_not_found', 'no export "missing"'],
-    ['nofile.handler', 'handler_not_found', 'no module'],
-  ])('refuses to load %s with %s', async (handler, code, text) => {
-    const client = await startShim();
-    const res = await init(client, handler);
+    [{ handler: 'throws.mjs' }, 'handler_load_failed', 'no luck at load'],
+    [{ handler: 'empty.mjs' }, 'handler_not_found', 'exports neither'],
+    [{ handler: 'sub/lam.missing' }, 'handler_not_found', 'no export "missing"'],
+    [{ handler: 'nofile.handler' }, 'handler_not_found', 'no module'],
+    [{ handler: 'sub/lam.go', eventFormat: '3.0' }, 'invalid_event_format', 'eventFormat'],
+  ])('refuses to load %j with %s', async (payload, code, text) => {
+    const s = await start();
+    const res = await s.init({ ...payload, codeDir: dir });
     expect(res.status).toBe(400);
+    expect(res.headers['x-kiln-error']).toBe(code);
     expect(JSON.parse(res.text).error).toMatchObject({ code, message: expect.stringContaining(text) });
-    shim.kill();
+    // Still not initialized: a later /init may succeed.
+    expect((await s.init({ handler: 'web.mjs', codeDir: dir })).status).toBe(200);
+  });
+
+  it('applies env before the handler loads', async () => {
+    await writeFile(path.join(dir, 'env.mjs'), 'const at = process.env.AT_LOAD; export const handler = async () => ({ at });');
+    const s = await start();
+    expect((await s.init({ handler: 'env.handler', codeDir: dir, env: { AT_LOAD: 'yes' } })).status).toBe(200);
+    expect((await s.call('GET', '/')).text).toBe('{"at":"yes"}');
+  });
+
+  it('warms up as a stem cell without printing anything, then serves', async () => {
+    const s = await start({ KILN_WARMUP: '1' });
+    expect((await s.init({ handler: 'web.mjs', codeDir: dir })).status).toBe(200);
+    expect((await s.call('GET', '/x')).status).toBe(202);
+    expect([...s.stdout, ...s.stderr].filter((l) => l)).toEqual([]);
+  });
+
+  it('outside Kiln: loads KILN_HANDLER at boot and serves TCP on $PORT', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [SHIM_MAIN], {
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(port),
+        KILN_HANDLER: 'sub/lam.go',
+        KILN_CODE_DIR: dir,
+        KILN_EVENT_FORMAT: '1.0',
+      },
+      stdio: 'ignore',
+    });
+    try {
+      let res: Response | undefined;
+      for (let i = 0; i < 500 && !res; i++) {
+        res = await fetch(`http://127.0.0.1:${port}/p?x=1`).catch(() => undefined);
+        if (!res) await sleep(10);
+      }
+      const { event } = (await res!.json()) as { event: Record<string, unknown> };
+      expect(event).toMatchObject({ version: '1.0', httpMethod: 'GET', path: '/p' });
+      expect(event.requestContext).toMatchObject({ identity: { sourceIp: '127.0.0.1' } });
+    } finally {
+      child.kill();
+    }
   });
 });
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

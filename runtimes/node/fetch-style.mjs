@@ -1,30 +1,99 @@
 // Web-standard handlers: `export default { fetch(request, env, ctx) }` (a Hono app works as is).
-import { readBody } from './respond.mjs';
+// A Response whose body is still being produced is streamed to the client as it comes
+// (chunked); one whose body is all there is sent whole, with content-length.
+import { logError } from './lambda-console.mjs';
+
+const TICK = Symbol('tick');
+
+function toRequest(req) {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+  const hasBody = req.body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD';
+  const init = { method: req.method, headers, body: hasBody ? req.body : undefined };
+  try {
+    return new Request(`http://${req.headers.host ?? 'localhost'}${req.url}`, init);
+  } catch {
+    // A Host header that makes no URL: the path is what the handler needs.
+    return new Request(`http://localhost${req.url}`, init);
+  }
+}
+
+function responseHeaders(response) {
+  const out = {};
+  response.headers.forEach((value, key) => {
+    if (key !== 'set-cookie') out[key] = value;
+  });
+  const cookies = response.headers.getSetCookie?.() ?? [];
+  if (cookies.length) out['set-cookie'] = cookies;
+  return out;
+}
+
+function bytes(chunk) {
+  if (!(chunk instanceof Uint8Array))
+    throw new TypeError('a Response body stream must yield Uint8Array chunks');
+  return chunk;
+}
+
+/**
+ * Read the body until it ends or until a read is still pending when the event loop comes
+ * round (setImmediate): a body built from a string, bytes or an already-filled stream ends
+ * first and is sent whole; one that waits on anything is streamed from then on.
+ */
+async function writeResponse(response, res) {
+  const headers = responseHeaders(response);
+  const stream = response.body;
+  if (!stream) {
+    res.writeHead(response.status, headers).end();
+    return;
+  }
+  const reader = stream.getReader();
+  const tick = new Promise((resolve) => setImmediate(resolve, TICK));
+  const chunks = [];
+  let next = reader.read();
+  for (;;) {
+    const r = await Promise.race([next, tick]);
+    if (r === TICK) break;
+    if (r.done) {
+      res.writeHead(response.status, headers).end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      return;
+    }
+    chunks.push(bytes(r.value));
+    next = reader.read();
+  }
+  res.writeHead(response.status, headers);
+  if (res.isHead) {
+    // A HEAD answer has no body: stop the stream rather than produce one nobody reads.
+    reader.cancel().catch(() => {});
+    await res.finish();
+    return;
+  }
+  try {
+    for (const chunk of chunks) await res.write(chunk);
+    for (let r = await next; !r.done; r = await reader.read()) await res.write(bytes(r.value));
+    await res.finish();
+  } catch (err) {
+    reader.cancel(err).catch(() => {});
+    throw err;
+  }
+}
 
 export function fetchInvoker(app) {
-  return async (req, res) => {
-    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
-    const headers = new Headers();
-    for (let i = 0; i < req.rawHeaders.length; i += 2)
-      headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-    const url = `http://${req.headers.host ?? 'localhost'}${req.url}`;
-    const request = new Request(url, { method: req.method, headers, body: body?.length ? body : undefined });
-    const waits = [];
-    const ctx = { waitUntil: (p) => waits.push(p), passThroughOnException() {} };
-    const response = await app.fetch(request, process.env, ctx);
-    if (!(response instanceof Response)) {
-      throw new TypeError(
-        `fetch() must return a Response, got ${response === null ? 'null' : typeof response}`,
-      );
-    }
-    const out = {};
-    response.headers.forEach((value, key) => {
-      if (key !== 'set-cookie') out[key] = value;
-    });
-    const cookies = response.headers.getSetCookie();
-    if (cookies.length) out['set-cookie'] = cookies;
-    res.writeHead(response.status, out);
-    res.end(Buffer.from(await response.arrayBuffer()));
-    await Promise.allSettled(waits);
+  return {
+    async http(req, res) {
+      const waits = [];
+      const ctx = { waitUntil: (p) => waits.push(p), passThroughOnException() {} };
+      const response = await app.fetch(toRequest(req), process.env, ctx);
+      if (typeof response?.status !== 'number' || typeof response.headers?.forEach !== 'function') {
+        throw new TypeError(
+          `fetch() must return a Response, got ${response === null ? 'null' : typeof response}`,
+        );
+      }
+      await writeResponse(response, res);
+      // Work the handler asked to finish after answering; its failures are logged, not answered.
+      for (const outcome of await Promise.allSettled(waits)) {
+        if (outcome.status === 'rejected') logError('waitUntil Error', outcome.reason);
+      }
+    },
   };
 }

@@ -1,124 +1,84 @@
-// Lambda-style handlers: `handler(event, context)` (async, or with a callback as the third
-// argument), given an API Gateway HTTP API v2 event and answered with its result rules,
-// so existing Lambda handlers run unmodified.
-import { randomUUID } from 'node:crypto';
-import { readBody } from './respond.mjs';
+// Lambda-style handlers, `handler(event, context)` (async, or answering through the callback or
+// context.succeed/fail/done as Lambda's older form does): in HTTP mode fed the API Gateway
+// event of the function's payload format and answered by that format's result rules; in raw
+// mode (Invoke API) fed the JSON body and answered with the result as JSON.
 
-const TEXT_TYPE = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|[\w.+-]*\+(json|xml)))/i;
-
-export function buildEvent(req, body) {
-  const url = new URL(req.url, 'http://localhost');
-  const headers = {};
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const key = req.rawHeaders[i].toLowerCase();
-    if (key.startsWith('x-kiln-')) continue;
-    headers[key] = key in headers ? `${headers[key]},${req.rawHeaders[i + 1]}` : req.rawHeaders[i + 1];
-  }
-  const cookies = headers.cookie ? headers.cookie.split(/;\s*/).filter(Boolean) : undefined;
-  delete headers.cookie;
-  const query = {};
-  for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
-  const now = new Date();
-  const requestId = req.headers['x-kiln-request-id'] ?? randomUUID();
-  const isText = !headers['content-type'] || TEXT_TYPE.test(headers['content-type']);
-  const event = {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    ...(cookies ? { cookies } : {}),
-    headers,
-    ...(url.search ? { queryStringParameters: query } : {}),
-    requestContext: {
-      accountId: 'kiln',
-      apiId: 'kiln',
-      domainName: headers.host ?? 'localhost',
-      domainPrefix: (headers.host ?? 'localhost').split('.')[0],
-      http: {
-        method: req.method,
-        path: url.pathname,
-        protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: (headers['x-forwarded-for'] ?? '127.0.0.1').split(',')[0].trim(),
-        userAgent: headers['user-agent'] ?? '',
-      },
-      requestId,
-      routeKey: '$default',
-      stage: '$default',
-      time: now.toISOString(),
-      timeEpoch: now.getTime(),
-    },
-    isBase64Encoded: false,
-  };
-  if (body.length) {
-    event.body = isText ? body.toString('utf8') : body.toString('base64');
-    event.isBase64Encoded = !isText;
-  }
-  return { event, requestId };
-}
-
-export function buildContext(req, requestId, info) {
-  const deadline = Number(req.headers['x-kiln-deadline']) || Date.now() + 30_000;
-  const { name, version, memoryMb } = info();
-  return {
-    functionName: name,
-    functionVersion: String(version),
-    invokedFunctionArn: `arn:kiln:function:${name}:${version}`,
-    memoryLimitInMB: String(memoryMb ?? ''),
-    awsRequestId: requestId,
-    logGroupName: `/kiln/${name}`,
-    logStreamName: String(version),
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-  };
-}
-
-function call(handler, event, context) {
-  // Lambda's older form: a non-async handler that answers through a callback.
-  if (handler.length >= 3) {
-    return new Promise((resolve, reject) => {
-      const callback = (err, result) => (err ? reject(err) : resolve(result));
-      Object.assign(context, {
-        done: callback,
-        succeed: (r) => callback(null, r),
-        fail: (e) => callback(e),
-      });
-      const ret = handler(event, context, callback);
-      if (ret && typeof ret.then === 'function') ret.then(resolve, reject);
-    });
-  }
-  return handler(event, context);
-}
+import { logError } from './lambda-console.mjs';
+import { createContext } from './lambda-context.mjs';
+import { invokeErrorBody } from './lambda-errors.mjs';
+import { shimError } from './respond.mjs';
 
 /**
- * API Gateway's payload format 2.0 rules: a result with `statusCode` is a response;
- * anything else is a 200 `application/json` whose body is the result (a string as is,
- * other values as JSON).
+ * The handler's outcome: the first of its returned promise, its callback, or
+ * context.succeed/fail/done (Lambda's runtime takes the first and ignores the rest).
+ * Kiln difference: a plain (non-async, two-argument) handler's return value is its result;
+ * Lambda ignores it and answers null.
  */
-export function toHttpResponse(result) {
-  if (result && typeof result === 'object' && 'statusCode' in result) {
-    const headers = {};
-    for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = String(v);
-    for (const [k, vs] of Object.entries(result.multiValueHeaders ?? {}))
-      headers[k.toLowerCase()] = vs.map(String);
-    if (Array.isArray(result.cookies) && result.cookies.length)
-      headers['set-cookie'] = result.cookies.map(String);
-    if (!headers['content-type']) headers['content-type'] = 'application/json';
-    let body = result.body ?? '';
-    if (typeof body !== 'string') body = JSON.stringify(body);
-    const bytes = result.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
-    return { status: Number(result.statusCode), headers, body: bytes };
-  }
-  const body = typeof result === 'string' ? result : JSON.stringify(result ?? null);
-  return { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(body, 'utf8') };
+export function callHandler(handler, event, context) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err, result) => {
+      if (settled) return;
+      settled = true;
+      if (err !== undefined && err !== null) reject(err);
+      else resolve(result);
+    };
+    context.done = done;
+    context.succeed = (result) => done(null, result);
+    context.fail = (err) => done(err ?? 'handled');
+    let ret;
+    try {
+      ret = handler(event, context, done);
+    } catch (err) {
+      done(err ?? 'handled');
+      return;
+    }
+    if (ret && typeof ret.then === 'function') ret.then(context.succeed, context.fail);
+    else if (handler.length < 3) done(null, ret);
+  });
 }
 
-export function lambdaInvoker(handler, info) {
-  return async (req, res) => {
-    const { event, requestId } = buildEvent(req, await readBody(req));
-    const context = buildContext(req, requestId, info);
-    const result = await call(handler, event, context);
-    const { status, headers, body } = toHttpResponse(result);
-    res.writeHead(status, headers);
-    res.end(body);
+/** Parse a raw invoke's body: any JSON value; an empty body is `{}` as in the Invoke API. */
+export function rawEvent(req, res) {
+  if (!req.body.length) return { event: {} };
+  try {
+    return { event: JSON.parse(req.body.toString('utf8')) };
+  } catch (err) {
+    shimError(res, 400, 'invalid_event', `the event is not JSON: ${err.message}`);
+    return undefined;
+  }
+}
+
+/** Lambda's answer for a function error: 200, X-Amz-Function-Error's value, the error JSON. */
+export function answerFunctionError(res, err) {
+  logError('Invoke Error', err);
+  res
+    .writeHead(200, { 'content-type': 'application/json', 'x-kiln-function-error': 'Unhandled' })
+    .end(JSON.stringify(invokeErrorBody(err)));
+}
+
+export function lambdaInvoker(handler, { format, facts }) {
+  return {
+    async http(req, res, call) {
+      const event = format.buildEvent(req, call.requestId);
+      const context = createContext(facts(), call.requestId, call.deadline);
+      const result = await callHandler(handler, event, context);
+      const { status, headers, body } = format.toHttpResponse(result);
+      res.writeHead(status, headers).end(body);
+    },
+
+    async raw(req, res, call) {
+      const parsed = rawEvent(req, res);
+      if (!parsed) return;
+      const context = createContext(facts(), call.requestId, call.deadline);
+      let body;
+      try {
+        body = JSON.stringify(await callHandler(handler, parsed.event, context)) ?? 'null';
+      } catch (err) {
+        answerFunctionError(res, err);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    },
   };
 }

@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fetchInvoker } from './fetch-style.mjs';
+import { isStreamingHandler, streamingInvoker } from './lambda-stream.mjs';
 import { lambdaInvoker } from './lambda-style.mjs';
 
 const EXTENSIONS = ['.mjs', '.js', '.cjs'];
 
-class LoadError extends Error {
+export class LoadError extends Error {
   constructor(code, message) {
     super(message);
     this.code = code;
@@ -41,8 +42,18 @@ function findFile(codeDir, base) {
   return undefined;
 }
 
+/**
+ * What serves a handler: `{http(req, res, call), raw?(req, res, call)}`. `options` carries the
+ * payload format module and the function's facts for Lambda-style handlers.
+ */
+export function invokerFor(value, options) {
+  if (typeof value?.fetch === 'function') return fetchInvoker(value);
+  if (typeof value !== 'function') return undefined;
+  return isStreamingHandler(value) ? streamingInvoker(value, options) : lambdaInvoker(value, options);
+}
+
 // `source` names the user's file when `handler` points at Kiln's bundle of it.
-export async function loadHandler(codeDir, handler, functionInfo, source) {
+export async function loadHandler(codeDir, handler, options, source) {
   const { file, exportName } = parseHandler(codeDir, handler);
   const shown = source ?? path.relative(codeDir, file);
   let mod;
@@ -58,14 +69,14 @@ export async function loadHandler(codeDir, handler, functionInfo, source) {
   // A CommonJS module bundled as ESM exposes `module.exports` as the default export.
   const def = mod.default;
   if (exportName) {
-    const value = mod[exportName] ?? def?.[exportName];
-    if (typeof value?.fetch === 'function') return fetchInvoker(value);
-    if (typeof value === 'function') return lambdaInvoker(value, functionInfo);
+    const invoker = invokerFor(mod[exportName] ?? def?.[exportName], options);
+    if (invoker) return invoker;
     throw new LoadError('handler_not_found', `${shown} has no export "${exportName}" that is a function`);
   }
-  if (typeof def?.fetch === 'function') return fetchInvoker(def);
-  const lambda = mod.handler ?? def?.handler ?? (typeof def === 'function' ? def : undefined);
-  if (typeof lambda === 'function') return lambdaInvoker(lambda, functionInfo);
+  const invoker =
+    invokerFor(def?.fetch ? def : undefined, options) ??
+    invokerFor(mod.handler ?? def?.handler ?? (typeof def === 'function' ? def : undefined), options);
+  if (invoker) return invoker;
   throw new LoadError(
     'handler_not_found',
     `${shown} exports neither a default object with fetch(request) nor a handler(event, context) function`,

@@ -1,73 +1,62 @@
-// Kiln's Node shim: the process inside every node container. It speaks HTTP/1.1 on the
-// instance's unix socket (KILN_SOCKET), or on TCP :8080 when the image runs outside Kiln
-// (docker/podman/Kubernetes), where it loads KILN_HANDLER at boot.
-// Protocol (docs/DESIGN.md §5): `POST /init {handler, env, codeDir}` once, then every request is
-// the user's, passed to the handler.
-
+// Kiln's Node shim: the process inside every node container (SHIM-PROTOCOL.md). It listens on
+// the socket the gateway passed as fd 0 (KILN_LISTEN_FD), else on the unix path KILN_SOCKET,
+// else on TCP :$PORT (8080) when the image runs outside Kiln (docker/podman/Kubernetes),
+// where it loads KILN_HANDLER at boot.
 import { unlinkSync } from 'node:fs';
-import { createServer } from './http-lite.mjs';
-import { loadHandler } from './loader.mjs';
-import { readBody, shimError } from './respond.mjs';
+import { createServer, DEFAULT_MAX_BODY_BYTES } from './http-lite.mjs';
+import { logError, patchConsole } from './lambda-console.mjs';
+import { UnhandledPromiseRejection } from './lambda-errors.mjs';
+import { installAwsLambdaGlobal } from './lambda-stream.mjs';
+import { Shim } from './shim.mjs';
 
-let invoke;
-let functionInfo = {
-  name: process.env.KILN_FUNCTION ?? 'function',
-  version: process.env.KILN_VERSION ?? '$LATEST',
-};
+const env = process.env;
+patchConsole();
+installAwsLambdaGlobal();
 
-async function init(body) {
-  const { handler, source, env = {}, codeDir = '/fn', function: fn } = body;
-  Object.assign(process.env, env);
-  if (fn) functionInfo = { ...functionInfo, ...fn };
-  invoke = await loadHandler(codeDir, handler, () => functionInfo, source);
-}
-
-const server = createServer(async (req, res) => {
-  if (!invoke) {
-    if (req.method !== 'POST' || req.url !== '/init') {
-      return shimError(
-        res,
-        503,
-        'not_initialized',
-        'the function has not been loaded yet (POST /init first)',
-      );
-    }
-    try {
-      await init(JSON.parse((await readBody(req)).toString('utf8') || '{}'));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    } catch (err) {
-      shimError(res, 400, err.code ?? 'handler_load_failed', err.message ?? String(err));
-    }
-    return;
-  }
-  try {
-    await invoke(req, res);
-  } catch (err) {
-    if (!res.headersSent) shimError(res, 500, 'handler_error', errorText(err));
-    else res.destroy(err);
-  }
+// Lambda logs these in its own shape and exits; the shim logs them the same way, and a stray
+// rejection does not take down an instance other requests are running on.
+process.on('unhandledRejection', (reason, promise) => {
+  logError('Unhandled Promise Rejection', new UnhandledPromiseRejection(reason, promise));
 });
-
-function errorText(err) {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
-}
-
-// A handler's stray rejection must not take the instance down: log it, keep serving.
-process.on('unhandledRejection', (err) => console.error('kiln: unhandled rejection:', err));
-
-const socketPath = process.env.KILN_SOCKET;
-if (process.env.KILN_WARMUP === '1') await (await import('./warmup.mjs')).warmUp();
-if (socketPath) {
-  try {
-    unlinkSync(socketPath);
-  } catch {}
-  server.listen(socketPath);
-} else {
-  if (process.env.KILN_HANDLER) {
-    await init({ handler: process.env.KILN_HANDLER, codeDir: process.env.KILN_CODE_DIR ?? '/fn' });
-  }
-  server.listen(Number(process.env.PORT ?? 8080), '0.0.0.0');
-}
+process.on('uncaughtException', (err) => {
+  logError('Uncaught Exception', err);
+  process.exit(129);
+});
 // Kept-alive connections never close on their own: exit at once rather than wait for them.
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
+
+if (env.KILN_WARMUP === '1') await (await import('./warmup.mjs')).warmUp();
+
+const shim = new Shim();
+const server = createServer(shim.serve, {
+  maxBodyBytes: Number(env.KILN_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES,
+});
+server.on('error', (err) => {
+  process.stderr.write(`kiln shim: cannot listen: ${err.message}\n`);
+  process.exit(1);
+});
+
+if (env.KILN_LISTEN_FD) {
+  // Socket activation: the gateway bound and listens on the socket; the container needs no
+  // writable host dir for it.
+  server.listen({ fd: Number(env.KILN_LISTEN_FD) });
+} else if (env.KILN_SOCKET) {
+  try {
+    unlinkSync(env.KILN_SOCKET);
+  } catch {}
+  server.listen(env.KILN_SOCKET);
+} else {
+  if (env.KILN_HANDLER) {
+    try {
+      await shim.init({
+        handler: env.KILN_HANDLER,
+        codeDir: env.KILN_CODE_DIR ?? '/fn',
+        eventFormat: env.KILN_EVENT_FORMAT,
+      });
+    } catch (err) {
+      process.stderr.write(`kiln shim: ${err.code ?? 'handler_load_failed'}: ${err.message}\n`);
+      process.exit(1);
+    }
+  }
+  server.listen(Number(env.PORT ?? 8080), '0.0.0.0');
+}
