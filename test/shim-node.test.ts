@@ -70,7 +70,8 @@ describe("the shim's HTTP/1.1 parser", () => {
       code: 'request_too_large',
     });
     expect(
-      refusal(() => parser.bodyFraming({ 'transfer-encoding': 'chunked', 'content-length': '3' }, 100)).status,
+      refusal(() => parser.bodyFraming({ 'transfer-encoding': 'chunked', 'content-length': '3' }, 100))
+        .status,
     ).toBe(400);
     expect(refusal(() => parser.bodyFraming({ 'transfer-encoding': 'chunked, gzip' }, 100)).status).toBe(400);
     expect(refusal(() => parser.bodyFraming({ 'transfer-encoding': 'gzip, chunked' }, 100)).status).toBe(501);
@@ -164,7 +165,9 @@ describe('node shim process', () => {
 
   it('serves a CommonJS Lambda handler named file.export with an API Gateway v2 event', async () => {
     const s = await start();
-    expect((await s.init({ handler: 'sub/lam.go', codeDir: dir, function: { name: 'lam' } })).status).toBe(200);
+    expect((await s.init({ handler: 'sub/lam.go', codeDir: dir, function: { name: 'lam' } })).status).toBe(
+      200,
+    );
     const res = await s.call('POST', '/items/7?a=1&a=2&b=x', '{"k":1}', {
       'content-type': 'application/json',
       cookie: 'c1=v1; c2=v2',
@@ -207,9 +210,14 @@ describe('node shim process', () => {
   });
 
   it('applies env before the handler loads', async () => {
-    await writeFile(path.join(dir, 'env.mjs'), 'const at = process.env.AT_LOAD; export const handler = async () => ({ at });');
+    await writeFile(
+      path.join(dir, 'env.mjs'),
+      'const at = process.env.AT_LOAD; export const handler = async () => ({ at });',
+    );
     const s = await start();
-    expect((await s.init({ handler: 'env.handler', codeDir: dir, env: { AT_LOAD: 'yes' } })).status).toBe(200);
+    expect((await s.init({ handler: 'env.handler', codeDir: dir, env: { AT_LOAD: 'yes' } })).status).toBe(
+      200,
+    );
     expect((await s.call('GET', '/')).text).toBe('{"at":"yes"}');
   });
 

@@ -55,7 +55,12 @@ export class ShimProcess {
     throw new Error('shim did not start');
   }
 
-  async call(method: string, p: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<ShimReply> {
+  async call(
+    method: string,
+    p: string,
+    body?: string | Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<ShimReply> {
     const res = await this.client.request({ method: method as 'GET', path: p, body, headers });
     return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
   }
@@ -129,7 +134,8 @@ export class RawConnection {
 
   /** Resolve once what was read satisfies `check` (or the connection closed). */
   async until(check: (text: string) => boolean): Promise<string> {
-    while (!check(this.text) && !this.closed) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    while (!check(this.text) && !this.closed)
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
     return this.text;
   }
 

@@ -63,8 +63,10 @@ async function writeResponse(response, res) {
   }
   res.writeHead(response.status, headers);
   if (res.isHead) {
-    // A HEAD answer has no body: stop the stream rather than produce one nobody reads.
-    reader.cancel().catch(() => {});
+    // A HEAD answer has no body: stop reading, so the stream stops being pulled. (Cancelling
+    // it would make a producer that enqueues later throw, which the handler never asked for.)
+    next.catch(() => {});
+    reader.releaseLock();
     await res.finish();
     return;
   }

@@ -16,10 +16,10 @@ const QUEUE_LIMIT = 1024 * 1024;
 // closing at once, with its bytes unread, makes the kernel send a reset instead of the answer.
 const LINGER_MS = 5000;
 
-/** The client went away mid-response: nothing to answer, nothing to log. */
-export class ClientGone extends Error {
+/** The response is over (answered, or its client gone): nothing more to send, nothing to log. */
+export class ResponseClosed extends Error {
   constructor() {
-    super('the client closed the connection');
+    super('the response is closed');
   }
 }
 
@@ -87,6 +87,7 @@ export class LiteResponse {
 
   /** The whole response at once. */
   end(body) {
+    if (this.finished) return;
     const data =
       body === undefined || body === null
         ? EMPTY
@@ -102,7 +103,7 @@ export class LiteResponse {
 
   /** One chunk of a streamed body, sent now; resolves when the socket can take more. */
   async write(chunk) {
-    if (this.socket.destroyed) throw new ClientGone();
+    if (this.finished || this.socket.destroyed) throw new ResponseClosed();
     if (!this.headersSent) this.sendStreamHead();
     if (this.isHead || bodyless(this.status) || !chunk.length) return;
     if (this.chunked) {
@@ -119,7 +120,7 @@ export class LiteResponse {
 
   /** The end of a streamed body. */
   async finish() {
-    if (this.socket.destroyed) throw new ClientGone();
+    if (this.finished || this.socket.destroyed) throw new ResponseClosed();
     if (!this.headersSent) this.sendStreamHead();
     if (this.chunked) this.socket.write('0\r\n\r\n', 'latin1');
     this.finished = true;
@@ -172,7 +173,7 @@ function drained(socket) {
     };
     const gone = () => {
       socket.off('drain', ok);
-      reject(new ClientGone());
+      reject(new ResponseClosed());
     };
     socket.once('drain', ok);
     socket.once('close', gone);

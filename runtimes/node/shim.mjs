@@ -3,7 +3,7 @@
 // id, the deadline, raw invokes and health probes, and are never shown to the handler.
 import { MalformedResult } from './api-gateway.mjs';
 import * as v2 from './api-gateway-v2.mjs';
-import { ClientGone } from './http-lite.mjs';
+import { ResponseClosed } from './http-lite.mjs';
 import { logError, patchConsole, requestIds } from './lambda-console.mjs';
 import { functionFacts } from './lambda-context.mjs';
 import { invokerFor, LoadError, loadHandler } from './loader.mjs';
@@ -101,8 +101,9 @@ export class Shim {
         );
       }
     } catch (err) {
-      if (err instanceof ClientGone) {
-        res.abort();
+      // The client went away mid-response: nothing to answer, nothing to log.
+      if (err instanceof ResponseClosed) {
+        if (!res.finished) res.abort();
         return;
       }
       const malformed = err instanceof MalformedResult;
