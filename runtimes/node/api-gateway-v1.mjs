@@ -7,7 +7,6 @@ import {
   domainName,
   encodeBody,
   isObject,
-  MalformedResult,
   queryPairs,
   requestTime,
   resultBody,
@@ -15,6 +14,7 @@ import {
   sourceIp,
   splitTarget,
 } from './api-gateway.mjs';
+import { MalformedResult } from './respond.mjs';
 
 function decode(text) {
   try {

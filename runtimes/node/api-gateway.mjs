@@ -64,6 +64,3 @@ export function resultBody(result) {
 }
 
 export const isObject = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** A result API Gateway refuses ("Malformed Lambda proxy response"): a 500 for the client. */
-export class MalformedResult extends Error {}

@@ -311,7 +311,7 @@ class Connection {
       res.abort();
     }
     if (!res.finished) res.abort();
-    if (!res.keepAlive || this.socket.destroyed || this.peerEnded) {
+    if (!res.keepAlive || this.socket.destroyed) {
       this.close();
       return;
     }
@@ -321,6 +321,8 @@ class Connection {
     this.queuedBytes = 0;
     if (this.socket.isPaused()) this.socket.resume();
     if (queued.length) this.feed(queued.length === 1 ? queued[0] : Buffer.concat(queued));
+    // A client that shut its side after pipelining gets every answer, then the close.
+    if (this.peerEnded && !this.busy) this.close();
   }
 
   /** Answer a request the shim cannot read, then close: its framing cannot be trusted. */

@@ -1,53 +1,14 @@
 // Lambda response streaming (AWS, "Response streaming for Lambda functions"; the runtime
-// interface client's UserFunction.js, HttpResponseStream.js, ResponseStream.js): the global
-// `awslambda.streamifyResponse(handler)` marks a handler `(event, responseStream, context)`, and
-// `awslambda.HttpResponseStream.from(stream, {statusCode, headers, cookies})` puts the HTTP
-// metadata before the body as a JSON prelude and 8 NUL bytes, which a function URL turns into
-// the status and headers. The shim does what the function URL does, and writes every chunk to
-// the client as it is written (chunked).
+// interface client's ResponseStream.js): a handler marked by `awslambda.streamifyResponse` gets
+// `(event, responseStream, context)`. If it wrapped the stream with HttpResponseStream.from, a
+// JSON prelude and 8 NUL bytes come before the body, which a function URL turns into the status
+// and headers; the shim does the same, and writes every chunk to the client as it is written.
 import { Writable } from 'node:stream';
-import { createContext } from './lambda-context.mjs';
+import { DELIMITER, highWaterMarkOf, PRELUDE_TYPE } from './awslambda-global.mjs';
+import { createContext, functionFacts } from './lambda-context.mjs';
 import { answerFunctionError, rawEvent } from './lambda-style.mjs';
 
-const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
-const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
-const STREAM_RESPONSE = 'response';
-const PRELUDE_TYPE = 'application/vnd.awslambda.http-integration-response';
-const DELIMITER = Buffer.alloc(8);
 const MAX_PRELUDE = 64 * 1024;
-
-const HttpResponseStream = {
-  from(underlyingStream, prelude) {
-    underlyingStream.setContentType(PRELUDE_TYPE);
-    // JSON.stringify escapes NUL, so the delimiter cannot occur inside the prelude.
-    const metadataPrelude = JSON.stringify(prelude);
-    underlyingStream._onBeforeFirstWrite = (write) => {
-      write(metadataPrelude);
-      write(new Uint8Array(DELIMITER.length));
-    };
-    return underlyingStream;
-  },
-};
-
-/** The global Lambda's runtime defines before the handler's module loads. */
-export function installAwsLambdaGlobal(env = process.env) {
-  const off = env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
-  if (off === '1' || off === 'true') return;
-  globalThis.awslambda = {
-    streamifyResponse(handler, options) {
-      handler[HANDLER_STREAMING] = STREAM_RESPONSE;
-      if (typeof options?.highWaterMark === 'number') {
-        handler[HANDLER_HIGHWATERMARK] = Number.parseInt(options.highWaterMark, 10);
-      }
-      return handler;
-    },
-    HttpResponseStream,
-  };
-}
-
-export function isStreamingHandler(handler) {
-  return handler[HANDLER_STREAMING] === STREAM_RESPONSE;
-}
 
 /**
  * The `responseStream` a handler writes: a node Writable (so `pipeline(source, stream)` works)
@@ -151,15 +112,15 @@ async function runStreaming(handler, event, stream, context) {
   }
 }
 
-export function streamingInvoker(handler, { format, facts }) {
-  const highWaterMark = Number.isInteger(handler[HANDLER_HIGHWATERMARK])
-    ? handler[HANDLER_HIGHWATERMARK]
-    : undefined;
+export function streamingInvoker(handler, { format, info }) {
+  // Read once: /init applied Lambda's environment before the handler loaded.
+  const facts = functionFacts(process.env, info);
+  const highWaterMark = highWaterMarkOf(handler);
   return {
     async http(req, res, call) {
       const event = format.buildEvent(req, call.requestId);
       const stream = new ResponseStream(res, true, highWaterMark);
-      await runStreaming(handler, event, stream, createContext(facts(), call.requestId, call.deadline));
+      await runStreaming(handler, event, stream, createContext(facts, call.requestId, call.deadline));
     },
 
     async raw(req, res, call) {
@@ -171,7 +132,7 @@ export function streamingInvoker(handler, { format, facts }) {
           handler,
           parsed.event,
           stream,
-          createContext(facts(), call.requestId, call.deadline),
+          createContext(facts, call.requestId, call.deadline),
         );
       } catch (err) {
         if (res.headersSent) throw err;

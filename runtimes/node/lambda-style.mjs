@@ -4,7 +4,7 @@
 // mode (Invoke API) fed the JSON body and answered with the result as JSON.
 
 import { logError } from './lambda-console.mjs';
-import { createContext } from './lambda-context.mjs';
+import { createContext, functionFacts } from './lambda-context.mjs';
 import { invokeErrorBody } from './lambda-errors.mjs';
 import { shimError } from './respond.mjs';
 
@@ -57,11 +57,13 @@ export function answerFunctionError(res, err) {
     .end(JSON.stringify(invokeErrorBody(err)));
 }
 
-export function lambdaInvoker(handler, { format, facts }) {
+export function lambdaInvoker(handler, { format, info }) {
+  // Read once: /init applied Lambda's environment before the handler loaded.
+  const facts = functionFacts(process.env, info);
   return {
     async http(req, res, call) {
       const event = format.buildEvent(req, call.requestId);
-      const context = createContext(facts(), call.requestId, call.deadline);
+      const context = createContext(facts, call.requestId, call.deadline);
       const result = await callHandler(handler, event, context);
       const { status, headers, body } = format.toHttpResponse(result);
       res.writeHead(status, headers).end(body);
@@ -70,7 +72,7 @@ export function lambdaInvoker(handler, { format, facts }) {
     async raw(req, res, call) {
       const parsed = rawEvent(req, res);
       if (!parsed) return;
-      const context = createContext(facts(), call.requestId, call.deadline);
+      const context = createContext(facts, call.requestId, call.deadline);
       let body;
       try {
         body = JSON.stringify(await callHandler(handler, parsed.event, context)) ?? 'null';

@@ -4,9 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fetchInvoker } from './fetch-style.mjs';
-import { isStreamingHandler, streamingInvoker } from './lambda-stream.mjs';
-import { lambdaInvoker } from './lambda-style.mjs';
+import { isStreamingHandler } from './awslambda-global.mjs';
 
 const EXTENSIONS = ['.mjs', '.js', '.cjs'];
 
@@ -42,14 +40,22 @@ function findFile(codeDir, base) {
   return undefined;
 }
 
+export const EVENT_FORMATS = ['2.0', '1.0'];
+
 /**
- * What serves a handler: `{http(req, res, call), raw?(req, res, call)}`. `options` carries the
- * payload format module and the function's facts for Lambda-style handlers.
+ * What serves a handler: `{http(req, res, call), raw?(req, res, call)}`, or undefined if the
+ * value is no handler. Only the code for that kind of handler is loaded (each module costs
+ * cold-start time): options are `{eventFormat, info}`, info the function's
+ * `{name, version, memoryMb}` from /init.
  */
-export function invokerFor(value, options) {
-  if (typeof value?.fetch === 'function') return fetchInvoker(value);
+export async function invokerFor(value, { eventFormat = '2.0', info }) {
+  if (typeof value?.fetch === 'function') return (await import('./fetch-style.mjs')).fetchInvoker(value);
   if (typeof value !== 'function') return undefined;
-  return isStreamingHandler(value) ? streamingInvoker(value, options) : lambdaInvoker(value, options);
+  const format = await import(eventFormat === '1.0' ? './api-gateway-v1.mjs' : './api-gateway-v2.mjs');
+  if (isStreamingHandler(value)) {
+    return (await import('./lambda-stream.mjs')).streamingInvoker(value, { format, info });
+  }
+  return (await import('./lambda-style.mjs')).lambdaInvoker(value, { format, info });
 }
 
 // `source` names the user's file when `handler` points at Kiln's bundle of it.
@@ -69,13 +75,13 @@ export async function loadHandler(codeDir, handler, options, source) {
   // A CommonJS module bundled as ESM exposes `module.exports` as the default export.
   const def = mod.default;
   if (exportName) {
-    const invoker = invokerFor(mod[exportName] ?? def?.[exportName], options);
+    const invoker = await invokerFor(mod[exportName] ?? def?.[exportName], options);
     if (invoker) return invoker;
     throw new LoadError('handler_not_found', `${shown} has no export "${exportName}" that is a function`);
   }
   const invoker =
-    invokerFor(def?.fetch ? def : undefined, options) ??
-    invokerFor(mod.handler ?? def?.handler ?? (typeof def === 'function' ? def : undefined), options);
+    (await invokerFor(def?.fetch ? def : undefined, options)) ??
+    (await invokerFor(mod.handler ?? def?.handler ?? (typeof def === 'function' ? def : undefined), options));
   if (invoker) return invoker;
   throw new LoadError(
     'handler_not_found',

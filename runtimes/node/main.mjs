@@ -3,10 +3,10 @@
 // else on TCP :$PORT (8080) when the image runs outside Kiln (docker/podman/Kubernetes),
 // where it loads KILN_HANDLER at boot.
 import { unlinkSync } from 'node:fs';
+import { installAwsLambdaGlobal } from './awslambda-global.mjs';
 import { createServer, DEFAULT_MAX_BODY_BYTES } from './http-lite.mjs';
 import { logError, patchConsole } from './lambda-console.mjs';
 import { UnhandledPromiseRejection } from './lambda-errors.mjs';
-import { installAwsLambdaGlobal } from './lambda-stream.mjs';
 import { Shim } from './shim.mjs';
 
 const env = process.env;

@@ -12,3 +12,6 @@ export function internalServerError(res, code) {
     .writeHead(500, { 'content-type': 'application/json', 'x-kiln-error': code })
     .end('{"message":"Internal Server Error"}');
 }
+
+/** A Lambda result API Gateway refuses ("Malformed Lambda proxy response"): a 500 too. */
+export class MalformedResult extends Error {}

@@ -1,13 +1,10 @@
 // The shim protocol (SHIM-PROTOCOL.md §2–§5) over any HTTP server that calls `serve(req, res)`:
 // `POST /init` once, then every request is the user's; `x-kiln-*` headers carry the request
 // id, the deadline, raw invokes and health probes, and are never shown to the handler.
-import { MalformedResult } from './api-gateway.mjs';
-import * as v2 from './api-gateway-v2.mjs';
 import { ResponseClosed } from './http-lite.mjs';
 import { logError, patchConsole, requestIds } from './lambda-console.mjs';
-import { functionFacts } from './lambda-context.mjs';
-import { invokerFor, LoadError, loadHandler } from './loader.mjs';
-import { internalServerError, shimError } from './respond.mjs';
+import { EVENT_FORMATS, invokerFor, LoadError, loadHandler } from './loader.mjs';
+import { internalServerError, MalformedResult, shimError } from './respond.mjs';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -35,15 +32,6 @@ export function takeKilnHeaders(req) {
   };
 }
 
-async function payloadFormat(eventFormat) {
-  if (eventFormat === undefined || eventFormat === '2.0') return v2;
-  if (eventFormat === '1.0') return import('./api-gateway-v1.mjs');
-  throw new LoadError(
-    'invalid_event_format',
-    `eventFormat must be "1.0" or "2.0", got ${JSON.stringify(eventFormat)}`,
-  );
-}
-
 export class Shim {
   constructor() {
     this.invoker = undefined;
@@ -51,7 +39,6 @@ export class Shim {
       name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? process.env.KILN_FUNCTION ?? 'function',
       version: process.env.AWS_LAMBDA_FUNCTION_VERSION ?? process.env.KILN_VERSION ?? '$LATEST',
     };
-    this.facts = functionFacts(process.env, this.info);
     this.serve = this.serve.bind(this);
   }
 
@@ -60,15 +47,19 @@ export class Shim {
     Object.assign(process.env, env);
     patchConsole();
     if (fn) this.info = { ...this.info, ...fn };
-    this.facts = functionFacts(process.env, this.info);
-    const format = await payloadFormat(eventFormat);
+    if (eventFormat !== undefined && !EVENT_FORMATS.includes(eventFormat)) {
+      throw new LoadError(
+        'invalid_event_format',
+        `eventFormat must be "2.0" or "1.0", got ${JSON.stringify(eventFormat)}`,
+      );
+    }
     // `concurrency` needs nothing here: the event loop serves every connection at once.
-    this.invoker = await loadHandler(codeDir, handler, { format, facts: () => this.facts }, source);
+    this.invoker = await loadHandler(codeDir, handler, { eventFormat, info: this.info }, source);
   }
 
   /** Serve an in-memory handler (the warm-up's). */
-  use(value, format = v2) {
-    this.invoker = invokerFor(value, { format, facts: () => this.facts });
+  async use(value, eventFormat) {
+    this.invoker = await invokerFor(value, { eventFormat, info: this.info });
   }
 
   async serve(req, res) {

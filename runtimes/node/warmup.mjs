@@ -13,9 +13,9 @@ import { Shim } from './shim.mjs';
 const ROUNDS = 3;
 const BODY = '{"warm":true}';
 
-function shims(v1) {
+async function shims() {
   const fetchStyle = new Shim();
-  fetchStyle.use({
+  await fetchStyle.use({
     async fetch(req) {
       const text = await req.text();
       if (new URL(req.url).pathname !== '/stream') return Response.json({ echo: text });
@@ -36,11 +36,11 @@ function shims(v1) {
     body: JSON.stringify({ body: event.body ?? null, id: context.awsRequestId }),
   });
   const lambdaV2 = new Shim();
-  lambdaV2.use(lambda);
+  await lambdaV2.use(lambda);
   const lambdaV1 = new Shim();
-  lambdaV1.use(lambda, v1);
+  await lambdaV1.use(lambda, '1.0');
   const streaming = new Shim();
-  streaming.use(
+  await streaming.use(
     globalThis.awslambda.streamifyResponse(async (event, responseStream) => {
       const stream = globalThis.awslambda.HttpResponseStream.from(responseStream, {
         statusCode: 200,
@@ -72,7 +72,7 @@ const REQUESTS = [
 
 export async function warmUp() {
   await import('./warm-module.mjs');
-  const byPath = shims(await import('./api-gateway-v1.mjs'));
+  const byPath = await shims();
   // The log and error formatters, without writing a line.
   const error = new Error('warm');
   textLine('INFO', 'warm %s', [formattedError(error)]);

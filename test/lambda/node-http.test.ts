@@ -185,6 +185,13 @@ describe('keep-alive and pipelining', () => {
     expect(all[2]!.headers.connection).toBe('close');
   });
 
+  it('answers every pipelined request of a client that shut its sending side, then closes', async () => {
+    const conn = connect(web);
+    conn.write('GET /slow?ms=50 HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\n\r\n');
+    conn.end();
+    expect(responses(await conn.untilClosed()).map((r) => r.body)).toEqual(['GET /slow 0 ', 'GET /b 0 ']);
+  });
+
   it('answers an HTTP/1.0 request and closes unless asked to keep alive', async () => {
     const conn = connect(web);
     conn.write('GET /old HTTP/1.0\r\n\r\n');
