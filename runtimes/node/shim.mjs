@@ -2,7 +2,7 @@
 // `POST /init` once, then every request is the user's; `x-kiln-*` headers carry the request
 // id, the deadline, raw invokes and health probes, and are never shown to the handler.
 import { ResponseClosed } from './http-lite.mjs';
-import { logError, patchConsole, requestIds } from './lambda-console.mjs';
+import { logError, patchConsole, runAsRequest, setConcurrency } from './lambda-console.mjs';
 import { EVENT_FORMATS, invokerFor, LoadError, loadHandler } from './loader.mjs';
 import { internalServerError, MalformedResult, shimError } from './respond.mjs';
 
@@ -43,9 +43,10 @@ export class Shim {
   }
 
   /** Load the handler: `{handler, source, env, codeDir, function, eventFormat, concurrency}`. */
-  async init({ handler, source, env = {}, codeDir = '/fn', function: fn, eventFormat }) {
+  async init({ handler, source, env = {}, codeDir = '/fn', function: fn, eventFormat, concurrency }) {
     Object.assign(process.env, env);
     patchConsole();
+    setConcurrency(concurrency);
     if (fn) this.info = { ...this.info, ...fn };
     if (eventFormat !== undefined && !EVENT_FORMATS.includes(eventFormat)) {
       throw new LoadError(
@@ -53,7 +54,6 @@ export class Shim {
         `eventFormat must be "2.0" or "1.0", got ${JSON.stringify(eventFormat)}`,
       );
     }
-    // `concurrency` needs nothing here: the event loop serves every connection at once.
     this.invoker = await loadHandler(codeDir, handler, { eventFormat, info: this.info }, source);
   }
 
@@ -76,7 +76,7 @@ export class Shim {
       requestId: kiln.requestId ?? globalThis.crypto.randomUUID(),
       deadline: kiln.deadline ?? Date.now() + DEFAULT_TIMEOUT_MS,
     };
-    await requestIds.run(call.requestId, () => this.invoke(req, res, call, kiln.invoke === 'raw'));
+    await runAsRequest(call.requestId, () => this.invoke(req, res, call, kiln.invoke === 'raw'));
   }
 
   async invoke(req, res, call, raw) {

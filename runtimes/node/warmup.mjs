@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { createServer } from './http-lite.mjs';
-import { jsonLine, textLine } from './lambda-console.mjs';
+import { jsonLine, quiesce, textLine } from './lambda-console.mjs';
 import { formattedError, invokeErrorBody } from './lambda-errors.mjs';
 import { Shim } from './shim.mjs';
 
@@ -88,6 +88,7 @@ export async function warmUp() {
   } finally {
     server.close();
     rmSync(socketPath, { force: true });
+    quiesce();
   }
 }
 

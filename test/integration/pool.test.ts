@@ -33,7 +33,7 @@ describe('faults', () => {
     expect((await deployDir(t.url, path.join(FIXTURES, 'faults'))).status).toBe(201);
   });
 
-  it('a handler that throws gets API Gateway\'s 500, handler_error in a header, and its instance keeps serving', async () => {
+  it("a handler that throws gets API Gateway's 500, handler_error in a header, and its instance keeps serving", async () => {
     const ok = await fetch(`${t.url}/fn/faults/`);
     const thrown = await fetch(`${t.url}/fn/faults/throw`);
     expect(thrown.status).toBe(500);

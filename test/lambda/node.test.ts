@@ -544,7 +544,7 @@ describe('raw invokes (x-kiln-invoke: raw, the Invoke API)', () => {
 describe('errors and logs', () => {
   let shim: ShimProcess;
   beforeAll(async () => {
-    shim = await shimFor({ handler: 'lam.logs' });
+    shim = await shimFor({ handler: 'lam.logs', concurrency: 8 });
   });
 
   it("a thrown error: API Gateway's 500 for the client, the Invoke Error line with the stack in the log", async () => {
@@ -600,8 +600,10 @@ describe('errors and logs', () => {
   });
 
   it('AWS_LAMBDA_LOG_LEVEL filters lines; AWS_LAMBDA_LOG_FORMAT=JSON writes JSON lines', async () => {
+    // concurrency 1: the request id is kept the way Lambda keeps it, in a global.
     const json = await shimFor({
       handler: 'lam.logs',
+      concurrency: 1,
       env: { AWS_LAMBDA_LOG_LEVEL: 'WARN', AWS_LAMBDA_LOG_FORMAT: 'JSON' },
     });
     await json.call('GET', '/?fail=1', undefined, { 'x-kiln-request-id': 'json-1' });
