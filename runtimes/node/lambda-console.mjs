@@ -89,6 +89,18 @@ export function jsonLine(level, message, params) {
 }
 
 let jsonFormat = false;
+let outputsReady = false;
+
+// process.stdout and stderr are made on first use, which costs ~7 ms for two pipes (measured in
+// the image on a busy host): not at boot. Write errors (reader gone) are dropped, as node's own
+// console does.
+function output(toStderr) {
+  if (!outputsReady) {
+    outputsReady = true;
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  }
+  return toStderr ? process.stderr : process.stdout;
+}
 
 /** Replace console's methods; again after /init, whose env may set the level or format. */
 export function patchConsole(env = process.env) {
@@ -97,9 +109,9 @@ export function patchConsole(env = process.env) {
   const min = LEVELS[env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase()] ?? LEVELS.TRACE;
   const logger = (level) => {
     if (LEVELS[level] < min && level !== 'FATAL') return () => {};
-    const stream = TO_STDERR.has(level) ? process.stderr : process.stdout;
+    const toStderr = TO_STDERR.has(level);
     return (message, ...params) => {
-      stream.write(`${toLine(level, message, params)}\n`);
+      output(toStderr).write(`${toLine(level, message, params)}\n`);
     };
   };
   console.trace = logger('TRACE');
