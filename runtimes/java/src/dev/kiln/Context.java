@@ -1,24 +1,8 @@
 package dev.kiln;
 
 /**
- * What a Java handler learns about its invocation, with AWS Lambda's method names so that
- * handlers written for Lambda's Context read the same:
- * {@code public Object handleRequest(Map<String, Object> event, Context context)}.
+ * The Context of Kiln's first Java API, kept so handlers written against it still compile and
+ * run: it is AWS Lambda's {@link com.amazonaws.services.lambda.runtime.Context}, which new code
+ * should use directly.
  */
-public interface Context {
-  String getAwsRequestId();
-
-  String getFunctionName();
-
-  String getFunctionVersion();
-
-  String getInvokedFunctionArn();
-
-  int getMemoryLimitInMB();
-
-  int getRemainingTimeInMillis();
-
-  String getLogGroupName();
-
-  String getLogStreamName();
-}
+public interface Context extends com.amazonaws.services.lambda.runtime.Context {}

@@ -1,23 +1,36 @@
 package dev.kiln.shim;
 
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A small JSON codec so the shim needs nothing beyond the JDK: objects become
- * LinkedHashMap (key order kept), arrays ArrayList, integers Long, other numbers Double.
- * Serializes Map, Iterable, arrays of objects, CharSequence, Number, Boolean and null;
- * anything else as its toString() string.
+ * The shim's JSON codec, JDK only. A parsed value is a tree: objects are LinkedHashMap (key
+ * order kept), arrays ArrayList, integers Integer, Long or BigInteger (the smallest that holds
+ * them) and other numbers Double, as Jackson's untyped reader in Lambda's Java runtime gives
+ * them. Writing takes trees and any other object: those go through {@link PojoWriter}, loaded
+ * only when a handler returns one.
  */
 public final class Json {
+  /** Jackson's default nesting limit (StreamReadConstraints): deeper input is refused, not a stack overflow. */
+  private static final int MAX_DEPTH = 1000;
+
   private final String text;
   private int pos;
+  private int depth;
 
   private Json(String text) {
     this.text = text;
+  }
+
+  public static Object parse(byte[] utf8) {
+    return parse(new String(utf8, StandardCharsets.UTF_8));
   }
 
   public static Object parse(String text) {
@@ -30,11 +43,15 @@ public final class Json {
   }
 
   private IllegalArgumentException error(String what) {
-    return new IllegalArgumentException("invalid JSON at " + pos + ": " + what);
+    return new IllegalArgumentException("invalid JSON at offset " + pos + ": " + what);
   }
 
   private void skipSpace() {
-    while (pos < text.length() && Character.isWhitespace(text.charAt(pos))) pos++;
+    while (pos < text.length()) {
+      char c = text.charAt(pos);
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return;
+      pos++;
+    }
   }
 
   private Object value() {
@@ -57,12 +74,18 @@ public final class Json {
     return value;
   }
 
+  private void enter() {
+    if (++depth > MAX_DEPTH) throw error("nested deeper than " + MAX_DEPTH + " levels");
+  }
+
   private Map<String, Object> object() {
+    enter();
     Map<String, Object> map = new LinkedHashMap<>();
     pos++;
     skipSpace();
     if (peek() == '}') {
       pos++;
+      depth--;
       return map;
     }
     while (true) {
@@ -77,17 +100,22 @@ public final class Json {
       skipSpace();
       char c = peek();
       pos++;
-      if (c == '}') return map;
+      if (c == '}') {
+        depth--;
+        return map;
+      }
       if (c != ',') throw error("expected ',' or '}'");
     }
   }
 
   private List<Object> array() {
+    enter();
     List<Object> list = new ArrayList<>();
     pos++;
     skipSpace();
     if (peek() == ']') {
       pos++;
+      depth--;
       return list;
     }
     while (true) {
@@ -96,7 +124,10 @@ public final class Json {
       skipSpace();
       char c = peek();
       pos++;
-      if (c == ']') return list;
+      if (c == ']') {
+        depth--;
+        return list;
+      }
       if (c != ',') throw error("expected ',' or ']'");
     }
   }
@@ -107,12 +138,22 @@ public final class Json {
   }
 
   private String string() {
-    StringBuilder sb = new StringBuilder();
     pos++;
+    int start = pos;
+    // Fast path: no escapes.
+    while (pos < text.length()) {
+      char c = text.charAt(pos);
+      if (c == '"') return text.substring(start, pos++);
+      if (c == '\\') break;
+      if (c < 0x20) throw error("control character in a string");
+      pos++;
+    }
+    StringBuilder sb = new StringBuilder(text.length() - start).append(text, start, pos);
     while (true) {
       char c = peek();
       pos++;
       if (c == '"') return sb.toString();
+      if (c < 0x20) throw error("control character in a string");
       if (c != '\\') {
         sb.append(c);
         continue;
@@ -130,7 +171,11 @@ public final class Json {
         case 't': sb.append('\t'); break;
         case 'u':
           if (pos + 4 > text.length()) throw error("short \\u escape");
-          sb.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
+          try {
+            sb.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
+          } catch (NumberFormatException ex) {
+            throw error("bad \\u escape");
+          }
           pos += 4;
           break;
         default: throw error("bad escape \\" + e);
@@ -141,76 +186,137 @@ public final class Json {
   private Object number() {
     int start = pos;
     if (peek() == '-') pos++;
-    while (pos < text.length() && "0123456789.eE+-".indexOf(text.charAt(pos)) >= 0) pos++;
-    String n = text.substring(start, pos);
-    if (n.isEmpty() || n.equals("-")) throw error("expected a value");
-    try {
-      if (n.indexOf('.') < 0 && n.indexOf('e') < 0 && n.indexOf('E') < 0) return Long.parseLong(n);
-      return Double.parseDouble(n);
-    } catch (NumberFormatException ex) {
-      throw error("bad number " + n);
+    int digits = pos;
+    while (pos < text.length() && text.charAt(pos) >= '0' && text.charAt(pos) <= '9') pos++;
+    if (pos == digits) throw error("expected a value");
+    if (text.charAt(digits) == '0' && pos - digits > 1) throw error("leading zero in a number");
+    boolean integral = true;
+    if (pos < text.length() && text.charAt(pos) == '.') {
+      integral = false;
+      pos++;
+      int frac = pos;
+      while (pos < text.length() && text.charAt(pos) >= '0' && text.charAt(pos) <= '9') pos++;
+      if (pos == frac) throw error("expected digits after '.'");
     }
+    if (pos < text.length() && (text.charAt(pos) == 'e' || text.charAt(pos) == 'E')) {
+      integral = false;
+      pos++;
+      if (pos < text.length() && (text.charAt(pos) == '+' || text.charAt(pos) == '-')) pos++;
+      int exp = pos;
+      while (pos < text.length() && text.charAt(pos) >= '0' && text.charAt(pos) <= '9') pos++;
+      if (pos == exp) throw error("expected digits in the exponent");
+    }
+    String n = text.substring(start, pos);
+    if (!integral) return Double.parseDouble(n);
+    int len = n.length() - (n.charAt(0) == '-' ? 1 : 0);
+    if (len <= 9) return Integer.parseInt(n);
+    if (len <= 18) {
+      long v = Long.parseLong(n);
+      return v == (int) v ? (Object) (int) v : (Object) v;
+    }
+    BigInteger big = new BigInteger(n);
+    return big.bitLength() < 64 ? (Object) big.longValue() : big;
   }
 
+  /** The JSON text of any value: trees as they are, other objects as Lambda's serializer writes them. */
   public static String stringify(Object value) {
     StringBuilder sb = new StringBuilder();
-    write(sb, value);
+    write(sb, value, 0);
     return sb.toString();
   }
 
-  private static void write(StringBuilder sb, Object v) {
+  public static byte[] bytes(Object value) {
+    return stringify(value).getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static void write(StringBuilder sb, Object v, int depth) {
+    if (depth > MAX_DEPTH) throw new IllegalStateException("the result nests deeper than " + MAX_DEPTH + " levels (a cycle?)");
     if (v == null) {
       sb.append("null");
-    } else if (v instanceof CharSequence || v instanceof Character) {
-      quote(sb, v.toString());
+    } else if (v instanceof String) {
+      quote(sb, (String) v);
+    } else if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte
+        || v instanceof BigInteger || v instanceof Boolean) {
+      sb.append(v);
     } else if (v instanceof Double || v instanceof Float) {
       double d = ((Number) v).doubleValue();
-      if (Double.isNaN(d) || Double.isInfinite(d)) sb.append("null");
-      else if (d == Math.rint(d) && Math.abs(d) < 1e15) sb.append((long) d);
-      else sb.append(d);
-    } else if (v instanceof Number || v instanceof Boolean) {
+      // Jackson's WRITE_NAN_AS_STRINGS (on in Lambda's serializer): "NaN", "Infinity" as strings.
+      if (Double.isNaN(d) || Double.isInfinite(d)) quote(sb, v.toString());
+      else sb.append(v);
+    } else if (v instanceof BigDecimal) {
       sb.append(v);
     } else if (v instanceof Map) {
       sb.append('{');
       Iterator<? extends Map.Entry<?, ?>> it = ((Map<?, ?>) v).entrySet().iterator();
       while (it.hasNext()) {
         Map.Entry<?, ?> e = it.next();
-        quote(sb, String.valueOf(e.getKey()));
+        Object key = e.getKey();
+        quote(sb, key instanceof Enum ? ((Enum<?>) key).name() : String.valueOf(key));
         sb.append(':');
-        write(sb, e.getValue());
+        write(sb, e.getValue(), depth + 1);
         if (it.hasNext()) sb.append(',');
       }
       sb.append('}');
-    } else if (v instanceof Iterable) {
+    } else if (v instanceof Collection) {
       sb.append('[');
-      Iterator<?> it = ((Iterable<?>) v).iterator();
+      Iterator<?> it = ((Collection<?>) v).iterator();
       while (it.hasNext()) {
-        write(sb, it.next());
+        write(sb, it.next(), depth + 1);
         if (it.hasNext()) sb.append(',');
       }
       sb.append(']');
-    } else if (v instanceof Object[]) {
-      write(sb, java.util.Arrays.asList((Object[]) v));
     } else {
-      quote(sb, v.toString());
+      write(sb, PojoWriter.toTree(v), depth + 1);
     }
   }
 
-  private static void quote(StringBuilder sb, String s) {
+  /**
+   * The value as a tree (Map, List, String, Number, Boolean, null), for reading a result's
+   * fields: maps and lists are copied, other objects serialized as Lambda's serializer would.
+   */
+  public static Object tree(Object v) {
+    return tree(v, 0);
+  }
+
+  private static Object tree(Object v, int depth) {
+    if (depth > MAX_DEPTH) throw new IllegalStateException("the result nests deeper than " + MAX_DEPTH + " levels (a cycle?)");
+    if (v == null || v instanceof String || v instanceof Number || v instanceof Boolean) return v;
+    if (v instanceof Map) {
+      Map<String, Object> out = new LinkedHashMap<>();
+      for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
+        Object key = e.getKey();
+        out.put(key instanceof Enum ? ((Enum<?>) key).name() : String.valueOf(key), tree(e.getValue(), depth + 1));
+      }
+      return out;
+    }
+    if (v instanceof Collection) {
+      List<Object> out = new ArrayList<>(((Collection<?>) v).size());
+      for (Object item : (Collection<?>) v) out.add(tree(item, depth + 1));
+      return out;
+    }
+    return tree(PojoWriter.toTree(v), depth + 1);
+  }
+
+  static void quote(StringBuilder sb, String s) {
     sb.append('"');
+    int last = 0;
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      sb.append(s, last, i);
+      last = i + 1;
       switch (c) {
         case '"': sb.append("\\\""); break;
         case '\\': sb.append("\\\\"); break;
         case '\n': sb.append("\\n"); break;
         case '\r': sb.append("\\r"); break;
         case '\t': sb.append("\\t"); break;
+        case '\b': sb.append("\\b"); break;
+        case '\f': sb.append("\\f"); break;
         default:
-          if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-          else sb.append(c);
+          sb.append("\\u00").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
       }
     }
-    sb.append('"');
+    sb.append(s, last, s.length()).append('"');
   }
 }

@@ -8,7 +8,7 @@ final class ShimError extends Exception {
   final String code;
 
   ShimError(int status, String code, String message) {
-    super(message);
+    super(message, null, false, false);
     this.status = status;
     this.code = code;
   }
