@@ -139,7 +139,8 @@ describe('java', () => {
     expect((await deployDir(t.url, path.join(EXAMPLES, 'hello-java'))).status).toBe(201);
     const res = await fetch(`${t.url}/fn/hello-java/?name=Duke`);
     expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    // API Gateway's payload 2.0 rule for a result without statusCode (SHIM-PROTOCOL §3).
+    expect(res.headers.get('content-type')).toBe('application/json');
     expect(await res.text()).toMatch(/^Hello, Duke! \(java 17\.[\d.]+, hello-java\)\n$/);
   });
 
@@ -187,13 +188,24 @@ describe('java', () => {
     });
     expect(failing.status).toBe(201);
     const thrown = await fetch(`${t.url}/fn/shout-fail/`);
+    // API Gateway's answer; the exception goes to the function's logs (SHIM-PROTOCOL §4).
     expect(thrown.status).toBe(500);
-    expect(await thrown.json()).toEqual({
-      error: {
-        code: 'handler_error',
-        message: 'java.lang.IllegalStateException: java handler failed on purpose',
-      },
+    expect(thrown.headers.get('x-kiln-error')).toBe('handler_error');
+    expect(await thrown.json()).toEqual({ message: 'Internal Server Error' });
+  });
+
+  it('an AWS Lambda handler (RequestHandler, Maven layout, package.Class::method) deploys unmodified', async () => {
+    const res = await deployDir(t.url, path.join(FIXTURES, 'java-aws'), {
+      name: 'orders-java',
+      runtime: 'java',
+      handler: 'com.example.orders.OrderFunction::handleRequest',
+      memoryMb: '192',
     });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const order = await fetch(`${t.url}/fn/orders-java/orders/7`, { method: 'POST', body: '{}' });
+    expect(order.status).toBe(201);
+    expect(order.headers.get('x-function')).toBe('orders-java');
+    expect(await order.text()).toBe('POST /orders/7 192');
   });
 
   it('runs a prebuilt jar', async () => {

@@ -42,9 +42,14 @@ export async function buildJava(fixtures: string): Promise<JavaBuild> {
   const codeDir = path.join(dir, 'fn');
   await mkdir(path.join(codeDir, 'classes'), { recursive: true });
   const shimSources = await javaFiles(path.join(ROOT, 'runtimes/java/src'));
-  await execFileP('javac', ['--release', '17', '-nowarn', '-d', classes, ...shimSources], {
-    maxBuffer: 16 << 20,
-  });
+  // The flags of the image build (src/build/shim-layer.ts).
+  await execFileP(
+    'javac',
+    ['--release', '17', '-nowarn', '-XDstringConcat=inline', '-d', classes, ...shimSources],
+    {
+      maxBuffer: 16 << 20,
+    },
+  );
   await execFileP('jar', ['cf', jar, '-C', classes, '.']);
   await execFileP(
     'javac',

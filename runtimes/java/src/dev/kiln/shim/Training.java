@@ -38,6 +38,7 @@ final class Training {
     total += session("dev.kiln.shim.Training$StreamHandler", "1.0", "");
     total += session("dev.kiln.shim.Training$Hello", "2.0", "");
     total += socketSession();
+    total += classFromDirectory();
     System.out.println("kiln: trained the shim (" + total + " response bytes)");
   }
 
@@ -99,6 +100,32 @@ final class Training {
     }
     return n;
   }
+
+  /**
+   * Loads a class from a directory through a URLClassLoader, as a function's classes are
+   * loaded from /fn/classes: the JDK's file-URL loading classes then come from the archive too.
+   */
+  private static long classFromDirectory() throws IOException {
+    String name = Probe.class.getName();
+    String file = name.replace('.', '/') + ".class";
+    Path dir = Files.createTempDirectory("kiln-train");
+    Path target = dir.resolve(file);
+    try (InputStream in = Training.class.getClassLoader().getResourceAsStream(file)) {
+      if (in == null) return 0;
+      Files.createDirectories(target.getParent());
+      Files.write(target, in.readAllBytes());
+    }
+    try (java.net.URLClassLoader loader = new java.net.URLClassLoader(new java.net.URL[] {dir.toUri().toURL()}, null)) {
+      return Class.forName(name, true, loader).getName().length();
+    } catch (ClassNotFoundException e) {
+      return 0;
+    } finally {
+      Files.deleteIfExists(target);
+    }
+  }
+
+  /** The class {@link #classFromDirectory} loads: it needs nothing but java.base. */
+  public static final class Probe {}
 
   private static final class Accept implements Runnable {
     private final ServerSocketChannel server;
