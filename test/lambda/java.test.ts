@@ -1,5 +1,7 @@
-import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../harness.js';
 import { buildJava, type JavaBuild, JavaShim, parseResponses, readUntil } from './java-harness.js';
@@ -11,6 +13,7 @@ import { buildJava, type JavaBuild, JavaShim, parseResponses, readUntil } from '
  * with Lambda's error JSON, and the HTTP behaviour SHIM-PROTOCOL.md §6 asks of every shim.
  */
 
+const execFileP = promisify(execFile);
 const FIXTURES = path.join(ROOT, 'test/lambda/fixtures/java');
 let build: JavaBuild;
 const running: JavaShim[] = [];
@@ -456,6 +459,64 @@ describe('handler shapes and Lambda serialization (raw invoke)', () => {
       ]),
     );
     expect(shim.stdout.join('\n')).not.toContain('debugged');
+  });
+});
+
+describe("aws-lambda-java-events' API Gateway classes", () => {
+  it('APIGatewayV2HTTPEvent in, APIGatewayV2HTTPResponse (from its builder) out', async () => {
+    const shim = await serving('conformance.apigw.HttpApiHandler');
+    const res = await shim.request('GET', '/items?a=1&a=2', {
+      headers: { cookie: 'c=1', 'user-agent': 'ua' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain');
+    expect(res.headers['set-cookie']).toEqual(['seen=1']);
+    expect(res.body.toString()).toBe(
+      'GET /items q={a=1,2} cookies=[c=1] ua=ua epoch=true b64=false body=null',
+    );
+  });
+
+  it('APIGatewayProxyRequestEvent in, APIGatewayProxyResponseEvent out (payload 1.0)', async () => {
+    const shim = await serving('conformance.apigw.RestApiHandler', { eventFormat: '1.0' });
+    const res = await shim.request('POST', '/orders?a=1&a=2', {
+      headers: { 'x-forwarded-for': '198.51.100.7' },
+      body: 'x',
+    });
+    expect(res.status).toBe(202);
+    expect(res.headers['x-multi']).toBe('a, b');
+    expect(res.body.toString()).toBe('POST /orders q={a=[1, 2]} ip=198.51.100.7 epoch=true body=x');
+  });
+
+  it("a copy of the events classes the function ships wins over the shim's", async () => {
+    const dir = path.join(build.dir, 'own-events');
+    const src = path.join(dir, 'src');
+    await mkdir(path.join(src, 'events'), { recursive: true });
+    await writeFile(
+      path.join(src, 'events/APIGatewayV2HTTPResponse.java'),
+      'package com.amazonaws.services.lambda.runtime.events;\n' +
+        'public class APIGatewayV2HTTPResponse { public static String origin() { return "the function\'s copy"; } }\n',
+    );
+    await writeFile(
+      path.join(src, 'Origin.java'),
+      'public class Origin { public String handle(java.util.Map<String, Object> e) {' +
+        ' return com.amazonaws.services.lambda.runtime.events.APIGatewayV2HTTPResponse.origin(); } }\n',
+    );
+    const eventsClasses = path.join(dir, 'events-classes');
+    await execFileP('javac', ['-d', eventsClasses, path.join(src, 'events/APIGatewayV2HTTPResponse.java')]);
+    await mkdir(path.join(dir, 'fn/lib'), { recursive: true });
+    const jar = path.join(dir, 'fn/lib/aws-lambda-java-events.jar');
+    await execFileP('jar', ['cf', jar, '-C', eventsClasses, '.']);
+    await execFileP('javac', [
+      '-cp',
+      `${jar}:${build.jar}`,
+      '-d',
+      path.join(dir, 'fn/classes'),
+      path.join(src, 'Origin.java'),
+    ]);
+    const shim = await start();
+    const res = await shim.init({ ...build, codeDir: path.join(dir, 'fn') }, 'Origin::handle');
+    expect(res.status, res.body.toString()).toBe(200);
+    expect((await shim.invoke('{}')).body.toString()).toBe('"the function\'s copy"');
   });
 });
 

@@ -45,6 +45,41 @@ final class HandlerLoader {
     }
   }
 
+  /**
+   * The function's class loader: parent-first, as Lambda's runtime loads aws-lambda-java-core
+   * from its own class path, so the shim and the function share one Context type; except for
+   * aws-lambda-java-events' package, where a copy the function ships (in a fat jar or lib/)
+   * wins over the few event classes the shim carries.
+   */
+  static final class FunctionLoader extends URLClassLoader {
+    private static final String EVENTS = "com.amazonaws.services.lambda.runtime.events.";
+
+    static {
+      ClassLoader.registerAsParallelCapable();
+    }
+
+    FunctionLoader(URL[] urls, ClassLoader parent) {
+      super(urls, parent);
+    }
+
+    @Override
+    protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+      if (!name.startsWith(EVENTS)) return super.loadClass(name, resolve);
+      synchronized (getClassLoadingLock(name)) {
+        Class<?> c = findLoadedClass(name);
+        if (c == null) {
+          try {
+            c = findClass(name);
+          } catch (ClassNotFoundException e) {
+            c = getParent().loadClass(name);
+          }
+        }
+        if (resolve) resolveClass(c);
+        return c;
+      }
+    }
+  }
+
   static Loaded load(String codeDir, String spec) throws ShimError {
     int sep = spec.lastIndexOf("::");
     String className = sep < 0 ? spec.trim() : spec.substring(0, sep).trim();
@@ -52,7 +87,7 @@ final class HandlerLoader {
     if (className.isEmpty() || methodName != null && methodName.isEmpty()) {
       throw new ShimError(400, "handler_not_found", "invalid handler \"" + spec + "\": name it package.Class or package.Class::method");
     }
-    ClassLoader loader = new URLClassLoader(classpath(codeDir), HandlerLoader.class.getClassLoader());
+    ClassLoader loader = new FunctionLoader(classpath(codeDir), HandlerLoader.class.getClassLoader());
     Thread.currentThread().setContextClassLoader(loader);
     Class<?> cls;
     try {
