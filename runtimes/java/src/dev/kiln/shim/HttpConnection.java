@@ -36,7 +36,7 @@ final class HttpConnection {
         String expect = req.header("expect");
         if (expect != null) {
           if (!expect.equalsIgnoreCase("100-continue")) {
-            throw new HttpError(417, "expectation_failed", "only Expect: 100-continue is understood");
+            throw new ShimError(417, "expectation_failed", "only Expect: 100-continue is understood");
           }
           // RFC 9110 §10.1.1: a 1.0 client does not understand 100; a request without a body needs none.
           if (req.version.equals("HTTP/1.1") && length != 0) {
@@ -45,7 +45,7 @@ final class HttpConnection {
           }
         }
         req.body = reader.readBody(length);
-      } catch (HttpError e) {
+      } catch (ShimError e) {
         Response r = Response.error(e.status, e.code, e.getMessage());
         write(out, r, false, false);
         return;

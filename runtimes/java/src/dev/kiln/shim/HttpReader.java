@@ -9,7 +9,7 @@ import java.nio.charset.StandardCharsets;
  * Reads HTTP/1.1 requests from one connection (RFC 9112), with its own buffer so that bytes of a
  * pipelined next request stay for the next read. The head is capped (431 past
  * {@link #MAX_HEAD}), the body at the shim's body limit (413), and anything malformed is a 400:
- * each a {@link HttpError}, after which the connection is closed.
+ * each a {@link ShimError}, after which the connection is closed.
  */
 final class HttpReader {
   /** Request line + headers, and the trailers of a chunked body, each at most this (SHIM-PROTOCOL §6). */
@@ -27,7 +27,7 @@ final class HttpReader {
   }
 
   /** The next request's line and headers, or null when the peer closed the connection between requests. */
-  HttpRequest readHead() throws IOException, HttpError {
+  HttpRequest readHead() throws IOException, ShimError {
     int[] budget = {MAX_HEAD};
     String line;
     // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
@@ -43,7 +43,7 @@ final class HttpReader {
     String version = line.substring(sp2 + 1);
     if (!isToken(method)) throw bad("malformed method");
     if (!version.equals("HTTP/1.1") && !version.equals("HTTP/1.0")) {
-      if (version.startsWith("HTTP/")) throw new HttpError(505, "http_version_not_supported", "only HTTP/1.0 and 1.1");
+      if (version.startsWith("HTTP/")) throw new ShimError(505, "http_version_not_supported", "only HTTP/1.0 and 1.1");
       throw bad("malformed request line");
     }
     if (target.charAt(0) != '/' && !target.equals("*") && !target.startsWith("http://") && !target.startsWith("https://")) {
@@ -54,7 +54,7 @@ final class HttpReader {
     return req;
   }
 
-  private void readFields(HttpRequest req, int[] budget) throws IOException, HttpError {
+  private void readFields(HttpRequest req, int[] budget) throws IOException, ShimError {
     while (true) {
       String h = readLine(budget, false);
       if (h == null) throw bad("connection closed inside the request head");
@@ -67,14 +67,14 @@ final class HttpReader {
   }
 
   /** Whether the request announces a body, and how long it is (-1: chunked). Validated here. */
-  long bodyLength(HttpRequest req) throws HttpError {
+  long bodyLength(HttpRequest req) throws ShimError {
     String te = req.header("transfer-encoding");
     String cl = req.header("content-length");
     if (te != null) {
       // RFC 9112 §6.3: both is a smuggling attempt or a broken client; refuse.
       if (cl != null) throw bad("both transfer-encoding and content-length");
       if (!te.trim().equalsIgnoreCase("chunked")) {
-        throw new HttpError(501, "not_implemented", "transfer-encoding " + te + " is not supported (only chunked)");
+        throw new ShimError(501, "not_implemented", "transfer-encoding " + te + " is not supported (only chunked)");
       }
       return -1;
     }
@@ -92,18 +92,18 @@ final class HttpReader {
     return n;
   }
 
-  HttpError tooLarge() {
-    return new HttpError(413, "request_too_large", "the request body is larger than " + maxBody + " bytes");
+  ShimError tooLarge() {
+    return new ShimError(413, "request_too_large", "the request body is larger than " + maxBody + " bytes");
   }
 
   /** Reads the body announced by {@link #bodyLength}. */
-  byte[] readBody(long length) throws IOException, HttpError {
+  byte[] readBody(long length) throws IOException, ShimError {
     if (length == 0) return new byte[0];
     if (length > 0) return readExactly((int) length);
     return readChunked();
   }
 
-  private byte[] readExactly(int n) throws IOException, HttpError {
+  private byte[] readExactly(int n) throws IOException, ShimError {
     byte[] out = new byte[n];
     int have = Math.min(lim - pos, n);
     System.arraycopy(buf, pos, out, 0, have);
@@ -116,7 +116,7 @@ final class HttpReader {
     return out;
   }
 
-  private byte[] readChunked() throws IOException, HttpError {
+  private byte[] readChunked() throws IOException, ShimError {
     ByteArrayOutputStream body = new ByteArrayOutputStream();
     int[] budget = {MAX_HEAD};
     while (true) {
@@ -147,7 +147,7 @@ final class HttpReader {
    * One line without its CRLF (a bare LF is accepted), in ISO-8859-1, counted against the
    * budget; null at end of stream before any byte when {@code eofOk}.
    */
-  private String readLine(int[] budget, boolean eofOk) throws IOException, HttpError {
+  private String readLine(int[] budget, boolean eofOk) throws IOException, ShimError {
     int start = pos;
     StringBuilder spill = null;
     while (true) {
@@ -184,12 +184,12 @@ final class HttpReader {
     }
   }
 
-  private static HttpError headTooLarge() {
-    return new HttpError(431, "request_head_too_large", "the request head is larger than " + MAX_HEAD + " bytes");
+  private static ShimError headTooLarge() {
+    return new ShimError(431, "request_head_too_large", "the request head is larger than " + MAX_HEAD + " bytes");
   }
 
-  private static HttpError bad(String message) {
-    return new HttpError(400, "bad_request", message);
+  private static ShimError bad(String message) {
+    return new ShimError(400, "bad_request", message);
   }
 
   /** RFC 9110 §5.6.2 token characters. */
