@@ -148,7 +148,7 @@ describe('payload format 2.0: the event', () => {
       routeKey: '$default',
       stage: '$default',
     });
-    expect(typeof ctx.accountId).toBe('string');
+    expect(ctx.accountId).toMatch(/^\d{12}$/);
     expect(typeof ctx.apiId).toBe('string');
     const epoch = ctx.timeEpoch as number;
     expect(Number.isInteger(epoch)).toBe(true);
@@ -160,8 +160,11 @@ describe('payload format 2.0: the event', () => {
 
   it('leaves out cookies, query parameters and body when the request has none', async () => {
     const shim = await serving('conformance.events.EventEcho');
-    const event = json((await shim.request('GET', '/')).body) as Record<string, unknown>;
+    const res = await shim.request('GET', '/', { headers: { host: 'fn.example.com:8080' } });
+    const event = json(res.body) as Record<string, unknown>;
     expect(event).toMatchObject({ rawPath: '/', rawQueryString: '', isBase64Encoded: false });
+    // API Gateway's domainName has no port.
+    expect(event.requestContext).toMatchObject({ domainName: 'fn.example.com', domainPrefix: 'fn' });
     expect(event).not.toHaveProperty('cookies');
     expect(event).not.toHaveProperty('queryStringParameters');
     expect(event).not.toHaveProperty('body');

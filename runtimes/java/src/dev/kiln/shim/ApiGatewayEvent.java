@@ -17,7 +17,8 @@ import java.util.Map;
  */
 final class ApiGatewayEvent {
   private static final String[] MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  static final String ACCOUNT_ID = "kiln";
+  /** The account id Kiln reports wherever AWS reports one (events, ARNs): 12 digits, like AWS's. */
+  static final String ACCOUNT_ID = "000000000000";
   static final String API_ID = "kiln";
 
   private ApiGatewayEvent() {}
@@ -169,30 +170,32 @@ final class ApiGatewayEvent {
   }
 
   /**
-   * The client's address: the last x-forwarded-for entry is the one Kiln's gateway appended (the
-   * others are the client's word); outside Kiln, the TCP peer.
+   * The client's address. Served over TCP (outside Kiln), the connection's peer. Behind Kiln's
+   * gateway (unix socket), the last x-forwarded-for entry: the one the gateway appended from its
+   * own socket; earlier entries are the client's word.
    */
   static String sourceIp(HttpRequest req) {
+    if (req.remoteAddress != null) return req.remoteAddress;
     String forwarded = req.header("x-forwarded-for");
-    if (forwarded != null && !forwarded.isBlank()) {
-      String[] parts = forwarded.split(",");
-      return parts[parts.length - 1].trim();
-    }
-    return req.remoteAddress != null ? req.remoteAddress : "127.0.0.1";
+    if (forwarded == null || forwarded.isBlank()) return "127.0.0.1";
+    return forwarded.substring(forwarded.lastIndexOf(',') + 1).trim();
   }
 
-  private static String domainName(HttpRequest req) {
+  /** The Host header without its port: API Gateway's domainName. */
+  static String domainName(HttpRequest req) {
     String host = req.header("host");
-    return host == null || host.isEmpty() ? "localhost" : host;
+    if (host == null || host.isEmpty()) return "localhost";
+    if (host.startsWith("[")) {
+      int end = host.indexOf(']');
+      return end < 0 ? host : host.substring(0, end + 1);
+    }
+    int colon = host.lastIndexOf(':');
+    return colon < 0 ? host : host.substring(0, colon);
   }
 
   private static String domainPrefix(String domain) {
-    int end = domain.length();
-    int colon = domain.indexOf(':');
-    if (colon >= 0) end = colon;
     int dot = domain.indexOf('.');
-    if (dot >= 0 && dot < end) end = dot;
-    return domain.substring(0, end);
+    return dot < 0 ? domain : domain.substring(0, dot);
   }
 
   /** {@code 12/Mar/2020:19:03:58 +0000}: the CLF time API Gateway writes, always in UTC. */

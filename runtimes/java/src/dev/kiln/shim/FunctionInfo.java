@@ -26,8 +26,7 @@ final class FunctionInfo {
     this.memoryMb = memoryMb;
     this.eventFormat = eventFormat;
     String region = env.getOrDefault("AWS_REGION", env.getOrDefault("AWS_DEFAULT_REGION", "us-east-1"));
-    // Lambda's ARN shape, with the account id SAM CLI and other local emulators use for "none".
-    this.arn = "arn:aws:lambda:" + region + ":000000000000:function:" + name;
+    this.arn = "arn:aws:lambda:" + region + ":" + ApiGatewayEvent.ACCOUNT_ID + ":function:" + name;
     this.logGroup = env.getOrDefault("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/" + name);
     this.logStream = env.getOrDefault("AWS_LAMBDA_LOG_STREAM_NAME",
         LocalDate.now(ZoneOffset.UTC).toString().replace('-', '/') + "/[" + version + "]" + instanceId(env));
