@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { link, mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -232,6 +232,7 @@ export class JavaShim {
   async stop(): Promise<void> {
     this.proc.kill('SIGKILL');
     await this.exited;
+    await rm(path.dirname(this.socket), { recursive: true, force: true });
   }
 }
 
