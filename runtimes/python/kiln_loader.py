@@ -9,6 +9,8 @@ import time
 import kiln_logs
 
 SHIM_DIR = os.path.dirname(os.path.abspath(__file__))
+# Lambda variables the shim filled in itself (a later /init may fill them in again).
+_defaulted = set()
 
 
 class LoadError(Exception):
@@ -94,4 +96,6 @@ def lambda_environment(info, code_dir, handler):
         "_HANDLER": handler or "handler.handler",
     }
     for key, value in defaults.items():
-        os.environ.setdefault(key, value)
+        if key not in os.environ or key in _defaulted:
+            os.environ[key] = value
+            _defaulted.add(key)
