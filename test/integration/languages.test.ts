@@ -27,11 +27,11 @@ async function source(dir: string, files: Record<string, string>): Promise<strin
 }
 
 describe('python', () => {
-  it('hello-python: a handler returning a str is a 200 text/plain', async () => {
+  it('hello-python: a handler returning a str is a 200 whose body is the str (API Gateway 2.0)', async () => {
     expect((await deployDir(t.url, path.join(EXAMPLES, 'hello-python'))).status).toBe(201);
     const res = await fetch(`${t.url}/fn/hello-python/here?name=Guido`);
     expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(res.headers.get('content-type')).toBe('application/json');
     expect(await res.text()).toBe('Hello, Guido! (python 3.11.2, path /here)\n');
   });
 
@@ -67,18 +67,18 @@ describe('python', () => {
     const list = await fetch(`${t.url}/fn/py-json/list`);
     expect(list.headers.get('content-type')).toBe('application/json');
     expect(await list.json()).toEqual([1, 'two', null]);
-    expect(await (await fetch(`${t.url}/fn/py-json/`)).json()).toEqual({
+    const context = await fetch(`${t.url}/fn/py-json/`);
+    expect(await context.json()).toEqual({
       remaining: true,
       name: 'py-json',
       version: '1',
-      memory: 96,
-      id_matches: true,
+      memory: '96',
+      id: context.headers.get('x-kiln-request-id'),
     });
     const boom = await fetch(`${t.url}/fn/py-json/boom`);
     expect(boom.status).toBe(500);
-    expect(await boom.json()).toEqual({
-      error: { code: 'handler_error', message: 'ValueError: python handler failed on purpose' },
-    });
+    expect(boom.headers.get('x-kiln-error')).toBe('handler_error');
+    expect(await boom.json()).toEqual({ message: 'Internal Server Error' });
     expect((await fetch(`${t.url}/fn/py-json/list`)).status).toBe(200);
   });
 
