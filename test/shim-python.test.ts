@@ -204,7 +204,7 @@ describe('python shim process', () => {
 
   it('answers 503 not_initialized before /init, health probes included', async () => {
     const shim = await start();
-    for (const headers of [{}, { 'x-kiln-health': '1' }]) {
+    for (const headers of [{}, { 'x-kiln-health': '1' }] as Record<string, string>[]) {
       const res = await shim.request('GET', '/', { headers });
       expect(res.status).toBe(503);
       expect(res.headers['x-kiln-error']).toBe('not_initialized');

@@ -29,6 +29,7 @@ class Function:
         self.concurrency = 1
         self.slots = threading.BoundedSemaphore(1)
         self.arn = None
+        self.context_env = None
         self.init_lock = threading.Lock()
 
 
@@ -71,7 +72,7 @@ def call_handler(event, context):
 def invoke_http(req, peer):
     request_id = request_id_of(req)
     event = EVENT_BUILDERS[fn.event_format](req, request_id, time.time(), peer)
-    context = LambdaContext(request_id, None, None, deadline_of(req), fn.arn)
+    context = LambdaContext(request_id, None, None, deadline_of(req), fn.arn, env=fn.context_env)
     try:
         payload = marshal(call_handler(event, context))
     except MarshalError as err:
@@ -114,7 +115,7 @@ def invoke_raw(req):
         except ValueError as err:
             return error_answer(400, "invalid_request_content",
                                 f"X-Amz-Client-Context must be a base64-encoded JSON object: {err}")
-    context = LambdaContext(request_id, client_context, None, deadline_of(req), fn.arn)
+    context = LambdaContext(request_id, client_context, None, deadline_of(req), fn.arn, env=fn.context_env)
     try:
         result = call_handler(event, context)
         payload = marshal(result)

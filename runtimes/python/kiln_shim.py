@@ -10,7 +10,7 @@ import threading
 import time
 
 import kiln_logs
-from kiln_context import function_arn
+from kiln_context import context_environment, function_arn
 from kiln_events import EVENT_BUILDERS
 from kiln_invoke import JSON, fn, invoke_http, invoke_raw
 from kiln_loader import LoadError, lambda_environment, load_handler, traceback_text
@@ -87,6 +87,7 @@ def init(payload):
     fn.concurrency = concurrency
     fn.slots = threading.BoundedSemaphore(concurrency)
     fn.arn = function_arn(os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+    fn.context_env = context_environment()
     fn.handler = handler
 
 
