@@ -38,10 +38,10 @@ def load_handler(code_dir, spec):
         message = f"Cannot use built-in module {module_name} as a handler module"
         raise LoadError("handler_load_failed", message,
                         kiln_logs.make_error(message, "Runtime.BuiltInModuleConflict", None))
-    import importlib
-
     try:
-        module = importlib.import_module(module_name)
+        # What importlib.import_module does, without importing importlib (~0.5 ms).
+        __import__(module_name)
+        module = sys.modules[module_name]
     except ModuleNotFoundError as err:
         lambda_error = kiln_logs.make_error(f"Unable to import module '{module_name}': {err}",
                                             "Runtime.ImportModuleError", None)

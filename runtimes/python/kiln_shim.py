@@ -1,9 +1,9 @@
 """Kiln's Python shim (stdlib only): listens, loads the function on `POST /init`, and
 answers every other request by calling it (SHIM-PROTOCOL v2, docs/DESIGN.md §5)."""
 
+import _signal  # signal.py's enum classes cost ~1 ms to import; the C module is always loaded
 import json
 import os
-import signal
 import socket
 import sys
 import threading
@@ -184,8 +184,8 @@ def main():
     if not os.environ.get("KILN_SOCKET") and not os.environ.get("KILN_LISTEN_FD") and os.environ.get("KILN_HANDLER"):
         init_from_environment()
     # Kept-alive connections never close on their own: exit at once rather than wait for them.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, exit_now)
+    for sig in (_signal.SIGTERM, _signal.SIGINT):
+        _signal.signal(sig, exit_now)
     # The gateway opens at most `concurrency` connections; leave room for probes and for
     # clients outside Kiln, and past the cap let connections wait in the listen backlog.
     threading.Thread(target=serve, args=(listener, answer, lambda: max(64, 4 * fn.concurrency), max_body),
