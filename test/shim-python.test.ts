@@ -213,12 +213,21 @@ describe('python shim process', () => {
 
   it('with concurrency 1, a second request waits for the first', async () => {
     const shim = await start();
-    expect((await shim.init(probeInit())).status).toBe(200);
+    expect((await shim.init(probeInit({ concurrency: 1 }))).status).toBe(200);
     const waiting = shim.request('GET', '/wait?ms=1000');
     await shim.line('stdout', (l) => l.endsWith('\twaiting'));
     const release = shim.request('GET', '/release');
     expect((await waiting).text).toBe('timeout');
     expect((await release).text).toBe('ok');
+  });
+
+  it('with no concurrency in /init (an older gateway), its connections are the only limit', async () => {
+    const shim = await start();
+    expect((await shim.init(probeInit())).status).toBe(200);
+    const waiting = shim.request('GET', '/wait?ms=20000');
+    await shim.line('stdout', (l) => l.endsWith('\twaiting'));
+    expect((await shim.request('GET', '/release')).text).toBe('ok');
+    expect((await waiting).text).toBe('released');
   });
 
   it('listens on an inherited socket on fd 0 (KILN_LISTEN_FD)', async () => {

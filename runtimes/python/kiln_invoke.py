@@ -20,6 +20,19 @@ JSON = [("content-type", "application/json")]
 INTERNAL_ERROR_BODY = b'{"message":"Internal Server Error"}'
 
 
+class NoLimit:
+    """A semaphore that never waits."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        return False
+
+
+NO_LIMIT = NoLimit()
+
+
 class Function:
     """The loaded handler and how to call it; `handler` is None until /init."""
 

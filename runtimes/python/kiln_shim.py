@@ -12,7 +12,7 @@ import time
 import kiln_logs
 from kiln_context import context_environment, function_arn
 from kiln_events import EVENT_BUILDERS
-from kiln_invoke import JSON, fn, invoke_http, invoke_raw
+from kiln_invoke import JSON, NO_LIMIT, fn, invoke_http, invoke_raw
 from kiln_loader import LoadError, lambda_environment, load_handler, traceback_text
 from kiln_server import error_answer, serve
 
@@ -72,10 +72,12 @@ def init(payload):
     event_format = str(payload.get("eventFormat") or "2.0")
     if event_format not in EVENT_BUILDERS:
         raise LoadError("invalid_event_format", f'eventFormat must be "2.0" or "1.0", not "{event_format}"', None)
-    try:
-        concurrency = max(1, int(payload.get("concurrency") or 1))
-    except ValueError:
-        raise LoadError("invalid_init", f"concurrency must be a number, not {payload.get('concurrency')!r}", None)
+    concurrency = payload.get("concurrency")
+    if concurrency is not None:
+        try:
+            concurrency = max(1, int(concurrency))
+        except (TypeError, ValueError):
+            raise LoadError("invalid_init", f"concurrency must be a number, not {concurrency!r}", None) from None
     kiln_logs.install_logging()
     try:
         handler = load_handler(code_dir, payload.get("handler"))
@@ -84,8 +86,10 @@ def init(payload):
             kiln_logs.log_error(err.lambda_error)
         raise
     fn.event_format = event_format
-    fn.concurrency = concurrency
-    fn.slots = threading.BoundedSemaphore(concurrency)
+    # Without a concurrency (a gateway older than protocol v2), the number of connections the
+    # gateway opens, its own `concurrency`, is the only limit.
+    fn.concurrency = concurrency or 1
+    fn.slots = threading.BoundedSemaphore(concurrency) if concurrency else NO_LIMIT
     fn.arn = function_arn(os.environ["AWS_LAMBDA_FUNCTION_NAME"])
     fn.context_env = context_environment()
     fn.handler = handler
@@ -152,7 +156,7 @@ def init_from_environment():
             "handler": os.environ["KILN_HANDLER"],
             "codeDir": os.environ.get("KILN_CODE_DIR", "/fn"),
             "eventFormat": os.environ.get("KILN_EVENT_FORMAT"),
-            "concurrency": os.environ.get("KILN_CONCURRENCY"),
+            "concurrency": os.environ.get("KILN_CONCURRENCY") or 1,
         })
     except LoadError as err:
         print(f"kiln shim: {err.code}: {err}", file=sys.stderr, flush=True)

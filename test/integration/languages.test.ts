@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployDir, EXAMPLES, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
+import { deployDir, EXAMPLES, FIXTURES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
 
 const execFileP = promisify(execFile);
 let t: TestGateway;
@@ -80,6 +80,27 @@ describe('python', () => {
     expect(boom.headers.get('x-kiln-error')).toBe('handler_error');
     expect(await boom.json()).toEqual({ message: 'Internal Server Error' });
     expect((await fetch(`${t.url}/fn/py-json/list`)).status).toBe(200);
+  });
+
+  it('concurrency 2: one instance runs two requests at once (the second releases the first)', async () => {
+    const probes = path.join(ROOT, 'test/lambda/python');
+    const spec = { name: 'py-concurrent', runtime: 'python', handler: 'http_probe.handler' };
+    const res = await deployDir(t.url, probes, { ...spec, concurrency: '2', maxInstances: '1' });
+    expect(res.status).toBe(201);
+    expect((await fetch(`${t.url}/fn/py-concurrent/`)).status).toBe(200);
+    const waiting = fetch(`${t.url}/fn/py-concurrent/wait?ms=15000`);
+    const requests = async () => {
+      const { instances } = (await (await fetch(`${t.url}/instances`)).json()) as {
+        instances: { function: string; requests: number }[];
+      };
+      return instances.filter((i) => i.function === 'py-concurrent').reduce((n, i) => n + i.requests, 0);
+    };
+    while ((await requests()) < 2) await new Promise((r) => setTimeout(r, 20));
+    const release = await fetch(`${t.url}/fn/py-concurrent/release`);
+    expect(await release.text()).toBe('ok');
+    const waited = await waiting;
+    expect(await waited.text()).toBe('released');
+    expect(waited.headers.get('x-kiln-instance')).toBe(release.headers.get('x-kiln-instance'));
   });
 
   it('puts a vendored site-packages dir on the path and passes env', async () => {
