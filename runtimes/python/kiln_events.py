@@ -1,6 +1,7 @@
-"""API Gateway HTTP API events and result rules, payload formats 2.0 and 1.0, as AWS documents
-them ("Create AWS Lambda proxy integrations for HTTP APIs in API Gateway", the payload format
-structures and "Lambda function response format"). Pure functions over a parsed request.
+"""What API Gateway's two payload formats share: reading a request into event fields, and
+reading a function's result back (AWS: "Create AWS Lambda proxy integrations for HTTP APIs in
+API Gateway"). Each format is a module of its own with `event()` and `result()`, imported only
+by the functions that use it: kiln_format_v2 (2.0, the default) and kiln_format_v1 (1.0).
 
 Kiln routes every request of a function to it, as an HTTP API's `$default` route does: so
 `routeKey` (2.0) and `resource` (1.0) are `$default` and there are no path parameters.
@@ -8,9 +9,12 @@ Kiln routes every request of a function to it, as an HTTP API's `$default` route
 
 import binascii
 import json
+import sys
 import time
 
 from kiln_http import HOP_BY_HOP
+
+FORMATS = {"2.0": "kiln_format_v2", "1.0": "kiln_format_v1"}
 
 ACCOUNT_ID = "000000000000"
 API_ID = "kiln"
@@ -95,121 +99,6 @@ def source_ip(headers, peer):
     return peer or "127.0.0.1"
 
 
-def event_v2(req, request_id, now, peer=None):
-    """Payload format 2.0: duplicate headers and query keys joined with commas, cookies apart."""
-    path, _, query = req.target.partition("?")
-    pairs = visible_headers(req)
-    headers = {}
-    cookies = []
-    for name, value in pairs:
-        if name == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-        else:
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
-    host = headers.get("host", "localhost")
-    event = {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query}
-    if cookies:
-        event["cookies"] = cookies
-    event["headers"] = headers
-    if query:
-        params = {}
-        for k, v in query_pairs(query):
-            params[k] = f"{params[k]},{v}" if k in params else v
-        event["queryStringParameters"] = params
-    event["requestContext"] = {
-        "accountId": ACCOUNT_ID,
-        "apiId": API_ID,
-        "domainName": host,
-        "domainPrefix": host.split(".")[0].split(":")[0],
-        "http": {
-            "method": req.method,
-            "path": path,
-            "protocol": req.version,
-            "sourceIp": source_ip(headers, peer),
-            "userAgent": headers.get("user-agent", ""),
-        },
-        "requestId": request_id,
-        "routeKey": "$default",
-        "stage": "$default",
-        "time": request_time(now),
-        "timeEpoch": int(now * 1000),
-    }
-    body, encoded = body_fields(req, headers.get("content-type"))
-    if body is not None:
-        event["body"] = body
-    event["isBase64Encoded"] = encoded
-    return event
-
-
-def event_v1(req, request_id, now, peer=None):
-    """Payload format 1.0 (the REST API shape): single-value maps hold the last value,
-    multi-value maps every value; absent maps are null; the cookie header stays a header."""
-    path, _, query = req.target.partition("?")
-    headers = {}
-    multi_headers = {}
-    for name, value in visible_headers(req):
-        headers[name] = value
-        multi_headers.setdefault(name, []).append(value)
-    params = multi_params = None
-    if query:
-        params = {}
-        multi_params = {}
-        for k, v in query_pairs(query):
-            params[k] = v
-            multi_params.setdefault(k, []).append(v)
-    host = headers.get("host", "localhost")
-    user_agent = headers.get("user-agent", "")
-    body, encoded = body_fields(req, headers.get("content-type"))
-    return {
-        "version": "1.0",
-        "resource": "$default",
-        "path": path,
-        "httpMethod": req.method,
-        "headers": headers or None,
-        "multiValueHeaders": multi_headers or None,
-        "queryStringParameters": params,
-        "multiValueQueryStringParameters": multi_params,
-        "requestContext": {
-            "accountId": ACCOUNT_ID,
-            "apiId": API_ID,
-            "authorizer": {"claims": None, "scopes": None},
-            "domainName": host,
-            "domainPrefix": host.split(".")[0].split(":")[0],
-            "extendedRequestId": request_id,
-            "httpMethod": req.method,
-            "identity": {
-                "accessKey": None,
-                "accountId": None,
-                "caller": None,
-                "cognitoAuthenticationProvider": None,
-                "cognitoAuthenticationType": None,
-                "cognitoIdentityId": None,
-                "cognitoIdentityPoolId": None,
-                "principalOrgId": None,
-                "sourceIp": source_ip(headers, peer),
-                "user": None,
-                "userAgent": user_agent,
-                "userArn": None,
-            },
-            "path": path,
-            "protocol": req.version,
-            "requestId": request_id,
-            "requestTime": request_time(now),
-            "requestTimeEpoch": int(now * 1000),
-            "resourceId": None,
-            "resourcePath": "$default",
-            "stage": "$default",
-        },
-        "pathParameters": None,
-        "stageVariables": None,
-        "body": body,
-        "isBase64Encoded": encoded,
-    }
-
-
-EVENT_BUILDERS = {"2.0": event_v2, "1.0": event_v1}
-
-
 class MarshalError(Exception):
     """What Lambda's python runtime raises as Runtime.MarshalError."""
 
@@ -233,7 +122,7 @@ def marshal(result):
         raise MarshalError(f"Unable to marshal response: {err}") from err
 
 
-def _status(value):
+def status_code(value):
     if isinstance(value, bool):
         raise InvalidResult(f"statusCode {value!r} is not a number")
     try:
@@ -245,7 +134,7 @@ def _status(value):
     return status
 
 
-def _header_value(value):
+def header_value(value):
     if isinstance(value, bool):
         text = "true" if value else "false"
     else:
@@ -255,14 +144,14 @@ def _header_value(value):
     return text
 
 
-def _header_name(name):
+def header_name(name):
     text = str(name).lower()
     if not text or any(c in text for c in " \t\r\n:"):
         raise InvalidResult(f"bad header name {name!r}")
     return text
 
 
-def _body(result):
+def response_body(result):
     body = result.get("body")
     if body is None:
         body = ""
@@ -277,7 +166,7 @@ def _body(result):
     return body.encode("utf-8")
 
 
-def _map(result, key):
+def object_field(result, key):
     value = result.get(key)
     if value is None:
         return {}
@@ -286,48 +175,8 @@ def _map(result, key):
     return value
 
 
-def result_v2(payload):
-    """Format 2.0: an object with statusCode is the response (headers, cookies, body,
-    isBase64Encoded); any other valid JSON is a 200 application/json whose body is the
-    payload (a JSON string: its text)."""
-    try:
-        result = json.loads(payload)
-    except ValueError:
-        raise InvalidResult("the function's response is not JSON") from None
-    if not (isinstance(result, dict) and "statusCode" in result):
-        body = result.encode("utf-8") if isinstance(result, str) else payload
-        return 200, [("content-type", "application/json")], body
-    headers = [(_header_name(k), _header_value(v)) for k, v in _map(result, "headers").items()]
-    cookies = result.get("cookies") or []
-    if not isinstance(cookies, list):
-        raise InvalidResult("cookies must be a list")
-    headers.extend(("set-cookie", _header_value(c)) for c in cookies)
-    if not any(k == "content-type" for k, _ in headers):
-        headers.append(("content-type", "application/json"))
-    return _status(result.get("statusCode")), headers, _body(result)
-
-
-def result_v1(payload):
-    """Format 1.0: the response must be an object with statusCode; headers and
-    multiValueHeaders merge, and for a name in both only multiValueHeaders' values count."""
-    try:
-        result = json.loads(payload)
-    except ValueError:
-        raise InvalidResult("the function's response is not JSON") from None
-    if not (isinstance(result, dict) and "statusCode" in result):
-        raise InvalidResult("payload format 1.0 needs a response object with statusCode")
-    multi = {}
-    for name, values in _map(result, "multiValueHeaders").items():
-        if not isinstance(values, list):
-            raise InvalidResult(f"multiValueHeaders.{name} must be a list")
-        multi.setdefault(_header_name(name), []).extend(_header_value(v) for v in values)
-    headers = [(n, v) for n, v in ((_header_name(k), _header_value(v)) for k, v in _map(result, "headers").items())
-               if n not in multi]
-    for name, values in multi.items():
-        headers.extend((name, v) for v in values)
-    if not any(k == "content-type" for k, _ in headers):
-        headers.append(("content-type", "application/json"))
-    return _status(result.get("statusCode")), headers, _body(result)
-
-
-RESULT_RULES = {"2.0": result_v2, "1.0": result_v1}
+def payload_format(version):
+    """The module of payload format `version` ("2.0" or "1.0")."""
+    name = FORMATS[version]
+    __import__(name)
+    return sys.modules[name]

@@ -10,7 +10,7 @@ import time
 
 import kiln_logs
 from kiln_context import LambdaContext
-from kiln_events import EVENT_BUILDERS, RESULT_RULES, InvalidResult, MarshalError, marshal
+from kiln_events import InvalidResult, MarshalError, marshal
 from kiln_loader import SHIM_DIR
 from kiln_server import error_answer
 
@@ -39,6 +39,7 @@ class Function:
     def __init__(self):
         self.handler = None
         self.event_format = "2.0"
+        self.payload_format = None  # the module of event_format: event() and result()
         self.concurrency = 1
         self.slots = threading.BoundedSemaphore(1)
         self.arn = None
@@ -84,7 +85,7 @@ def call_handler(event, context):
 
 def invoke_http(req, peer):
     request_id = request_id_of(req)
-    event = EVENT_BUILDERS[fn.event_format](req, request_id, time.time(), peer)
+    event = fn.payload_format.event(req, request_id, time.time(), peer)
     context = LambdaContext(request_id, None, None, deadline_of(req), fn.arn, env=fn.context_env)
     try:
         payload = marshal(call_handler(event, context))
@@ -95,7 +96,7 @@ def invoke_http(req, peer):
         kiln_logs.log_error(kiln_logs.error_result(err, request_id, SHIM_DIR))
         return internal_error("handler_error")
     try:
-        return RESULT_RULES[fn.event_format](payload)
+        return fn.payload_format.result(payload)
     except InvalidResult as err:
         kiln_logs.log_error(kiln_logs.make_error(
             f"API Gateway payload format {fn.event_format} cannot answer this result: {err}",

@@ -10,7 +10,8 @@ request id of the thread that logs, so lines stay attributable when requests run
 - `print` is left alone: raw, as on Lambda.
 
 `logging` costs milliseconds to import, so the handler is installed the moment user code
-first imports it (an import hook), not at boot.
+first imports it (an import hook), not at boot; its formats live in kiln_log_format, loaded
+with it.
 """
 
 import os
@@ -20,15 +21,12 @@ import time
 
 ERROR_LINE_JOIN = "\r"
 ERROR_INDENT = "\u00a0"  # awslambdaric: NO-BREAK SPACE replaces the traceback's indentation
-TEXT_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
-DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 JSON_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _local = threading.local()
 # Requests in flight by thread: a thread the handler started itself has no request of its
 # own, and is attributed to the one request in flight when there is exactly one.
 _inflight = {}
-_configured = False
 
 
 def begin(request_id):
@@ -60,9 +58,15 @@ def json_format():
 def install_logging():
     """Configure `logging` now if it is loaded, else as soon as something imports it."""
     if "logging" in sys.modules:
-        configure(sys.modules["logging"])
+        configure_logging(sys.modules["logging"])
     elif not any(isinstance(f, LoggingImportHook) for f in sys.meta_path):
         sys.meta_path.insert(0, LoggingImportHook())
+
+
+def configure_logging(logging):
+    from kiln_log_format import configure
+
+    configure(logging)
 
 
 class LoggingImportHook:
@@ -81,76 +85,10 @@ class LoggingImportHook:
         class ConfiguringLoader(SourceFileLoader):
             def exec_module(self, module):
                 super().exec_module(module)
-                configure(module)
+                configure_logging(module)
 
         spec.loader = ConfiguringLoader(spec.loader.name, spec.loader.path)
         return spec
-
-
-def configure(logging):
-    """Lambda's root handler (awslambdaric bootstrap._setup_logging)."""
-    global _configured
-    if _configured:
-        return
-    _configured = True
-    logging.Formatter.converter = time.gmtime
-
-    class LambdaLoggerHandler(logging.Handler):
-        def emit(self, record):
-            text = self.format(record).rstrip("\n").replace("\n", ERROR_LINE_JOIN)
-            sys.stdout.write(text + "\n")
-
-    class LambdaLoggerFilter(logging.Filter):
-        def filter(self, record):
-            record.aws_request_id = current_request_id()
-            record.tenant_id = None
-            return True
-
-    handler = LambdaLoggerHandler()
-    handler.setFormatter(json_formatter(logging) if json_format() else logging.Formatter(TEXT_FORMAT, DATE_FORMAT))
-    handler.addFilter(LambdaLoggerFilter())
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
-    level = {None: "", "TRACE": "DEBUG"}.get(level, level).upper()
-    root = logging.getLogger()
-    if level in logging._nameToLevel:
-        root.setLevel(level)
-    root.addHandler(handler)
-
-
-# LogRecord attributes that are not user extras (awslambdaric lambda_runtime_log_utils).
-RESERVED = frozenset(("name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module",
-                      "exc_info", "exc_text", "stack_info", "lineno", "funcName", "created", "msecs",
-                      "relativeCreated", "thread", "threadName", "processName", "process", "aws_request_id",
-                      "tenant_id", "_frame_type", "taskName"))
-
-
-def json_formatter(logging):
-    """awslambdaric's JsonFormatter: one JSON object a record, extras included."""
-    import json
-    import traceback
-
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-
-    class JsonFormatter(logging.Formatter):
-        def format(self, record):
-            record.levelno = min(50, max(0, record.levelno)) // 10 * 10
-            record.levelname = logging.getLevelName(record.levelno)
-            exc = record.exc_info
-            result = {
-                "timestamp": self.formatTime(record, self.datefmt),
-                "level": record.levelname,
-                "message": record.getMessage(),
-                "logger": record.name,
-                "stackTrace": traceback.format_tb(exc[2]) if exc else None,
-                "errorType": exc[0].__name__ if exc else None,
-                "errorMessage": str(exc[1]) if exc else None,
-                "requestId": getattr(record, "aws_request_id", None),
-                "location": f"{record.pathname}:{record.funcName}:{record.lineno}" if exc else None,
-            }
-            result.update((k, v) for k, v in record.__dict__.items() if k not in RESERVED and k not in result)
-            return encode({k: v for k, v in result.items() if v is not None}) + "\n"
-
-    return JsonFormatter(datefmt=JSON_DATE_FORMAT)
 
 
 def error_result(err, request_id, skip_dir):

@@ -11,7 +11,7 @@ import time
 
 import kiln_logs
 from kiln_context import context_environment, function_arn
-from kiln_events import EVENT_BUILDERS
+from kiln_events import FORMATS, payload_format
 from kiln_invoke import JSON, NO_LIMIT, fn, invoke_http, invoke_raw
 from kiln_loader import LoadError, lambda_environment, load_handler, traceback_text
 from kiln_server import error_answer, serve
@@ -70,7 +70,7 @@ def init(payload):
     code_dir = payload.get("codeDir") or "/fn"
     lambda_environment(payload.get("function") or {}, code_dir, payload.get("handler"))
     event_format = str(payload.get("eventFormat") or "2.0")
-    if event_format not in EVENT_BUILDERS:
+    if event_format not in FORMATS:
         raise LoadError("invalid_event_format", f'eventFormat must be "2.0" or "1.0", not "{event_format}"', None)
     concurrency = payload.get("concurrency")
     if concurrency is not None:
@@ -86,6 +86,7 @@ def init(payload):
             kiln_logs.log_error(err.lambda_error)
         raise
     fn.event_format = event_format
+    fn.payload_format = payload_format(event_format)
     # Without a concurrency (a gateway older than protocol v2), the number of connections the
     # gateway opens, its own `concurrency`, is the only limit.
     fn.concurrency = concurrency or 1
