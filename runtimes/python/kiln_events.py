@@ -107,7 +107,9 @@ def _default(obj):
     # Lambda's marshaller (simplejson) writes a Decimal as the number it holds: DynamoDB
     # items come back full of them. The stdlib has no raw-number hook, so int or float.
     if type(obj).__name__ == "Decimal":
-        return int(obj) if obj == obj.to_integral_value() else float(obj)
+        if obj.is_finite() and obj == obj.to_integral_value():
+            return int(obj)
+        return float(obj)  # NaN and infinities included, as allow_nan writes them
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 

@@ -193,6 +193,17 @@ def main():
         _signal.signal(sig, exit_now)
     # The gateway opens at most `concurrency` connections; leave room for probes and for
     # clients outside Kiln, and past the cap let connections wait in the listen backlog.
-    threading.Thread(target=serve, args=(listener, answer, lambda: max(64, 4 * fn.concurrency), max_body),
-                     daemon=True).start()
+    threading.Thread(target=serve_or_exit, args=(listener, max_body), daemon=True).start()
     main_thread.loop()
+
+
+def serve_or_exit(listener, max_body):
+    """Accept on this thread; if accepting ever fails for good, the process must not linger."""
+    try:
+        serve(listener, answer, lambda: max(64, 4 * fn.concurrency), max_body)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
