@@ -34,25 +34,46 @@ def is_text(content_type):
     return t.startswith(TEXT_TYPES) or "+json" in t or "+xml" in t
 
 
+HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
+def percent_decoded(text, lenient):
+    """The bytes of `text` with its %XX escapes decoded. A malformed escape is kept as it is
+    (`lenient`) or makes the answer None."""
+    raw = text.encode("utf-8")
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        pair = raw[i + 1:i + 3] if raw[i] == 0x25 else b""
+        if len(pair) == 2 and pair[0] in HEX_DIGITS and pair[1] in HEX_DIGITS:
+            out.append(int(pair, 16))
+            i += 3
+            continue
+        if raw[i] == 0x25 and not lenient:
+            return None
+        out.append(raw[i])
+        i += 1
+    return bytes(out)
+
+
 def unquote(text):
-    """Percent-decoding of a query component (urllib.parse would import re and more)."""
+    """A query component decoded as URLSearchParams does (`+` is a space; a malformed escape
+    or byte stays as it is); urllib.parse would import re and more."""
     text = text.replace("+", " ")
     if "%" not in text:
         return text
-    out = bytearray()
-    raw = text.encode("utf-8")
-    i = 0
-    while i < len(raw):
-        if raw[i] == 0x25 and i + 3 <= len(raw):
-            try:
-                out.append(int(raw[i + 1:i + 3], 16))
-                i += 3
-                continue
-            except ValueError:
-                pass
-        out.append(raw[i])
-        i += 1
-    return out.decode("utf-8", "replace")
+    return percent_decoded(text, True).decode("utf-8", "replace")
+
+
+def unquote_path(text):
+    """A path decoded as decodeURIComponent does, or as sent if its escapes are malformed."""
+    if "%" not in text:
+        return text
+    decoded = percent_decoded(text, False)
+    try:
+        return text if decoded is None else decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        return text
 
 
 def query_pairs(query):
@@ -74,9 +95,9 @@ def request_time(now):
 
 
 def visible_headers(req):
-    """(name, value) pairs a handler sees: lower-cased names, without Kiln's own `x-kiln-*`
+    """(name, value) pairs a handler sees, names as sent: without Kiln's own `x-kiln-*`
     headers and without the hop-by-hop headers of the connection to the shim."""
-    return [(n.lower(), v) for n, v in req.raw_headers
+    return [(n, v) for n, v in req.raw_headers
             if not n.lower().startswith("x-kiln-") and n.lower() not in HOP_BY_HOP]
 
 
@@ -92,11 +113,25 @@ def body_fields(req, content_type):
     return b64encode(req.body), True
 
 
-def source_ip(headers, peer):
-    forwarded = headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    return peer or "127.0.0.1"
+def source_ip(req, peer):
+    """The client's address. Over TCP, the connection's peer. Behind Kiln's gateway (a unix
+    socket) the last X-Forwarded-For entry, the one the gateway appended from its own socket:
+    earlier entries are the client's word."""
+    if peer:
+        return peer[7:] if peer.startswith("::ffff:") else peer
+    forwarded = req.headers.get("x-forwarded-for")
+    if not forwarded:
+        return "127.0.0.1"
+    return forwarded.rsplit(",", 1)[-1].strip()
+
+
+def domain_name(req):
+    """The Host header without its port: API Gateway's domainName."""
+    host = req.headers.get("host") or "localhost"
+    if host.startswith("["):
+        return host[:host.find("]") + 1]
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() else host
 
 
 class MarshalError(Exception):

@@ -3,45 +3,51 @@ documents it: the event, and the result rules ("Lambda function response for for
 
 import json
 
-from kiln_events import (ACCOUNT_ID, API_ID, InvalidResult, body_fields, header_name, header_value,
-                         object_field, query_pairs, request_time, response_body, source_ip, status_code,
+from kiln_events import (ACCOUNT_ID, API_ID, InvalidResult, body_fields, domain_name, header_name, header_value,
+                         object_field, query_pairs, request_time, response_body, source_ip, status_code, unquote_path,
                          visible_headers)
 
 
 def event(req, request_id, now, peer=None):
-    """Payload format 1.0 (the REST API shape): single-value maps hold the last value,
-    multi-value maps every value; absent maps are null; the cookie header stays a header."""
+    """Payload format 1.0 (the REST API shape): header names as sent; single-value maps hold
+    the last value, multi-value maps every value; absent maps are null. Every path reaches the
+    one handler as on a REST API whose `/` and greedy `/{proxy+}` resources both integrate
+    with it: `resource` names the one that matched, `pathParameters.proxy` the rest, decoded."""
     path, _, query = req.target.partition("?")
     headers = {}
     multi_headers = {}
+    spelling = {}
     for name, value in visible_headers(req):
+        name = spelling.setdefault(name.lower(), name)
         headers[name] = value
         multi_headers.setdefault(name, []).append(value)
     params = multi_params = None
-    if query:
+    pairs = query_pairs(query)
+    if pairs:
         params = {}
         multi_params = {}
-        for k, v in query_pairs(query):
+        for k, v in pairs:
             params[k] = v
             multi_params.setdefault(k, []).append(v)
-    host = headers.get("host", "localhost")
-    user_agent = headers.get("user-agent", "")
-    body, encoded = body_fields(req, headers.get("content-type"))
+    root = path in ("/", "")
+    resource = "/" if root else "/{proxy+}"
+    domain = domain_name(req)
+    body, encoded = body_fields(req, req.headers.get("content-type"))
     return {
         "version": "1.0",
-        "resource": "$default",
+        "resource": resource,
         "path": path,
         "httpMethod": req.method,
-        "headers": headers or None,
-        "multiValueHeaders": multi_headers or None,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
         "queryStringParameters": params,
         "multiValueQueryStringParameters": multi_params,
         "requestContext": {
             "accountId": ACCOUNT_ID,
             "apiId": API_ID,
             "authorizer": {"claims": None, "scopes": None},
-            "domainName": host,
-            "domainPrefix": host.split(".")[0].split(":")[0],
+            "domainName": domain,
+            "domainPrefix": domain.split(".")[0],
             "extendedRequestId": request_id,
             "httpMethod": req.method,
             "identity": {
@@ -53,9 +59,9 @@ def event(req, request_id, now, peer=None):
                 "cognitoIdentityId": None,
                 "cognitoIdentityPoolId": None,
                 "principalOrgId": None,
-                "sourceIp": source_ip(headers, peer),
+                "sourceIp": source_ip(req, peer),
                 "user": None,
-                "userAgent": user_agent,
+                "userAgent": req.headers.get("user-agent", ""),
                 "userArn": None,
             },
             "path": path,
@@ -64,10 +70,10 @@ def event(req, request_id, now, peer=None):
             "requestTime": request_time(now),
             "requestTimeEpoch": int(now * 1000),
             "resourceId": None,
-            "resourcePath": "$default",
+            "resourcePath": resource,
             "stage": "$default",
         },
-        "pathParameters": None,
+        "pathParameters": None if root else {"proxy": unquote_path(path[1:])},
         "stageVariables": None,
         "body": body,
         "isBase64Encoded": encoded,
@@ -85,8 +91,7 @@ def result(payload):
         raise InvalidResult("payload format 1.0 needs a response object with statusCode")
     multi = {}
     for name, values in object_field(result, "multiValueHeaders").items():
-        if not isinstance(values, list):
-            raise InvalidResult(f"multiValueHeaders.{name} must be a list")
+        values = values if isinstance(values, list) else [values]
         multi.setdefault(header_name(name), []).extend(header_value(v) for v in values)
     headers = [(n, v) for n, v in ((header_name(k), header_value(v)) for k, v in object_field(result, "headers").items())
                if n not in multi]

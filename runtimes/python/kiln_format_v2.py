@@ -3,7 +3,7 @@ how a function's result becomes the response ("Lambda function response for form
 
 import json
 
-from kiln_events import (ACCOUNT_ID, API_ID, InvalidResult, body_fields, header_name, header_value,
+from kiln_events import (ACCOUNT_ID, API_ID, InvalidResult, body_fields, domain_name, header_name, header_value,
                          object_field, query_pairs, request_time, response_body, source_ip, status_code,
                          visible_headers)
 
@@ -11,15 +11,15 @@ from kiln_events import (ACCOUNT_ID, API_ID, InvalidResult, body_fields, header_
 def event(req, request_id, now, peer=None):
     """Payload format 2.0: duplicate headers and query keys joined with commas, cookies apart."""
     path, _, query = req.target.partition("?")
-    pairs = visible_headers(req)
     headers = {}
     cookies = []
-    for name, value in pairs:
+    for name, value in visible_headers(req):
+        name = name.lower()
         if name == "cookie":
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
         else:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
-    host = headers.get("host", "localhost")
+    domain = domain_name(req)
     event = {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query}
     if cookies:
         event["cookies"] = cookies
@@ -32,13 +32,13 @@ def event(req, request_id, now, peer=None):
     event["requestContext"] = {
         "accountId": ACCOUNT_ID,
         "apiId": API_ID,
-        "domainName": host,
-        "domainPrefix": host.split(".")[0].split(":")[0],
+        "domainName": domain,
+        "domainPrefix": domain.split(".")[0],
         "http": {
             "method": req.method,
             "path": path,
             "protocol": req.version,
-            "sourceIp": source_ip(headers, peer),
+            "sourceIp": source_ip(req, peer),
             "userAgent": headers.get("user-agent", ""),
         },
         "requestId": request_id,
@@ -52,6 +52,11 @@ def event(req, request_id, now, peer=None):
         event["body"] = body
     event["isBase64Encoded"] = encoded
     return event
+
+
+# AWS documents no default for a response without content-type; HTTP APIs were seen answering
+# text/plain (aasisodiya.github.io, "AWS API Gateway Response Handling", 2020; the node shim too).
+DEFAULT_TYPE = "text/plain; charset=utf-8"
 
 
 def result(payload):
@@ -71,5 +76,5 @@ def result(payload):
         raise InvalidResult("cookies must be a list")
     headers.extend(("set-cookie", header_value(c)) for c in cookies)
     if not any(k == "content-type" for k, _ in headers):
-        headers.append(("content-type", "application/json"))
+        headers.append(("content-type", DEFAULT_TYPE))
     return status_code(result.get("statusCode")), headers, response_body(result)

@@ -98,10 +98,9 @@ def invoke_http(req, peer):
     try:
         return fn.payload_format.result(payload)
     except InvalidResult as err:
-        kiln_logs.log_error(kiln_logs.make_error(
-            f"API Gateway payload format {fn.event_format} cannot answer this result: {err}",
-            "Kiln.InvalidResponse", None, request_id))
-        return internal_error("invalid_response")
+        # What API Gateway logs for it (`$context.integrationErrorMessage`).
+        kiln_logs.log_line("ERROR", request_id, f"Malformed Lambda proxy response: {err}")
+        return internal_error("invalid_result")
 
 
 def internal_error(code):

@@ -140,3 +140,18 @@ def log_error(result):
         line = ERROR_LINE_JOIN.join(lines)
     sys.stderr.write(line.replace("\n", ERROR_LINE_JOIN) + "\n")
     sys.stderr.flush()
+
+
+def log_line(level, request_id, message):
+    """A line of the shim's own in the `logging` handler's format, on stderr."""
+    now = time.time()
+    if json_format():
+        import json
+
+        line = json.dumps({"timestamp": time.strftime(JSON_DATE_FORMAT, time.gmtime(now)), "level": level,
+                           "message": message, "requestId": request_id}, ensure_ascii=False)
+    else:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        line = f"[{level}]\t{stamp}\t{request_id}\t{message}"
+    sys.stderr.write(line.replace("\n", ERROR_LINE_JOIN) + "\n")
+    sys.stderr.flush()

@@ -123,11 +123,12 @@ describe('payload format 2.0: the event', () => {
     expect(typeof rc.apiId).toBe('string');
     expect(rc.domainName).toBe('kiln.test');
     expect(rc.domainPrefix).toBe('kiln');
+    // sourceIp: the last X-Forwarded-For entry, the one Kiln's gateway appends.
     expect(rc.http).toEqual({
       method: 'POST',
       path: '/event',
       protocol: 'HTTP/1.1',
-      sourceIp: '203.0.113.9',
+      sourceIp: '10.0.0.1',
       userAgent: 'agent',
     });
     expect(rc.requestId).toBe('req-v2');
@@ -191,14 +192,17 @@ describe('payload format 1.0: the event', () => {
       ].sort(),
     );
     expect(event.version).toBe('1.0');
-    expect(event.resource).toBe('$default');
+    // Every path reaches the handler as a REST API's greedy `/{proxy+}` resource.
+    expect(event.resource).toBe('/{proxy+}');
+    expect(event.pathParameters).toEqual({ proxy: 'event' });
     expect(event.path).toBe('/event');
     expect(event.httpMethod).toBe('POST');
-    // Single-value maps hold the last value; the cookie header stays a header.
-    expect(event.headers).toMatchObject({ header1: 'value1', header2: 'value2', cookie: 'cookie1; cookie2' });
+    // Names as sent (the first spelling of a repeated one); single-value maps hold the last
+    // value; the cookie header stays a header.
+    expect(event.headers).toMatchObject({ header1: 'value1', Header2: 'value2', cookie: 'cookie1; cookie2' });
     expect(event.multiValueHeaders).toMatchObject({
       header1: ['value1'],
-      header2: ['value1', 'value2'],
+      Header2: ['value1', 'value2'],
       cookie: ['cookie1; cookie2'],
       host: ['kiln.test'],
     });
@@ -207,7 +211,6 @@ describe('payload format 1.0: the event', () => {
       parameter1: ['value1', 'value2'],
       parameter2: ['value'],
     });
-    expect(event.pathParameters).toBeNull();
     expect(event.stageVariables).toBeNull();
     expect(event.body).toBe('Hello from Lambda');
     expect(event.isBase64Encoded).toBe(false);
@@ -243,7 +246,7 @@ describe('payload format 1.0: the event', () => {
       requestId: 'req-v1',
       extendedRequestId: 'req-v1',
       resourceId: null,
-      resourcePath: '$default',
+      resourcePath: '/{proxy+}',
       stage: '$default',
     });
     expect(rc.accountId).toMatch(/^\d{12}$/);
@@ -256,7 +259,7 @@ describe('payload format 1.0: the event', () => {
       cognitoIdentityId: null,
       cognitoIdentityPoolId: null,
       principalOrgId: null,
-      sourceIp: '203.0.113.9',
+      sourceIp: '10.0.0.1',
       user: null,
       userAgent: 'agent',
       userArn: null,
@@ -272,6 +275,15 @@ describe('payload format 1.0: the event', () => {
     expect(event.multiValueQueryStringParameters).toBeNull();
     expect(event.body).toBeNull();
     expect(event.isBase64Encoded).toBe(false);
+  });
+
+  it('decodes the proxy path parameter, and the root is the `/` resource', async () => {
+    const deep = JSON.parse((await shim.request('GET', '/event/a%20b/c%2Fd')).text);
+    expect(deep.pathParameters).toEqual({ proxy: 'event/a b/c/d' });
+    expect(deep.path).toBe('/event/a%20b/c%2Fd');
+    const root = JSON.parse((await shim.request('GET', '/')).text);
+    expect(root).toMatchObject({ resource: '/', path: '/', pathParameters: null });
+    expect(root.requestContext.resourcePath).toBe('/');
   });
 });
 
@@ -323,7 +335,8 @@ describe('payload format 2.0: result rules', () => {
       result: { statusCode: 200, body: Buffer.from([0, 255, 1]).toString('base64'), isBase64Encoded: true },
     });
     expect(binary.body).toEqual(Buffer.from([0, 255, 1]));
-    expect(binary.headers['content-type']).toBe('application/json');
+    // AWS documents no default; HTTP APIs answer text/plain (as the node shim does).
+    expect(binary.headers['content-type']).toBe('text/plain; charset=utf-8');
   });
 });
 
@@ -359,7 +372,8 @@ describe('payload format 1.0: result rules', () => {
     const res = await resultOf(shim, { result });
     expect(res.status).toBe(500);
     expect(res.text).toBe('{"message":"Internal Server Error"}');
-    expect(res.headers['x-kiln-error']).toBe('invalid_response');
+    expect(res.headers['x-kiln-error']).toBe('invalid_result');
+    await shim.line('stderr', (l) => /^\[ERROR\]\t.*\tMalformed Lambda proxy response: /.test(l));
   });
 });
 

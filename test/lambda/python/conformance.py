@@ -76,11 +76,15 @@ def act(action, event, context):
     raise KeyError(action)
 
 
+def first_segment(path):
+    return path.strip("/").split("/")[0] or "event"
+
+
 def handler(event, context):
     if "rawPath" in event:  # an API Gateway event, payload format 2.0
-        return act(event["rawPath"].strip("/"), event, context)
+        return act(first_segment(event["rawPath"]), event, context)
     if "httpMethod" in event:  # format 1.0, which needs a response object
-        action = event["path"].strip("/")
+        action = first_segment(event["path"])
         result = act(action, event, context)
         return result if action == "result" else {"statusCode": 200, "body": json.dumps(result)}
     return act(event.get("action", "event"), event, context)
