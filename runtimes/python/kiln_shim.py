@@ -117,14 +117,15 @@ def answer_init(req):
 
 def answer(req, peer=None):
     headers = req.headers
+    # A probe asks whether the process serves, before /init too (SHIM-PROTOCOL.md §3).
+    if headers.get("x-kiln-health") == "1":
+        return OK
     if fn.handler is None and req.method == "POST" and req.target == "/init":
         init_answer = answer_init(req)
         if init_answer is not None:
             return init_answer
     if fn.handler is None:
         return error_answer(503, "not_initialized", "the function has not been loaded yet (POST /init first)")
-    if headers.get("x-kiln-health") == "1":
-        return OK
     if headers.get("x-kiln-invoke") == "raw":
         return invoke_raw(req)
     return invoke_http(req, peer)
@@ -182,7 +183,10 @@ def exit_now(*_):
 
 
 def main():
-    max_body = int(os.environ.get("KILN_MAX_BODY_BYTES") or DEFAULT_MAX_BODY)
+    try:
+        max_body = int(os.environ.get("KILN_MAX_BODY_BYTES") or DEFAULT_MAX_BODY)
+    except ValueError:
+        max_body = DEFAULT_MAX_BODY
     listener = listener_socket()
     if os.environ.get("KILN_WARMUP") == "1":
         warm_up()
