@@ -108,7 +108,7 @@ describe('python shim over HTTP/1.1', () => {
     sock.write(`GET / HTTP/1.1\r\nhost: a\r\nx-big: ${'b'.repeat(70 * 1024)}\r\n\r\n`);
     const res = await reader.next();
     expect(res.status).toBe(431);
-    expect(res.headers['x-kiln-error']).toBe('request_header_too_large');
+    expect(res.headers['x-kiln-error']).toBe('request_head_too_large');
     expect(await reader.closed()).toBe(true);
   });
 

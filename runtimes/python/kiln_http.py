@@ -108,7 +108,7 @@ class RequestReader:
                 del self.buf[:at + 4]
                 return head
             if len(self.buf) > MAX_HEAD:
-                raise HttpError(431, "request_header_too_large", f"the request head is larger than {MAX_HEAD} bytes")
+                raise HttpError(431, "request_head_too_large", f"the request head is larger than {MAX_HEAD} bytes")
             start = max(0, len(self.buf) - 3)
             if not self._fill():
                 if self.buf:
@@ -122,7 +122,7 @@ class RequestReader:
         if head is None:
             return None
         if len(head) > MAX_HEAD:
-            raise HttpError(431, "request_header_too_large", f"the request head is larger than {MAX_HEAD} bytes")
+            raise HttpError(431, "request_head_too_large", f"the request head is larger than {MAX_HEAD} bytes")
         # CR, LF and NUL have no place in a head but as its line ends (RFC 9110 §5.5).
         crlf = head.count(b"\r\n")
         if head.count(b"\r") != crlf or head.count(b"\n") != crlf or b"\x00" in head:
@@ -162,10 +162,10 @@ class RequestReader:
                 raise bad
         trailers = 0
         while True:
-            line = self._line(MAX_HEAD, HttpError(431, "request_header_too_large", "the trailer section is too large"))
+            line = self._line(MAX_HEAD, HttpError(431, "request_head_too_large", "the trailer section is too large"))
             trailers += len(line) + 2
             if trailers > MAX_HEAD:
-                raise HttpError(431, "request_header_too_large", "the trailer section is too large")
+                raise HttpError(431, "request_head_too_large", "the trailer section is too large")
             if not line:
                 break
         return b"".join(chunks)
