@@ -35,3 +35,28 @@ describe('LineCapture', () => {
     expect(lines().at(-1)).toBe('later');
   });
 });
+
+describe('LineCapture and utf8', () => {
+  it('keeps a character whole when a read splits it', () => {
+    const { c, lines } = capture();
+    const bytes = Buffer.from('héllo wörld\n');
+    c.write(bytes.subarray(0, 2));
+    c.write(bytes.subarray(2, 9));
+    c.write(bytes.subarray(9));
+    expect(lines()).toEqual(['héllo wörld']);
+  });
+});
+
+describe('LineCapture under a flood that never stops', () => {
+  it('reports what it dropped once a second', () => {
+    let now = 0;
+    const { c, out } = capture({ bytesPerSecond: 10, burstBytes: 10, now: () => now });
+    for (let second = 0; second < 3; second++) {
+      for (let i = 0; i < 100; i++) c.write('0123456789abcdefghij\n');
+      now += 1000;
+    }
+    const reports = out.filter((l) => l.kind === 'dropped');
+    expect(reports.length).toBeGreaterThanOrEqual(2);
+    expect(reports.reduce((n, r) => n + (r.kind === 'dropped' ? r.lines : 0), 0)).toBeLessThanOrEqual(300);
+  });
+});

@@ -1,3 +1,5 @@
+import { StringDecoder } from 'node:string_decoder';
+
 /** What a capture hands on: one complete line (without its newline), or a note that lines were dropped. */
 export type CapturedLine = { kind: 'line'; text: string } | { kind: 'dropped'; lines: number; bytes: number };
 
@@ -20,12 +22,15 @@ const TRUNCATED = ' [kiln: line truncated]';
  * Measured with a flood of 1 GiB in 0.55 s (issue 8), which an uncapped file took whole.
  */
 export class LineCapture {
+  /** A character split across two reads stays whole. */
+  private readonly decoder = new StringDecoder('utf8');
   private partial = '';
   private partialCut = false;
   private tokens: number;
   private last: number;
   private droppedLines = 0;
   private droppedBytes = 0;
+  private lastReport: number;
   private readonly maxLine: number;
   private readonly rate: number;
   private readonly burst: number;
@@ -41,10 +46,11 @@ export class LineCapture {
     this.now = options.now ?? Date.now;
     this.tokens = this.burst;
     this.last = this.now();
+    this.lastReport = this.last;
   }
 
   write(chunk: Buffer | string): void {
-    const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     let start = 0;
     for (;;) {
       const nl = text.indexOf('\n', start);
@@ -58,6 +64,8 @@ export class LineCapture {
 
   /** The stream ended: a last line without a newline still counts. */
   end(): void {
+    const rest = this.decoder.end();
+    if (rest) this.add(rest);
     if (this.partial || this.partialCut) this.finishLine();
     this.reportDropped();
   }
@@ -82,6 +90,8 @@ export class LineCapture {
     if (this.tokens < cost) {
       this.droppedLines++;
       this.droppedBytes += cost;
+      // A flood that never stops is still reported, once a second (outside the bucket).
+      if (this.last - this.lastReport >= 1000) this.reportDropped();
       return;
     }
     this.tokens -= cost;
@@ -91,6 +101,7 @@ export class LineCapture {
 
   private reportDropped(): void {
     if (this.droppedLines === 0) return;
+    this.lastReport = this.last;
     this.emit({ kind: 'dropped', lines: this.droppedLines, bytes: this.droppedBytes });
     this.droppedLines = 0;
     this.droppedBytes = 0;

@@ -70,13 +70,63 @@ describe('LogStore', () => {
   it('hands new lines to followers that match, until they unsubscribe', async () => {
     const store = new LogStore(dir);
     const seen: string[] = [];
-    const stop = store.follow('hello', { requestId: 'r' }, (r) => seen.push(r.line));
+    const follow = await store.follow('hello', { requestId: 'r' }, (r) => seen.push(r.line));
+    follow.start();
     store.append(record('a', { requestId: 'r' }));
     store.append(record('b', { requestId: 'x' }));
     store.append(record('c', { requestId: 'r', function: 'other' }));
-    stop();
+    await store.flush();
+    follow.stop();
     store.append(record('d', { requestId: 'r' }));
+    await store.flush();
     expect(seen).toEqual(['a']);
+  });
+
+  it('gives a follower every record once: the backlog, then what came while it read the backlog', async () => {
+    const store = new LogStore(dir, { segmentBytes: 2000, segmentsPerFunction: 50 });
+    for (let i = 0; i < 100; i++) store.append(record(`before ${i}`));
+    const live: string[] = [];
+    const follow = await store.follow('hello', {}, (r) => live.push(r.line));
+    for (let i = 0; i < 50; i++) store.append(record(`during ${i}`));
+    const backlog: string[] = [];
+    for await (const r of follow.backlog) backlog.push(r.line);
+    follow.start();
+    for (let i = 0; i < 50; i++) store.append(record(`after ${i}`));
+    await store.flush();
+    follow.stop();
+    const all = [...backlog, ...live];
+    expect(all).toEqual([
+      ...Array.from({ length: 100 }, (_, i) => `before ${i}`),
+      ...Array.from({ length: 50 }, (_, i) => `during ${i}`),
+      ...Array.from({ length: 50 }, (_, i) => `after ${i}`),
+    ]);
+  });
+
+  it('follows a log that was written by an earlier gateway, and tails it', async () => {
+    const first = new LogStore(dir);
+    for (let i = 0; i < 10; i++) first.append(record(`old ${i}`));
+    await first.flush();
+    const store = new LogStore(dir);
+    const live: string[] = [];
+    const follow = await store.follow('hello', { tail: 3 }, (r) => live.push(r.line));
+    const backlog: string[] = [];
+    for await (const r of follow.backlog) backlog.push(r.line);
+    follow.start();
+    store.append(record('new'));
+    await store.flush();
+    follow.stop();
+    expect(backlog).toEqual(['old 7', 'old 8', 'old 9']);
+    expect(live).toEqual(['new']);
+  });
+
+  it('forgets a removed function, and drops lines its old instances write after that', async () => {
+    const store = new LogStore(dir);
+    const generation = store.generation('hello');
+    store.append(record('before'), generation);
+    await store.remove('hello');
+    store.append(record('late line of a draining instance'), generation);
+    store.append(record('the new function'));
+    expect((await store.query('hello')).map((r) => r.line)).toEqual(['the new function']);
   });
 
   it('refuses a name that is not a function name (it becomes a directory)', () => {
