@@ -10,6 +10,8 @@ export class DataDir {
   readonly snapshots: string;
   readonly functions: string;
   readonly instances: string;
+  /** Function logs (LogStore): bounded per function, kept across restarts. */
+  readonly logs: string;
   readonly tmp: string;
 
   constructor(readonly root: string) {
@@ -17,6 +19,7 @@ export class DataDir {
     this.snapshots = path.join(root, 'snapshots');
     this.functions = path.join(root, 'functions');
     this.instances = path.join(root, 'instances');
+    this.logs = path.join(root, 'logs');
     // One tmp dir inside the data dir: renames out of it stay on one filesystem.
     this.tmp = path.join(root, 'tmp');
   }
@@ -37,7 +40,7 @@ export class DataDir {
   }
 
   async ensure(): Promise<void> {
-    for (const dir of [this.images, this.snapshots, this.functions, this.instances, this.tmp]) {
+    for (const dir of [this.images, this.snapshots, this.functions, this.instances, this.logs, this.tmp]) {
       await mkdir(dir, { recursive: true });
     }
   }

@@ -8,6 +8,7 @@ import { KilnError } from './errors.js';
 import { FunctionStore } from './functions/function-store.js';
 import { ImageStore } from './image/image-store.js';
 import { SnapshotStore } from './image/snapshot-store.js';
+import { LogStore } from './logs/log-store.js';
 import { ImageLauncher } from './pool/image-launcher.js';
 import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
@@ -46,6 +47,7 @@ export class Kiln {
     readonly runtime: ContainerRuntime,
     readonly pool: WarmPool,
     readonly deployer: Deployer,
+    readonly logs: LogStore,
   ) {}
 
   /** The data dir, image store, snapshots and base images only: what `kiln runtimes build` needs. */
@@ -69,16 +71,24 @@ export class Kiln {
     const driver = await selectOciRuntime(stateRoot);
     const runtime = new ContainerRuntime(data.instances, driver, await detectCgroupTree());
     await runtime.recover();
-    const launcher = new ImageLauncher(runtime, images, snapshots, baseImages);
+    const logs = new LogStore(data.logs);
+    const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs);
     const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv());
     const pool = new WarmPool(launcher, functions, stemCells);
     pool.startMaintenance();
     const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp);
-    return new Kiln(data, images, snapshots, functions, baseImages, runtime, pool, deployer);
+    return new Kiln(data, images, snapshots, functions, baseImages, runtime, pool, deployer, logs);
+  }
+
+  /** Remove a function: its versions and instances (the deployer), then its logs. */
+  async removeFunction(name: string): Promise<void> {
+    await this.deployer.remove(name);
+    await this.logs.remove(name);
   }
 
   async close(): Promise<void> {
     await this.pool.shutdown();
+    await this.logs.flush();
     // The OCI runtime's state root is per data dir; with every container gone it is empty.
     await rmdir(this.runtime.driver.stateRoot).catch(() => undefined);
   }

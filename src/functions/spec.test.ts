@@ -8,6 +8,7 @@ describe('parseSpec', () => {
       runtime: 'node',
       env: {},
       memoryMb: 128,
+      cpus: 1,
       pids: 256,
       timeoutMs: 30_000,
       concurrency: 1,

@@ -11,6 +11,7 @@ export interface FunctionSpec {
   /** Where the handler is, in the language's own form (`Language.handler`, docs/DESIGN.md §5); undefined = its default. */
   handler?: string;
   memoryMb: number;
+  /** CPU quota in cores (default 1; versions recorded before that default may lack it). */
   cpus?: number;
   pids: number;
   timeoutMs: number;
@@ -24,6 +25,13 @@ export interface FunctionSpec {
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
+/**
+ * A function's CPU quota unless its spec says otherwise: one core, as Lambda gives about one
+ * vCPU at 1769 MB. Without a quota a function's background work could take every core (issue 8:
+ * a spinner slowed a host CPU loop by 60 %).
+ */
+export const DEFAULT_CPUS = 1;
+
 interface Bound {
   min: number;
   max: number;
@@ -33,7 +41,7 @@ interface Bound {
 
 const NUMBERS: Record<string, Bound> = {
   memoryMb: { min: 16, max: 8192, default: 128, integer: true },
-  cpus: { min: 0.05, max: 64, default: undefined, integer: false },
+  cpus: { min: 0.05, max: 64, default: DEFAULT_CPUS, integer: false },
   pids: { min: 32, max: 32768, default: 256, integer: true },
   timeoutMs: { min: 10, max: 900_000, default: 30_000, integer: true },
   concurrency: { min: 1, max: 1000, default: 1, integer: true },

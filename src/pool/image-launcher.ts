@@ -3,27 +3,36 @@ import path from 'node:path';
 import type { BaseImages } from '../build/base-images.js';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
+import { DEFAULT_CPUS } from '../functions/spec.js';
 import type { ImageStore } from '../image/image-store.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { Image } from '../image/types.js';
 import { type LanguageName, languageNamed } from '../languages/registry.js';
+import { InstanceLog } from '../logs/instance-log.js';
+import type { LogStore } from '../logs/log-store.js';
 import type { Container } from '../runtime/container.js';
-import { type ContainerRuntime, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME } from '../runtime/container-runtime.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { ContainerLimits } from '../runtime/oci-spec.js';
 import type { ContainerLauncher, StemCellStart } from './container-launcher.js';
 
-/** Generous until specialization sets the function's own limits. */
-const STEM_LIMITS: ContainerLimits = { memoryBytes: 512 * 1024 * 1024, pids: 256 };
+/**
+ * Generous until specialization sets the function's own limits, but with a CPU quota: a
+ * cell warms up on one core at most, like a function's default.
+ */
+const STEM_LIMITS: ContainerLimits = { memoryBytes: 512 * 1024 * 1024, pids: 256, cpus: DEFAULT_CPUS };
 
 export function limitsOf(fn: FunctionVersion): ContainerLimits {
-  return { memoryBytes: fn.spec.memoryMb * 1024 * 1024, pids: fn.spec.pids, cpus: fn.spec.cpus };
+  // A version recorded before `cpus` had a default gets the default too.
+  return { memoryBytes: fn.spec.memoryMb * 1024 * 1024, pids: fn.spec.pids, cpus: fn.spec.cpus ?? DEFAULT_CPUS };
 }
 
 /**
  * Starts containers from images in the image store: layers unpacked to snapshots (once),
- * then run the way the image's config says (Entrypoint + Cmd, Env, WorkingDir) with the
- * shim told where its socket is. Cold instances run a function's image; stem cells run a
- * language's base image and get the function layer's `fn/` copied in when specialized.
+ * then run the way the image's config says (Entrypoint + Cmd, Env, WorkingDir). Cold
+ * instances run a function's image; stem cells run a language's base image and get the
+ * function layer's `fn/` copied in when specialized. A container's output goes to the
+ * function's logs from the moment it is the function's (a stem cell's, before that, to
+ * no function: only its in-memory tail keeps it).
  */
 export class ImageLauncher implements ContainerLauncher {
   constructor(
@@ -31,14 +40,17 @@ export class ImageLauncher implements ContainerLauncher {
     private readonly images: ImageStore,
     private readonly snapshots: SnapshotStore,
     private readonly baseImages: BaseImages,
+    private readonly logs: LogStore,
   ) {}
 
   async startFunction(fn: FunctionVersion): Promise<Container> {
-    return this.startImage(await this.images.getImage(fn.image), {
+    const container = await this.startImage(await this.images.getImage(fn.image), {
       env: [...Object.entries(fn.spec.env).map(([k, v]) => `${k}=${v}`), `KILN_VERSION=${fn.version}`],
       hostname: fn.spec.name,
       limits: limitsOf(fn),
     });
+    this.keepLogs(container, fn);
+    return container;
   }
 
   async startStemCell(language: LanguageName): Promise<StemCellStart> {
@@ -66,6 +78,12 @@ export class ImageLauncher implements ContainerLauncher {
     const layerDir = await this.snapshots.ensure(fn.layer, this.images.blobPath(fn.layer));
     await cp(path.join(layerDir, 'fn'), container.fnDir, { recursive: true, verbatimSymlinks: true });
     await container.cgroup.setLimits(limitsOf(fn));
+    this.keepLogs(container, fn);
+  }
+
+  private keepLogs(container: Container, fn: FunctionVersion): void {
+    const log = new InstanceLog(this.logs, { function: fn.spec.name, version: fn.version, instance: container.id });
+    container.output.attach(log);
   }
 
   private async startImage(
@@ -80,7 +98,7 @@ export class ImageLauncher implements ContainerLauncher {
       layers,
       args: [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])],
       // Added after the image's own Env: later entries win.
-      env: [...(config.Env ?? []), ...options.env, `KILN_SOCKET=${SOCKET_DIR_IN_CONTAINER}/${SOCKET_NAME}`],
+      env: [...(config.Env ?? []), ...options.env],
       cwd: config.WorkingDir || '/fn',
       hostname: options.hostname,
       limits: options.limits,

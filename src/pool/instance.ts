@@ -97,7 +97,15 @@ export class Instance {
   async forward(req: ShimRequest, timeoutMs: number): Promise<ShimResponse> {
     this.requests++;
     const headers = { ...req.headers, 'x-kiln-deadline': String(Date.now() + timeoutMs) };
-    return this.send({ ...req, headers }, timeoutMs);
+    // The function's log lines that name no request are attributed from this (src/logs).
+    const requestId = req.headers['x-kiln-request-id'];
+    if (typeof requestId !== 'string') return this.send({ ...req, headers }, timeoutMs);
+    this.container.output.request(requestId, 'start');
+    try {
+      return await this.send({ ...req, headers }, timeoutMs);
+    } finally {
+      this.container.output.request(requestId, 'end');
+    }
   }
 
   private async send(req: ShimRequest, timeoutMs: number): Promise<ShimResponse> {

@@ -1,21 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KilnError } from '../errors.js';
 import { mountOverlay, unmount } from '../image/overlay.js';
 import type { CgroupTree } from './cgroup/cgroup.js';
 import { type Container, OciContainer } from './container.js';
-import type { OciRuntimeDriver } from './oci/driver.js';
-import { type BindMount, buildOciSpec, type ContainerLimits } from './oci-spec.js';
-import { waitForSocket } from './socket-ready.js';
+import { ContainerOutput, type OutputStream } from './container-output.js';
+import type { OciRuntimeDriver, RunHandle } from './oci/driver.js';
+import { type BindMount, buildOciSpec, type ContainerLimits, type SeccompFilter } from './oci-spec.js';
+import { functionSeccompFilter } from './seccomp/function-filter.js';
+import { type OutputPipe, OutputPipes } from './output-pipes.js';
+import { listenForShim, waitForShim } from './shim-socket.js';
+import { parseUidRange, UidLeases } from './uid-leases.js';
 
-/** Where the shim finds its socket dir inside every container (docs/DESIGN.md §5). */
-export const SOCKET_DIR_IN_CONTAINER = '/run/kiln';
-export const SOCKET_NAME = 'shim.sock';
+/** The shim's listening socket in the instance's host dir (never mounted into the container). */
+const SOCKET_NAME = 'shim.sock';
 /** RLIMIT_NOFILE inside containers: must stay at or below the host's hard limit (20000 here). */
 const NOFILE = 4096;
-/** The unprivileged user processes run as inside containers (`nobody`). */
-const CONTAINER_UID = 65534;
+/** /tmp in every container: a tmpfs of this size, charged to the container's memory cgroup. */
+const TMP_SIZE_MB = 64;
+/** For a runtime that passes the socket on another fd (runc: 3): the shim still finds it on 0. */
+const MOVE_LISTEN_FD = 'exec "$@" 0<&3 3<&-';
 
 export interface StartRequest {
   /** Snapshot dirs, bottom layer first (manifest order). */
@@ -34,65 +40,106 @@ export interface StartRequest {
   readyTimeoutMs?: number;
 }
 
+export interface ContainerRuntimeOptions {
+  /** Where uid leases live and who holds them (default /run/kiln/uids, owned by the driver's state root). */
+  uids?: UidLeases;
+}
+
 /**
- * Starts instances: an overlay rootfs from snapshot dirs, a bundle with `config.json`,
- * a socket dir bind-mounted at `/run/kiln`, then the OCI runtime (`driver.run`). Knows
- * nothing of functions or HTTP routes; the pool decides what to run.
+ * Starts instances: an overlay rootfs from snapshot dirs, a bundle with `config.json`, the
+ * shim's listening socket (socket activation: `shim-socket.ts`), then the OCI runtime
+ * (`driver.run`) with that socket as the container's stdin and its stdout and stderr piped
+ * back (`ContainerOutput`). Each container runs as a host uid of its own (`UidLeases`)
+ * under FUNCTION_SECCOMP. Knows nothing of functions or HTTP routes; the pool decides
+ * what to run.
  */
 export class ContainerRuntime {
+  readonly uids: UidLeases;
+  private readonly seccomp: SeccompFilter;
+  private readonly pipes: OutputPipes;
+
   constructor(
     readonly instancesDir: string,
     readonly driver: OciRuntimeDriver,
     readonly cgroups: CgroupTree,
-  ) {}
+    options: ContainerRuntimeOptions = {},
+  ) {
+    this.uids =
+      options.uids ?? new UidLeases('/run/kiln/uids', driver.stateRoot, parseUidRange(process.env.KILN_UID_RANGE));
+    this.seccomp = functionSeccompFilter(driver.precompiledSeccomp);
+    this.pipes = new OutputPipes(path.join(instancesDir, '.pipes'));
+  }
 
   async start(req: StartRequest): Promise<Container> {
     const id = `k${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
     const dir = path.join(this.instancesDir, id);
     const rootfs = path.join(dir, 'rootfs');
-    const sockDir = path.join(dir, 'sock');
-    const logPath = path.join(dir, 'container.log');
-    await mkdir(rootfs, { recursive: true });
-    await mkdir(sockDir);
-    // The shim runs as nobody and must be able to create its socket here.
-    await chown(sockDir, CONTAINER_UID, CONTAINER_UID);
+    // Only the gateway (root) looks in here: the socket, config.json, the rootfs mount point.
+    await mkdir(dir, { mode: 0o700 });
+    await mkdir(rootfs);
     const fnDir = req.mountFnDir ? path.join(dir, 'fn') : undefined;
     if (fnDir) await mkdir(fnDir);
 
     const t0 = performance.now();
     let mounted = false;
+    let running = false;
+    const uid = await this.uids.acquire();
     try {
       await mountOverlay(req.layers, rootfs);
       mounted = true;
       const t1 = performance.now();
-      const binds: BindMount[] = [{ source: sockDir, destination: SOCKET_DIR_IN_CONTAINER }];
+      const binds: BindMount[] = [];
       if (fnDir) binds.push({ source: fnDir, destination: '/fn', readonly: true });
       const spec = buildOciSpec({
         id,
         hostname: req.hostname ?? id,
         rootfs,
-        args: req.args,
-        env: req.env,
+        args: this.driver.listenFd === 0 ? req.args : ['/bin/sh', '-c', MOVE_LISTEN_FD, 'kiln-shim', ...req.args],
+        // SHIM-PROTOCOL.md §1: the listening socket is fd 0.
+        env: [...req.env, 'KILN_LISTEN_FD=0'],
         cwd: req.cwd,
-        uid: CONTAINER_UID,
-        gid: CONTAINER_UID,
+        uid,
+        gid: uid,
         limits: req.limits,
         binds,
-        tmpSizeMb: 64,
+        tmpSizeMb: TMP_SIZE_MB,
         nofile: NOFILE,
+        seccomp: this.seccomp,
       });
       // No fsync: config.json lives as long as its container, and after a crash recover()
       // removes the whole instance dir. On the cold-start path an fsync cost 1-3 ms median
       // and up to ~11 ms at p90 here (ext4, measured).
       await writeFile(path.join(dir, 'config.json'), JSON.stringify(spec));
-      const log = await open(logPath, 'a');
-      const handle = this.driver.run(id, dir, log.fd);
-      await log.close();
+      const socketPath = path.join(dir, SOCKET_NAME);
+      const stdout = await this.pipes.take();
+      const stderr = await this.pipes.take().catch((err) => {
+        discard(stdout);
+        throw err;
+      });
+      const listener = await listenForShim(socketPath).catch((err) => {
+        discard(stdout);
+        discard(stderr);
+        throw err;
+      });
+      let handle: RunHandle;
+      try {
+        handle = this.driver.run(id, dir, { listen: listener.fd, stdout: stdout.writeFd, stderr: stderr.writeFd });
+      } finally {
+        // The container holds the socket and the pipes' write ends now; the gateway's
+        // copies go before anything can connect (and so that EOF comes when it exits).
+        listener.close();
+        closeSync(stdout.writeFd);
+        closeSync(stderr.writeFd);
+      }
+      running = true;
+      const output = new ContainerOutput();
+      readInto(output, 'stdout', stdout);
+      readInto(output, 'stderr', stderr);
       const exited = handle.exited.then(async (exit) => {
         await this.cleanup(id, dir, rootfs);
+        await this.uids.release(uid);
         return exit;
       });
-      const socketPath = path.join(sockDir, SOCKET_NAME);
       const t2 = performance.now();
       const container = new OciContainer(
         id,
@@ -101,42 +148,46 @@ export class ContainerRuntime {
         exited,
         { mountMs: t1 - t0, runtimeMs: t2 - t1, readyMs: 0 },
         this.cgroups.open(spec.linux.cgroupsPath),
+        output,
         this.driver,
-        logPath,
-        { uid: CONTAINER_UID, gid: CONTAINER_UID },
+        { uid, gid: uid },
       );
-      const ready = await waitForSocket(socketPath, exited, req.readyTimeoutMs ?? 10_000);
+      const ready = await waitForShim(socketPath, exited, req.readyTimeoutMs ?? 10_000);
       if (ready !== 'ready') {
-        const tail = await container.logTail(1500);
         await container.stop();
+        const tail = await container.logTail(1500);
         throw new KilnError(
           'instance_start_failed',
-          `the container did not open its socket (${ready})${tail ? `: ${tail.trim()}` : ''}`,
+          `the container's shim did not answer (${ready})${tail ? `: ${tail.trim()}` : ''}`,
           502,
         );
       }
       container.timings.readyMs = performance.now() - t2;
       return container;
     } catch (err) {
-      if (!(err instanceof KilnError && err.code === 'instance_start_failed')) {
+      // Once the runtime runs, its exit cleans up (stop() above waited for it).
+      if (!running) {
         if (mounted) await unmount(rootfs);
         await rm(dir, { recursive: true, force: true });
+        await this.uids.release(uid);
       }
       throw err;
     }
   }
 
-  /** Remove what a crashed gateway left behind: containers, mounts and dirs. */
+  /** Remove what a crashed gateway left behind: containers, mounts, dirs and uid leases. */
   async recover(): Promise<number> {
     for (const id of await this.driver.list()) {
       await this.driver.kill(id);
       await this.driver.delete(id);
     }
-    const left = await readdir(this.instancesDir).catch(() => [] as string[]);
+    await this.pipes.reset();
+    const left = (await readdir(this.instancesDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
     for (const id of left) {
       const dir = path.join(this.instancesDir, id);
       await this.cleanup(id, dir, path.join(dir, 'rootfs'));
     }
+    await this.uids.releaseAll();
     return left.length;
   }
 
@@ -145,4 +196,16 @@ export class ContainerRuntime {
     await unmount(rootfs);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function discard(pipe: OutputPipe): void {
+  closeSync(pipe.writeFd);
+  pipe.reader.destroy();
+}
+
+function readInto(output: ContainerOutput, stream: OutputStream, pipe: OutputPipe): void {
+  pipe.reader.on('data', (chunk: Buffer) => output.write(stream, chunk));
+  pipe.reader.once('close', () => output.close());
+  // A read error ends the stream like EOF; the container's exit is reported elsewhere.
+  pipe.reader.on('error', () => pipe.reader.destroy());
 }

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type { Cgroup } from './cgroup/cgroup.js';
+import type { ContainerOutput } from './container-output.js';
 import type { ContainerExit, ExecOptions, ExecResult, ExitCause, OciRuntimeDriver } from './oci/driver.js';
 
 /** Where a container's start went, in ms: for `Server-Timing` and the benchmarks. */
@@ -8,7 +8,7 @@ export interface StartTimings {
   mountMs: number;
   /** config.json written and the OCI runtime spawned. */
   runtimeMs: number;
-  /** From the spawn until the shim accepts on its socket: the runtime's create and start, then the shim's boot. */
+  /** From the spawn until the shim answers on its socket: the runtime's create and start, then the shim's boot. */
   readyMs: number;
 }
 
@@ -19,8 +19,13 @@ export interface StartTimings {
  */
 export interface Container {
   readonly id: string;
-  /** The host path of the shim's unix socket. */
+  /**
+   * The host path of the shim's unix socket. The gateway made it in the instance's host dir,
+   * which the container does not see; the shim has it as fd 0.
+   */
   readonly socketPath: string;
+  /** The host uid the container's processes run as: its own, while it lives (UidLeases). */
+  readonly uid: number;
   /** The host side of `/fn` when started with `mountFnDir` (a stem cell's code goes there). */
   readonly fnDir: string | undefined;
   readonly startedAt: number;
@@ -34,7 +39,9 @@ export interface Container {
   exec(args: string[], options?: Omit<ExecOptions, 'user'>): Promise<ExecResult>;
   /** Why the container ended (`exited`'s value): the OCI runtime's reading of it. */
   exitCause(exit: ContainerExit): ExitCause;
-  /** The end of what the container wrote to stdout and stderr. */
+  /** Its stdout and stderr: attach a sink to keep them (src/logs), and tell it about requests. */
+  readonly output: ContainerOutput;
+  /** The end of what the container wrote to stdout and stderr (kept in memory). */
   logTail(bytes?: number): Promise<string>;
 }
 
@@ -50,10 +57,14 @@ export class OciContainer implements Container {
     readonly exited: Promise<ContainerExit>,
     readonly timings: StartTimings,
     readonly cgroup: Cgroup,
+    readonly output: ContainerOutput,
     private readonly driver: OciRuntimeDriver,
-    private readonly logPath: string,
     private readonly user: { uid: number; gid: number },
   ) {}
+
+  get uid(): number {
+    return this.user.uid;
+  }
 
   get stopRequested(): boolean {
     return this.stopping;
@@ -74,7 +85,6 @@ export class OciContainer implements Container {
   }
 
   async logTail(bytes = 4096): Promise<string> {
-    const text = await readFile(this.logPath, 'utf8').catch(() => '');
-    return text.slice(-bytes);
+    return this.output.tail(bytes);
   }
 }

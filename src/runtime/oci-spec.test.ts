@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildOciSpec, type ContainerSpec } from './oci-spec.js';
+import { ociSeccomp } from './seccomp/oci-seccomp.js';
+import { FUNCTION_SECCOMP } from './seccomp/policy.js';
 
 const base: ContainerSpec = {
   id: 'k1',
@@ -8,12 +10,13 @@ const base: ContainerSpec = {
   args: ['/usr/local/bin/node', '/opt/kiln/shim/main.mjs'],
   env: ['PATH=/usr/bin'],
   cwd: '/fn',
-  uid: 65534,
-  gid: 65534,
+  uid: 100_007,
+  gid: 100_007,
   limits: { memoryBytes: 128 * 1024 * 1024, pids: 64 },
-  binds: [{ source: '/var/lib/kiln/instances/k1/sock', destination: '/run/kiln' }],
+  binds: [],
   tmpSizeMb: 64,
   nofile: 4096,
+  seccomp: { oci: ociSeccomp(FUNCTION_SECCOMP, 'x64') },
 };
 
 describe('buildOciSpec', () => {
@@ -38,7 +41,7 @@ describe('buildOciSpec', () => {
   it('runs an unprivileged process on a read-only root', () => {
     const spec = buildOciSpec(base);
     expect(spec.root).toEqual({ path: base.rootfs, readonly: true });
-    expect(spec.process.user).toEqual({ uid: 65534, gid: 65534 });
+    expect(spec.process.user).toEqual({ uid: 100_007, gid: 100_007 });
     expect(spec.process.noNewPrivileges).toBe(true);
     expect(Object.values(spec.process.capabilities as Record<string, string[]>).flat()).toEqual([]);
     expect(spec.process.rlimits).toEqual([{ type: 'RLIMIT_NOFILE', hard: 4096, soft: 4096 }]);
@@ -53,14 +56,25 @@ describe('buildOciSpec', () => {
       type: 'tmpfs',
       options: expect.arrayContaining(['size=64m']),
     });
-    expect(spec.mounts.find((m) => m.destination === '/run/kiln')).toMatchObject({
-      type: 'bind',
-      options: expect.arrayContaining(['rw']),
-    });
+    // The only bind mounts are the ones asked for, read-only here: no writable host path.
+    expect(spec.mounts.filter((m) => m.type === 'bind')).toHaveLength(1);
     expect(spec.mounts.find((m) => m.destination === '/fn')).toMatchObject({
       source: '/host/fn',
       options: expect.arrayContaining(['ro']),
     });
+  });
+
+  it('denies syscalls by default with the policy in linux.seccomp, or carries a compiled program', () => {
+    const spec = buildOciSpec(base);
+    expect(spec.linux.seccomp).toMatchObject({
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 1,
+      architectures: ['SCMP_ARCH_X86_64'],
+    });
+    expect(spec.annotations).toBeUndefined();
+    const compiled = buildOciSpec({ ...base, seccomp: { bpf: 'AAAA' } });
+    expect(compiled.annotations).toEqual({ 'run.oci.seccomp_bpf_data': 'AAAA' });
+    expect(compiled.linux.seccomp).toBeUndefined();
   });
 
   it('is pure: the same input gives the same spec', () => {

@@ -4,6 +4,8 @@
  * the way both runtimes' own tooling treats it.
  */
 
+import type { OciSeccomp } from './seccomp/oci-seccomp.js';
+
 export interface BindMount {
   source: string;
   destination: string;
@@ -32,61 +34,28 @@ export interface ContainerSpec {
   tmpSizeMb: number;
   /** RLIMIT_NOFILE for the process; must stay at or below the host's hard limit. */
   nofile: number;
+  /**
+   * The syscall filter (src/runtime/seccomp): a BPF program compiled by Kiln, for a runtime
+   * that loads one (`OciRuntimeDriver.precompiledSeccomp`), or the spec's own section.
+   */
+  seccomp: SeccompFilter;
 }
+
+/** `bpf`: the program's bytes, base64 (the annotation's form), encoded once per gateway. */
+export type SeccompFilter = { bpf: string } | { oci: OciSeccomp };
 
 export interface OciSpec {
   ociVersion: string;
   process: Record<string, unknown>;
   root: { path: string; readonly: boolean };
   hostname: string;
+  annotations?: Record<string, string>;
   mounts: { destination: string; type: string; source: string; options?: string[] }[];
   /** `cgroupsPath` is where the container's cgroup lives (`kiln/<id>`), relative to the host's cgroup root. */
   linux: { cgroupsPath: string } & Record<string, unknown>;
 }
 
 const CPU_PERIOD_US = 100_000;
-
-/**
- * Syscalls a function never needs and that widen the attack surface. A short deny list
- * instead of Docker's long allow list: crun compiles the filter on every start, and the
- * filter's size is what costs (docs/DESIGN.md §3: a full profile adds ~10 ms).
- */
-const DENIED_SYSCALLS = [
-  'acct',
-  'add_key',
-  'bpf',
-  'clock_adjtime',
-  'clock_settime',
-  'delete_module',
-  'finit_module',
-  'fsconfig',
-  'fsmount',
-  'fsopen',
-  'fspick',
-  'init_module',
-  'kexec_file_load',
-  'kexec_load',
-  'keyctl',
-  'mount',
-  'move_mount',
-  'name_to_handle_at',
-  'open_by_handle_at',
-  'open_tree',
-  'perf_event_open',
-  'pivot_root',
-  'ptrace',
-  'quotactl',
-  'reboot',
-  'request_key',
-  'setns',
-  'settimeofday',
-  'swapoff',
-  'swapon',
-  'syslog',
-  'umount2',
-  'unshare',
-  'userfaultfd',
-];
 
 export function buildOciSpec(spec: ContainerSpec): OciSpec {
   const resources: Record<string, unknown> = {
@@ -97,7 +66,7 @@ export function buildOciSpec(spec: ContainerSpec): OciSpec {
   if (spec.limits.cpus !== undefined) {
     resources.cpu = { quota: Math.round(spec.limits.cpus * CPU_PERIOD_US), period: CPU_PERIOD_US };
   }
-  return {
+  const oci: OciSpec = {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
@@ -157,11 +126,6 @@ export function buildOciSpec(spec: ContainerSpec): OciSpec {
       resources,
       // Network: a namespace of its own holding only loopback.
       namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
-      seccomp: {
-        defaultAction: 'SCMP_ACT_ALLOW',
-        architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
-        syscalls: [{ names: DENIED_SYSCALLS, action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
-      },
       maskedPaths: [
         '/proc/acpi',
         '/proc/asound',
@@ -177,4 +141,9 @@ export function buildOciSpec(spec: ContainerSpec): OciSpec {
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
   };
+  // A runtime given the annotation ignores `linux.seccomp` (crun's run.oci.seccomp_bpf_data):
+  // only one of the two is written, so the spec says which filter runs.
+  if ('bpf' in spec.seccomp) oci.annotations = { 'run.oci.seccomp_bpf_data': spec.seccomp.bpf };
+  else oci.linux.seccomp = spec.seccomp.oci;
+  return oci;
 }

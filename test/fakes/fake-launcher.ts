@@ -13,6 +13,7 @@ import type { FunctionDirectory } from '../../src/pool/warm-pool.js';
 import type { Cgroup } from '../../src/runtime/cgroup/cgroup.js';
 import { CgroupV1Tree } from '../../src/runtime/cgroup/v1.js';
 import type { Container, StartTimings } from '../../src/runtime/container.js';
+import { ContainerOutput } from '../../src/runtime/container-output.js';
 import type { ContainerExit, ExecResult, ExitCause } from '../../src/runtime/oci/driver.js';
 
 /**
@@ -27,6 +28,8 @@ export class FakeContainer implements Container {
   readonly id = `f${randomBytes(4).toString('hex')}`;
   readonly startedAt = Date.now();
   readonly timings: StartTimings = { mountMs: 1, runtimeMs: 1, readyMs: 1 };
+  readonly uid = 100_000;
+  readonly output = new ContainerOutput();
   readonly cgroup: Cgroup;
   readonly exited: Promise<ContainerExit>;
   /** The version whose handler it loaded (a stem cell: none until `/init`). */

@@ -12,6 +12,7 @@ import type { Container } from '../../src/runtime/container.js';
 import { ContainerRuntime } from '../../src/runtime/container-runtime.js';
 import { installedOciRuntimes } from '../../src/runtime/oci/select.js';
 import { buildOciSpec } from '../../src/runtime/oci-spec.js';
+import { functionSeccompFilter } from '../../src/runtime/seccomp/function-filter.js';
 import { ROOT, TEST_CACHE } from '../harness.js';
 
 const execFileP = promisify(execFile);
@@ -33,7 +34,7 @@ beforeAll(async () => {
   const image = await baseImages.ensure('node');
   layers = image.manifest.layers.map((l) => snapshots.path(l.digest));
   args = image.config.config.Entrypoint ?? [];
-  env = [...(image.config.config.Env ?? []), 'KILN_SOCKET=/run/kiln/shim.sock'];
+  env = [...(image.config.config.Env ?? [])];
   await mkdir(instancesDir, { recursive: true });
 });
 afterAll(async () => {
@@ -92,7 +93,7 @@ describe.each(drivers.map((d) => [d.name, d] as const))('the %s driver', (_name,
     ]);
     expect(result.code).toBe(0);
     const [who, init, pids] = result.stdout.trim().split('\n');
-    expect(who).toBe(`uid 65534 host ${container.id}`);
+    expect(who).toBe(`uid ${container.uid} host ${container.id}`);
     // PID 1 of the namespace it joined is the container's shim, not the host's init.
     expect(init?.trim()).toBe(args.join(' '));
     expect(Number(pids)).toBeLessThan(10);
@@ -103,6 +104,21 @@ describe.each(drivers.map((d) => [d.name, d] as const))('the %s driver', (_name,
       cwd: '/tmp',
     });
     expect(withEnv.stdout).toBe('hi from /tmp\n');
+  });
+
+  it('hands the shim its listening socket as fd 0 (no host dir mounted for it) and pipes its output back', async () => {
+    const container = await start();
+    const seen = await container.exec([
+      '/bin/sh',
+      '-c',
+      'readlink /proc/1/fd/0; grep -c " /run/kiln " /proc/self/mountinfo; echo "to the log" > /proc/1/fd/2',
+    ]);
+    const [stdin, mounts] = seen.stdout.trim().split('\n');
+    expect(stdin).toMatch(/^socket:\[\d+\]$/);
+    expect(mounts).toBe('0');
+    // The socket lives in the instance's host dir, which the container does not see.
+    expect(container.socketPath.startsWith(instancesDir)).toBe(true);
+    await expect.poll(() => container.logTail()).toContain('to the log');
   });
 
   it('refuses to exec in a container that is not running', async () => {
@@ -151,7 +167,7 @@ await driver.delete(id);
 console.log(JSON.stringify({ created, started, exec, deleted: await driver.state(id), list: await driver.list() }));
 `;
 
-describe.each(drivers.map((d) => [d.name] as const))('create and start with %s', (name) => {
+describe.each(drivers.map((d) => [d.name, d] as const))('create and start with %s', (name, driver) => {
   const dir = path.join(instancesDir, `lifecycle-${name}`);
   afterAll(async () => {
     await unmount(path.join(dir, 'rootfs'));
@@ -175,6 +191,7 @@ describe.each(drivers.map((d) => [d.name] as const))('create and start with %s',
       binds: [],
       tmpSizeMb: 8,
       nofile: 1024,
+      seccomp: functionSeccompFilter(driver.precompiledSeccomp),
     });
     await writeFile(path.join(dir, 'config.json'), JSON.stringify(spec));
     const helper = path.join(dir, 'lifecycle.mjs');

@@ -11,6 +11,7 @@ import type {
   OciFeatures,
   OciRuntimeDriver,
   RunHandle,
+  RunStdio,
 } from './driver.js';
 
 const execFileP = promisify(execFile);
@@ -35,9 +36,16 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
     return ['--root', this.stateRoot, ...rest];
   }
 
-  run(id: string, bundleDir: string, log: number | 'ignore'): RunHandle {
-    const child = spawn(this.binary, this.args('run', '--bundle', bundleDir, id), {
-      stdio: ['ignore', log, log],
+  abstract readonly precompiledSeccomp: boolean;
+  readonly listenFd: number = 0;
+
+  run(id: string, bundleDir: string, stdio: RunStdio): RunHandle {
+    const out = stdio.stdout ?? 'ignore';
+    const err = stdio.stderr ?? 'ignore';
+    const passed = this.listenFd > 2 && stdio.listen !== undefined;
+    const flags = passed ? ['--preserve-fds', String(this.listenFd - 2)] : [];
+    const child = spawn(this.binary, this.args('run', ...flags, '--bundle', bundleDir, id), {
+      stdio: passed ? ['ignore', out, err, stdio.listen] : [stdio.listen ?? 'ignore', out, err],
     });
     const exited = new Promise<ContainerExit>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));

@@ -14,6 +14,8 @@ const execFileP = promisify(execFile);
  */
 export class CrunDriver extends OciCliDriver {
   readonly name = 'crun';
+  /** `run.oci.seccomp_bpf_data`: crun 0.16 and later (crun PR #578). */
+  readonly precompiledSeccomp = true;
 
   /**
    * crun 1.8 has no `features` command (later versions do): then its `--version` says

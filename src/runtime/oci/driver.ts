@@ -20,14 +20,27 @@ export interface OciRuntimeDriver {
   readonly stateRoot: string;
 
   /**
+   * Loads a classic BPF seccomp program from the `run.oci.seccomp_bpf_data` annotation
+   * (base64) instead of compiling `linux.seccomp` with libseccomp at every start (crun does;
+   * runc does not, and gets the spec's `linux.seccomp`).
+   */
+  readonly precompiledSeccomp: boolean;
+  /**
+   * Where the container's process finds the `listen` fd of `run`: 0 when the runtime passes
+   * its stdin through as it is (crun with `terminal: false`); runc in the foreground puts
+   * pipes of its own on fds 0-2 and copies, so it passes the socket on as fd 3
+   * (`--preserve-fds`), and the container's command must move it to 0.
+   */
+  readonly listenFd: number;
+
+  /**
    * Create, start and wait for a container as a child of this process: the runtime waits
    * for the container's init and exits with its status, and the exited init is reaped at
    * once rather than left to PID 1 (this host's, a VM agent, reaps orphans only seconds
-   * later: measured). `log` gets the container's stdout
-   * and stderr: an open file's fd, never a pipe (the container inherits it, and a pipe's
-   * reader would wait for every process holding it: docs/DESIGN.md §3).
+   * later: measured). The container's process inherits the runtime's stdio (with
+   * `terminal: false` both crun and runc pass fds 0-2 through as they are).
    */
-  run(id: string, bundleDir: string, log: number | 'ignore'): RunHandle;
+  run(id: string, bundleDir: string, stdio: RunStdio): RunHandle;
   /**
    * Create a container whose process waits for `start`. The runtime exits once the
    * container exists, so the container's init is reparented to PID 1 (or the nearest
@@ -58,6 +71,22 @@ export interface OciRuntimeDriver {
 export interface ContainerExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+}
+
+export interface RunStdio {
+  /**
+   * An open fd the container's process gets at `listenFd`: the listening socket the shim
+   * serves on (socket activation). Undefined: stdin is /dev/null.
+   */
+  listen?: number;
+  /**
+   * Open fds for the container's stdout and stderr (the write ends of pipes the gateway
+   * reads). A pipe is right for `run` (the runtime lives as long as the container, so EOF
+   * comes when the container is gone), unlike for `create` (docs/DESIGN.md §3).
+   * Undefined: /dev/null.
+   */
+  stdout?: number;
+  stderr?: number;
 }
 
 export interface RunHandle {

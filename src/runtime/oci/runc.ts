@@ -7,4 +7,7 @@ import { OciCliDriver } from './cli-driver.js';
  */
 export class RuncDriver extends OciCliDriver {
   readonly name = 'runc';
+  readonly precompiledSeccomp = false;
+  /** runc run (not detached) gives the container pipes of its own on 0-2 (utils_linux.go setupIO). */
+  override readonly listenFd = 3;
 }
