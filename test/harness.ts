@@ -17,16 +17,19 @@ export interface TestGateway {
   gateway: RunningGateway;
   url: string;
   dataDir: string;
-  close(): Promise<void>;
+  /** Stop the gateway and its instances; the data dir goes too unless `keepData` (a restart follows). */
+  close(options?: { keepData?: boolean }): Promise<void>;
 }
 
 /**
  * A real gateway on a free port over a fresh data dir whose image store and snapshots
  * are the shared cache's (symlinked, same filesystem, so renames into them stay atomic).
  */
-export async function startTestGateway(options: { stemCells?: number } = {}): Promise<TestGateway> {
-  const dataDir = path.join(TEST_CACHE, 'runs', randomBytes(4).toString('hex'));
-  await new DataDir(dataDir).shareImagesOf(new DataDir(TEST_CACHE));
+export async function startTestGateway(
+  options: { stemCells?: number /** a data dir an earlier test gateway kept */; dataDir?: string } = {},
+): Promise<TestGateway> {
+  const dataDir = options.dataDir ?? path.join(TEST_CACHE, 'runs', randomBytes(4).toString('hex'));
+  if (!options.dataDir) await new DataDir(dataDir).shareImagesOf(new DataDir(TEST_CACHE));
   const kiln = await Kiln.open({ dataDir, stemCells: options.stemCells ?? 0 });
   const gateway = await startGateway(kiln, '127.0.0.1', 0);
   return {
@@ -34,10 +37,10 @@ export async function startTestGateway(options: { stemCells?: number } = {}): Pr
     gateway,
     url: gateway.url,
     dataDir,
-    close: async () => {
+    close: async ({ keepData = false } = {}) => {
       await gateway.close();
       await kiln.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!keepData) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

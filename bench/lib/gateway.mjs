@@ -59,7 +59,7 @@ export async function startGateway({ workDir, cacheDir, stemCells, name }) {
       for (const i of (await this.instances(fn)).instances) await call('DELETE', `/instances/${i.id}`);
     },
     socketOf(instanceId) {
-      return path.join(dataDir, 'instances', instanceId, 'sock', 'shim.sock');
+      return path.join(dataDir, 'instances', instanceId, 'shim.sock');
     },
     async stop() {
       await pool.close();

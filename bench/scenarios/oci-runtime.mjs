@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { selectOciRuntime } from '../../dist/runtime/oci/select.js';
 import { buildOciSpec } from '../../dist/runtime/oci-spec.js';
+import { functionSeccompFilter } from '../../dist/runtime/seccomp/function-filter.js';
 
 export async function runOciRuntime({ workDir, root, runs, warmup }) {
   const oci = await selectOciRuntime(path.join('/run/kiln', 'bench'));
@@ -12,6 +13,8 @@ export async function runOciRuntime({ workDir, root, runs, warmup }) {
   await rm(bundle, { recursive: true, force: true });
   await mkdir(bundle, { recursive: true });
   const samples = [];
+  // The filter functions get, in the form this runtime takes (crun: precompiled BPF).
+  const seccomp = functionSeccompFilter(oci.precompiledSeccomp);
   for (let i = 0; i < warmup + runs; i++) {
     const id = `kiln-bench-true-${i}`;
     const spec = buildOciSpec({
@@ -27,10 +30,11 @@ export async function runOciRuntime({ workDir, root, runs, warmup }) {
       binds: [],
       tmpSizeMb: 64,
       nofile: 4096,
+      seccomp,
     });
     await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
     const started = performance.now();
-    const { exited } = oci.run(id, bundle, 'ignore');
+    const { exited } = oci.run(id, bundle, {});
     const exit = await exited;
     const ms = performance.now() - started;
     if (exit.code !== 0) throw new Error(`${oci.name} run /bin/true exited with ${exit.code ?? exit.signal}`);

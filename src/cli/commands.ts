@@ -5,6 +5,7 @@ import { KilnError } from '../errors.js';
 import { startGateway } from '../gateway/server.js';
 import { Kiln } from '../kiln.js';
 import { detectLanguage, isLanguageName, LANGUAGE_NAMES, type LanguageName } from '../languages/registry.js';
+import type { LogRecord } from '../logs/log-store.js';
 import type { StemCellInfo } from '../pool/stem-cells.js';
 import type { InstanceInfo } from '../pool/warm-pool.js';
 import { checkHost, fixHost } from '../runtime/host-check.js';
@@ -143,6 +144,40 @@ export async function invoke(
   }
   process.stdout.write(Buffer.from(await res.arrayBuffer()));
   return res.status >= 400 ? 1 : 0;
+}
+
+export async function logs(
+  name: string,
+  options: {
+    follow?: boolean;
+    tail?: string;
+    since?: string;
+    request?: string;
+    timestamps?: boolean;
+    json?: boolean;
+  },
+): Promise<void> {
+  const query = new URLSearchParams();
+  if (options.follow) query.set('follow', '1');
+  if (options.tail !== undefined) query.set('tail', options.tail);
+  if (options.since !== undefined) query.set('since', options.since);
+  if (options.request !== undefined) query.set('request', options.request);
+  const client = new GatewayClient();
+  const res = await client.request('GET', `/functions/${encodeURIComponent(name)}/logs?${query}`);
+  if (!res.ok || !res.body) await client.fail(res);
+  const print = (text: string) => {
+    if (!text) return;
+    if (options.json) return void process.stdout.write(`${text}\n`);
+    const record = JSON.parse(text) as LogRecord;
+    process.stdout.write(options.timestamps ? `${record.time} ${record.line}\n` : `${record.line}\n`);
+  };
+  let partial = '';
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    const lines = (partial + Buffer.from(chunk).toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) print(line);
+  }
+  print(partial);
 }
 
 export async function list(): Promise<void> {

@@ -39,23 +39,28 @@ export class GatewayClient {
     return res;
   }
 
+  /** Throw the gateway's error answer (`{error: {code, message}}`) as a GatewayError. */
+  async fail(res: Response): Promise<never> {
+    const text = await res.text();
+    const error = (parseJson(text) as { error?: { code?: string; message?: string } } | undefined)?.error;
+    throw new GatewayError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? text);
+  }
+
   async json<T>(
     method: string,
     path: string,
     init: { body?: Uint8Array | string; headers?: Record<string, string> } = {},
   ): Promise<T> {
     const res = await this.request(method, path, init);
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (!res.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new GatewayError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? text);
-    }
-    return parsed as T;
+    if (!res.ok) return this.fail(res);
+    return parseJson(await res.text()) as T;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

@@ -50,6 +50,16 @@ program
     process.exitCode = await commands.invoke(name, options);
   });
 
+program
+  .command('logs <name>')
+  .description("print a function's logs (stdout and stderr of its instances, kept across restarts)")
+  .option('-f, --follow', 'keep printing new lines until interrupted')
+  .option('-n, --tail <n>', 'only the last N lines')
+  .option('--since <when>', 'only lines since: a duration (10m, 1h30m), an ISO time or epoch ms')
+  .option('--request <id>', 'only the lines of one request (its x-kiln-request-id)')
+  .option('-t, --timestamps', 'prefix each line with when the gateway read it')
+  .option('--json', 'print each record as JSON (time, function, version, instance, requestId, stream, line)')
+  .action(commands.logs);
 program.command('ls').description('list functions').action(commands.list);
 program.command('ps').description('list running instances').action(commands.ps);
 program

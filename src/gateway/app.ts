@@ -1,8 +1,11 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { stream } from 'hono/streaming';
 import { KilnError } from '../errors.js';
 import type { FunctionRecord } from '../functions/function-store.js';
 import type { Kiln } from '../kiln.js';
+import { parseLogQuery } from '../logs/log-query.js';
+import type { LogRecord } from '../logs/log-store.js';
 import { readDeployRequest } from './deploy-input.js';
 import { errorResponse } from './errors.js';
 
@@ -85,8 +88,55 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
     c.json({ versions: kiln.functions.get(c.req.param('name')).versions }),
   );
   app.delete('/functions/:name', control, async (c) => {
-    await kiln.deployer.remove(c.req.param('name'));
+    await kiln.removeFunction(c.req.param('name'));
     return c.json({ deleted: c.req.param('name') });
+  });
+  // NDJSON records (or `format=text` lines); `follow=1` keeps streaming until the client goes.
+  app.get('/functions/:name/logs', control, (c) => {
+    const name = c.req.param('name');
+    kiln.functions.get(name);
+    const q = parseLogQuery({
+      since: c.req.query('since'),
+      tail: c.req.query('tail'),
+      request: c.req.query('request'),
+    });
+    const text = c.req.query('format') === 'text';
+    const render = (r: LogRecord) =>
+      text ? `${r.time} ${r.requestId ?? '-'} ${r.line}\n` : `${JSON.stringify(r)}\n`;
+    c.header('content-type', text ? 'text/plain; charset=utf-8' : 'application/x-ndjson');
+    if (!['1', 'true'].includes(c.req.query('follow') ?? '')) {
+      return stream(c, async (out) => {
+        for await (const r of kiln.logs.records(name, q)) if (!out.aborted) await out.write(render(r));
+      });
+    }
+    return stream(c, async (out) => {
+      const gone = new Promise<void>((resolve) => out.onAbort(resolve));
+      // A follower that reads slower than the function logs loses records, not gateway memory.
+      let unsent = 0;
+      let skipped = 0;
+      const live = await kiln.logs.follow(name, q, (r) => {
+        if (unsent >= 1000) {
+          skipped++;
+          return;
+        }
+        const note = skipped ? `[kiln: ${skipped} records not sent: the client read too slowly]` : undefined;
+        skipped = 0;
+        for (const record of note ? [{ ...r, line: note, requestId: undefined }, r] : [r]) {
+          unsent++;
+          void out.write(render(record)).then(() => unsent--);
+        }
+      });
+      try {
+        for await (const r of live.backlog) {
+          if (out.aborted) return;
+          await out.write(render(r));
+        }
+        live.start();
+        await gone;
+      } finally {
+        live.stop();
+      }
+    });
   });
   app.delete('/instances/:id', control, async (c) => {
     await kiln.pool.stop(c.req.param('id'));

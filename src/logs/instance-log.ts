@@ -86,7 +86,8 @@ export class InstanceLog {
 
   private current(at: number): string | undefined {
     if (this.inflight.size === 1) return this.inflight.values().next().value;
-    if (this.inflight.size === 0 && this.lastEnded && at - this.lastEnded.at <= LATE_LINE_MS) return this.lastEnded.id;
+    if (this.inflight.size === 0 && this.lastEnded && at - this.lastEnded.at <= LATE_LINE_MS)
+      return this.lastEnded.id;
     return undefined;
   }
 }

@@ -17,7 +17,9 @@ describe('parseSince', () => {
 
   it('refuses anything else with a 400', () => {
     for (const bad of ['yesterday', '10x', 'm10', '', '-5m', '12:00'])
-      expect(() => parseSince(bad, NOW)).toThrow(expect.objectContaining({ code: 'invalid_since', status: 400 }));
+      expect(() => parseSince(bad, NOW)).toThrow(
+        expect.objectContaining({ code: 'invalid_since', status: 400 }),
+      );
   });
 });
 

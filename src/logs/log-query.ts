@@ -28,7 +28,10 @@ export function parseSince(raw: string, now = Date.now()): number {
 }
 
 /** A log query from an API request's query parameters (each optional). */
-export function parseLogQuery(params: { since?: string; tail?: string; request?: string }, now = Date.now()): LogQuery {
+export function parseLogQuery(
+  params: { since?: string; tail?: string; request?: string },
+  now = Date.now(),
+): LogQuery {
   const q: LogQuery = {};
   if (params.since) q.since = parseSince(params.since, now);
   if (params.tail !== undefined && params.tail !== '') {
@@ -38,7 +41,8 @@ export function parseLogQuery(params: { since?: string; tail?: string; request?:
     q.tail = tail;
   }
   if (params.request) {
-    if (params.request.length > 128) throw new KilnError('invalid_request_id', 'a request id has at most 128 characters');
+    if (params.request.length > 128)
+      throw new KilnError('invalid_request_id', 'a request id has at most 128 characters');
     q.requestId = params.request;
   }
   return q;

@@ -7,7 +7,9 @@ describe('requestIdOf', () => {
   it("reads node's console lines, including its Invoke Error line", () => {
     expect(requestIdOf(`2024-03-12T19:03:58.123Z\t${ID}\tINFO\thello`)).toBe(ID);
     expect(
-      requestIdOf(`2024-03-12T19:03:58.123Z\t${ID}\tERROR\tInvoke Error \t{"errorType":"Error","errorMessage":"x"}`),
+      requestIdOf(
+        `2024-03-12T19:03:58.123Z\t${ID}\tERROR\tInvoke Error \t{"errorType":"Error","errorMessage":"x"}`,
+      ),
     ).toBe(ID);
     expect(requestIdOf('2024-03-12T19:03:58.123Z\tundefined\tINFO\tat boot')).toBeUndefined();
   });
@@ -18,7 +20,9 @@ describe('requestIdOf', () => {
   });
 
   it('reads JSON log lines', () => {
-    expect(requestIdOf(`{"timestamp":"2024-03-12T19:03:58Z","level":"INFO","requestId":"${ID}","message":"m"}`)).toBe(ID);
+    expect(
+      requestIdOf(`{"timestamp":"2024-03-12T19:03:58Z","level":"INFO","requestId":"${ID}","message":"m"}`),
+    ).toBe(ID);
     expect(requestIdOf('{"requestId": 42}')).toBeUndefined();
     expect(requestIdOf('{"requestId": "torn')).toBeUndefined();
   });

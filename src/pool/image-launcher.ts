@@ -23,7 +23,11 @@ const STEM_LIMITS: ContainerLimits = { memoryBytes: 512 * 1024 * 1024, pids: 256
 
 export function limitsOf(fn: FunctionVersion): ContainerLimits {
   // A version recorded before `cpus` had a default gets the default too.
-  return { memoryBytes: fn.spec.memoryMb * 1024 * 1024, pids: fn.spec.pids, cpus: fn.spec.cpus ?? DEFAULT_CPUS };
+  return {
+    memoryBytes: fn.spec.memoryMb * 1024 * 1024,
+    pids: fn.spec.pids,
+    cpus: fn.spec.cpus ?? DEFAULT_CPUS,
+  };
 }
 
 /**
@@ -82,7 +86,11 @@ export class ImageLauncher implements ContainerLauncher {
   }
 
   private keepLogs(container: Container, fn: FunctionVersion): void {
-    const log = new InstanceLog(this.logs, { function: fn.spec.name, version: fn.version, instance: container.id });
+    const log = new InstanceLog(this.logs, {
+      function: fn.spec.name,
+      version: fn.version,
+      instance: container.id,
+    });
     container.output.attach(log);
   }
 

@@ -9,8 +9,8 @@ import { type Container, OciContainer } from './container.js';
 import { ContainerOutput, type OutputStream } from './container-output.js';
 import type { OciRuntimeDriver, RunHandle } from './oci/driver.js';
 import { type BindMount, buildOciSpec, type ContainerLimits, type SeccompFilter } from './oci-spec.js';
-import { functionSeccompFilter } from './seccomp/function-filter.js';
 import { type OutputPipe, OutputPipes } from './output-pipes.js';
+import { functionSeccompFilter } from './seccomp/function-filter.js';
 import { listenForShim, waitForShim } from './shim-socket.js';
 import { parseUidRange, UidLeases } from './uid-leases.js';
 
@@ -65,7 +65,8 @@ export class ContainerRuntime {
     options: ContainerRuntimeOptions = {},
   ) {
     this.uids =
-      options.uids ?? new UidLeases('/run/kiln/uids', driver.stateRoot, parseUidRange(process.env.KILN_UID_RANGE));
+      options.uids ??
+      new UidLeases('/run/kiln/uids', driver.stateRoot, parseUidRange(process.env.KILN_UID_RANGE));
     this.seccomp = functionSeccompFilter(driver.precompiledSeccomp);
     this.pipes = new OutputPipes(path.join(instancesDir, '.pipes'));
   }
@@ -94,7 +95,8 @@ export class ContainerRuntime {
         id,
         hostname: req.hostname ?? id,
         rootfs,
-        args: this.driver.listenFd === 0 ? req.args : ['/bin/sh', '-c', MOVE_LISTEN_FD, 'kiln-shim', ...req.args],
+        args:
+          this.driver.listenFd === 0 ? req.args : ['/bin/sh', '-c', MOVE_LISTEN_FD, 'kiln-shim', ...req.args],
         // SHIM-PROTOCOL.md §1: the listening socket is fd 0.
         env: [...req.env, 'KILN_LISTEN_FD=0'],
         cwd: req.cwd,
@@ -123,7 +125,11 @@ export class ContainerRuntime {
       });
       let handle: RunHandle;
       try {
-        handle = this.driver.run(id, dir, { listen: listener.fd, stdout: stdout.writeFd, stderr: stderr.writeFd });
+        handle = this.driver.run(id, dir, {
+          listen: listener.fd,
+          stdout: stdout.writeFd,
+          stderr: stderr.writeFd,
+        });
       } finally {
         // The container holds the socket and the pipes' write ends now; the gateway's
         // copies go before anything can connect (and so that EOF comes when it exits).
@@ -182,7 +188,9 @@ export class ContainerRuntime {
       await this.driver.delete(id);
     }
     await this.pipes.reset();
-    const left = (await readdir(this.instancesDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+    const left = (await readdir(this.instancesDir).catch(() => [] as string[])).filter(
+      (n) => !n.startsWith('.'),
+    );
     for (const id of left) {
       const dir = path.join(this.instancesDir, id);
       await this.cleanup(id, dir, path.join(dir, 'rootfs'));

@@ -67,7 +67,9 @@ export class OutputPipes {
     this.refilling ??= (async () => {
       try {
         await mkdir(this.dir, { recursive: true, mode: 0o700 });
-        const names = Array.from({ length: this.batch }, () => path.join(this.dir, `${this.prefix}-${this.next++}`));
+        const names = Array.from({ length: this.batch }, () =>
+          path.join(this.dir, `${this.prefix}-${this.next++}`),
+        );
         await execFileP('mkfifo', ['-m', '600', ...names]);
         this.stock.push(...names);
       } finally {

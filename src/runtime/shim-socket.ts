@@ -77,7 +77,11 @@ export async function waitForShim(
 
 const HEALTH_REQUEST = 'GET / HTTP/1.1\r\nhost: kiln\r\nx-kiln-health: 1\r\nconnection: close\r\n\r\n';
 
-function probe(socketPath: string, exited: Promise<unknown>, timeoutMs: number): Promise<'answered' | 'closed'> {
+function probe(
+  socketPath: string,
+  exited: Promise<unknown>,
+  timeoutMs: number,
+): Promise<'answered' | 'closed'> {
   return new Promise((resolve) => {
     const sock = net.connect(socketPath);
     const done = (result: 'answered' | 'closed') => {

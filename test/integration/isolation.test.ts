@@ -3,6 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_UID_RANGE } from '../../src/runtime/uid-leases.js';
 import { deployDir, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
 
 interface Probe {
@@ -58,8 +59,9 @@ describe('a deployed function is isolated from its host', () => {
     expect(probe.pids).not.toContain(process.pid);
   });
 
-  it('runs as an unprivileged user', () => {
-    expect(probe.uid).toBe(65534);
+  it('runs as an unprivileged user of its own (test/containment/uids.test.ts)', () => {
+    expect(probe.uid).toBeGreaterThanOrEqual(DEFAULT_UID_RANGE.first);
+    expect(probe.uid).toBeLessThanOrEqual(DEFAULT_UID_RANGE.last);
   });
 
   it('does not see files the host wrote in /tmp', () => {

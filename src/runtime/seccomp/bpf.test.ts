@@ -40,7 +40,8 @@ function run(program: Buffer, call: Call): number {
   data.writeUInt32LE(call.nr >>> 0, 0);
   data.writeUInt32LE((call.arch ?? AUDIT_ARCH_X86_64) >>> 0, 4);
   data.writeBigUInt64LE(0x7f00_1234_5678n, 8);
-  (call.args ?? []).forEach((arg, i) => data.writeBigUInt64LE(BigInt.asUintN(64, arg), 16 + 8 * i));
+  for (const [i, arg] of (call.args ?? []).entries())
+    data.writeBigUInt64LE(BigInt.asUintN(64, arg), 16 + 8 * i);
   const count = program.length / 8;
   let a = 0;
   for (let pc = 0, steps = 0; steps < 10_000; steps++) {
@@ -96,7 +97,9 @@ function expected(policy: SeccompPolicy, call: Call): number {
     .filter((r) => r.name === name)
     .some((rule) =>
       rule.args.every((c) =>
-        c.op === 'eq' ? arg(c.index) === BigInt(c.value) : (arg(c.index) & BigInt(c.mask)) === BigInt(c.value),
+        c.op === 'eq'
+          ? arg(c.index) === BigInt(c.value)
+          : (arg(c.index) & BigInt(c.mask)) === BigInt(c.value),
       ),
     );
   return holds ? SECCOMP_RET_ALLOW : deny;
@@ -134,8 +137,17 @@ describe('compileSeccompBpf', () => {
   });
 
   it('answers every syscall number as the policy says', () => {
-    const numbers = [...Array(1024).keys(), 0x3fffffff, 0x40000000, 0x40000001, 0x4000000f, 0x7fffffff, 0xffffffff];
-    for (const n of numbers) expect(verdict({ nr: n }), `nr ${n}`).toBe(expected(FUNCTION_SECCOMP, { nr: n }));
+    const numbers = [
+      ...Array(1024).keys(),
+      0x3fffffff,
+      0x40000000,
+      0x40000001,
+      0x4000000f,
+      0x7fffffff,
+      0xffffffff,
+    ];
+    for (const n of numbers)
+      expect(verdict({ nr: n }), `nr ${n}`).toBe(expected(FUNCTION_SECCOMP, { nr: n }));
   });
 
   it('kills a call from another ABI: 32-bit x86, x32, another arch', () => {
@@ -147,7 +159,17 @@ describe('compileSeccompBpf', () => {
   });
 
   it('allows what node, python and java need and denies what issue 8 found open', () => {
-    for (const name of ['read', 'write', 'openat', 'mmap', 'futex', 'epoll_wait', 'execve', 'accept4', 'rseq'])
+    for (const name of [
+      'read',
+      'write',
+      'openat',
+      'mmap',
+      'futex',
+      'epoll_wait',
+      'execve',
+      'accept4',
+      'rseq',
+    ])
       expect(verdict({ nr: nr(name) }), name).toBe(SECCOMP_RET_ALLOW);
     for (const name of ['io_uring_setup', 'io_uring_enter', 'io_uring_register', 'unshare', 'setns', 'mount'])
       expect(verdict({ nr: nr(name) }), name).toBe(SECCOMP_RET_ERRNO | EPERM);
@@ -170,15 +192,25 @@ describe('compileSeccompBpf', () => {
       // The kernel reads clone's flags as 64 bits, but no namespace flag lives in the high word.
       expect(clone((0xffffffffn << 32n) | flag)).toBe(SECCOMP_RET_ERRNO | EPERM);
     }
-    expect(clone((0xffffffffn << 32n) | THREAD_FLAGS)).toBe(expected(FUNCTION_SECCOMP, {
-      nr: nr('clone'),
-      args: [(0xffffffffn << 32n) | THREAD_FLAGS],
-    }));
+    expect(clone((0xffffffffn << 32n) | THREAD_FLAGS)).toBe(
+      expected(FUNCTION_SECCOMP, {
+        nr: nr('clone'),
+        args: [(0xffffffffn << 32n) | THREAD_FLAGS],
+      }),
+    );
   });
 
   it('allows unix, netlink and IP stream/datagram sockets; no packet, vsock or raw socket', () => {
     const socket = (family: bigint, type: bigint) => verdict({ nr: nr('socket'), args: [family, type, 0n] });
-    const [AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, AF_ALG] = [1n, 2n, 10n, 16n, 17n, 40n, 38n];
+    const [AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, AF_ALG] = [
+      1n,
+      2n,
+      10n,
+      16n,
+      17n,
+      40n,
+      38n,
+    ];
     const [STREAM, DGRAM, RAW, PACKET, NONBLOCK, CLOEXEC] = [1n, 2n, 3n, 10n, 0x800n, 0x80000n];
     expect(socket(AF_UNIX, STREAM | CLOEXEC)).toBe(SECCOMP_RET_ALLOW);
     expect(socket(AF_INET, STREAM | NONBLOCK | CLOEXEC)).toBe(SECCOMP_RET_ALLOW);
@@ -217,7 +249,9 @@ describe('compileSeccompBpf', () => {
       const n = i % 2 ? interesting[rnd.int(interesting.length)]! : rnd.int(LAST + 40);
       const args = Array.from({ length: 6 }, () => (rnd.int(4) === 0 ? rnd.u64() : BigInt(rnd.int(64))));
       const call = { nr: n, args };
-      expect(verdict(call), JSON.stringify({ n, args: args.map(String) })).toBe(expected(FUNCTION_SECCOMP, call));
+      expect(verdict(call), JSON.stringify({ n, args: args.map(String) })).toBe(
+        expected(FUNCTION_SECCOMP, call),
+      );
     }
   });
 
@@ -245,11 +279,13 @@ describe('compileSeccompBpf', () => {
   it('refuses a policy it cannot compile exactly', () => {
     const base: SeccompPolicy = { allow: [], allowIf: [], refuse: [], defaultErrno: EPERM };
     expect(() => compileSeccompBpf({ ...base, allow: ['no_such_call'] })).toThrow(/no syscall/);
-    expect(() => compileSeccompBpf({ ...base, allow: ['read'], refuse: [{ name: 'read', errno: 1 }] })).toThrow(
-      /more than one/,
-    );
+    expect(() =>
+      compileSeccompBpf({ ...base, allow: ['read'], refuse: [{ name: 'read', errno: 1 }] }),
+    ).toThrow(/more than one/);
     const wide = { index: 0, op: 'eq', value: 2 ** 33 } as const;
-    expect(() => compileSeccompBpf({ ...base, allowIf: [{ name: 'socket', args: [wide] }] })).toThrow(/cannot express/);
+    expect(() => compileSeccompBpf({ ...base, allowIf: [{ name: 'socket', args: [wide] }] })).toThrow(
+      /cannot express/,
+    );
     const twice = [
       { index: 0, op: 'eq', value: 1 },
       { index: 0, op: 'eq', value: 2 },
@@ -261,13 +297,56 @@ describe('compileSeccompBpf', () => {
 describe('FUNCTION_SECCOMP', () => {
   it('never allows a syscall that escapes or widens the sandbox', () => {
     const never = [
-      'mount', 'umount2', 'unshare', 'setns', 'pivot_root', 'chroot', 'ptrace', 'process_vm_readv',
-      'process_vm_writev', 'kcmp', 'pidfd_getfd', 'bpf', 'perf_event_open', 'userfaultfd', 'keyctl', 'add_key',
-      'request_key', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'kexec_load', 'kexec_file_load',
-      'init_module', 'finit_module', 'delete_module', 'reboot', 'swapon', 'swapoff', 'acct', 'quotactl', 'syslog',
-      'settimeofday', 'clock_settime', 'sethostname', 'setdomainname', 'open_by_handle_at', 'name_to_handle_at',
-      'fsopen', 'fsmount', 'fsconfig', 'move_mount', 'open_tree', 'lookup_dcookie', 'iopl', 'ioperm',
-      'modify_ldt', 'personality', 'socket', 'clone', 'clone3',
+      'mount',
+      'umount2',
+      'unshare',
+      'setns',
+      'pivot_root',
+      'chroot',
+      'ptrace',
+      'process_vm_readv',
+      'process_vm_writev',
+      'kcmp',
+      'pidfd_getfd',
+      'bpf',
+      'perf_event_open',
+      'userfaultfd',
+      'keyctl',
+      'add_key',
+      'request_key',
+      'io_uring_setup',
+      'io_uring_enter',
+      'io_uring_register',
+      'kexec_load',
+      'kexec_file_load',
+      'init_module',
+      'finit_module',
+      'delete_module',
+      'reboot',
+      'swapon',
+      'swapoff',
+      'acct',
+      'quotactl',
+      'syslog',
+      'settimeofday',
+      'clock_settime',
+      'sethostname',
+      'setdomainname',
+      'open_by_handle_at',
+      'name_to_handle_at',
+      'fsopen',
+      'fsmount',
+      'fsconfig',
+      'move_mount',
+      'open_tree',
+      'lookup_dcookie',
+      'iopl',
+      'ioperm',
+      'modify_ldt',
+      'personality',
+      'socket',
+      'clone',
+      'clone3',
     ];
     for (const name of never) expect(FUNCTION_SECCOMP.allow, name).not.toContain(name);
     expect(new Set(FUNCTION_SECCOMP.allow).size).toBe(FUNCTION_SECCOMP.allow.length);

@@ -144,7 +144,10 @@ function validateCheck(name: string, check: ArgCheck): void {
   if (!Number.isInteger(check.index) || check.index < 0 || check.index > 5)
     throw new Error(`seccomp: "${name}" checks argument ${check.index}`);
   // Values and masks fit the low 32 bits of the argument (see argChecks).
-  if (!u32(check.value) || (check.op === 'masked_eq' && (!u32(check.mask) || (check.value & ~check.mask) !== 0)))
+  if (
+    !u32(check.value) ||
+    (check.op === 'masked_eq' && (!u32(check.mask) || (check.value & ~check.mask) !== 0))
+  )
     throw new Error(`seccomp: "${name}" has a check this compiler cannot express: ${JSON.stringify(check)}`);
 }
 

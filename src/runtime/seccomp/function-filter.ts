@@ -9,7 +9,11 @@ import { FUNCTION_SECCOMP } from './policy.js';
  * of syscall numbers Kiln has), else the spec's `linux.seccomp` for libseccomp. Both are
  * FUNCTION_SECCOMP; test/containment/seccomp.test.ts runs the kernel on each.
  */
-export function functionSeccompFilter(precompiled: boolean, arch: NodeJS.Architecture = process.arch): SeccompFilter {
-  if (precompiled && arch === 'x64') return { bpf: compileSeccompBpf(FUNCTION_SECCOMP, X86_64).toString('base64') };
+export function functionSeccompFilter(
+  precompiled: boolean,
+  arch: NodeJS.Architecture = process.arch,
+): SeccompFilter {
+  if (precompiled && arch === 'x64')
+    return { bpf: compileSeccompBpf(FUNCTION_SECCOMP, X86_64).toString('base64') };
   return { oci: ociSeccomp(FUNCTION_SECCOMP, arch) };
 }

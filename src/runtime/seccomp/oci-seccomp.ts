@@ -33,7 +33,11 @@ export function ociSeccomp(policy: SeccompPolicy, arch: NodeJS.Architecture = pr
         action: 'SCMP_ACT_ALLOW',
         args: rule.args.map(ociArg),
       })),
-      ...policy.refuse.map((rule) => ({ names: [rule.name], action: 'SCMP_ACT_ERRNO', errnoRet: rule.errno })),
+      ...policy.refuse.map((rule) => ({
+        names: [rule.name],
+        action: 'SCMP_ACT_ERRNO',
+        errnoRet: rule.errno,
+      })),
     ],
   };
 }
