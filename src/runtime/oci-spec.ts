@@ -140,7 +140,14 @@ export function buildOciSpec(spec: ContainerSpec): OciSpec {
       ],
       // /sys/fs/cgroup too: on cgroup v1 crun 1.8 mounts a 1 MiB tmpfs there that anyone may
       // write (its `ro` option notwithstanding: test/containment/writable-paths.test.ts).
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger', '/sys/fs/cgroup'],
+      readonlyPaths: [
+        '/proc/bus',
+        '/proc/fs',
+        '/proc/irq',
+        '/proc/sys',
+        '/proc/sysrq-trigger',
+        '/sys/fs/cgroup',
+      ],
     },
   };
   // A runtime given the annotation ignores `linux.seccomp` (crun's run.oci.seccomp_bpf_data):
