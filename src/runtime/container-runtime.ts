@@ -97,8 +97,13 @@ export class ContainerRuntime {
         rootfs,
         args:
           this.driver.listenFd === 0 ? req.args : ['/bin/sh', '-c', MOVE_LISTEN_FD, 'kiln-shim', ...req.args],
-        // SHIM-PROTOCOL.md §1: the listening socket is fd 0.
-        env: [...req.env, 'KILN_LISTEN_FD=0'],
+        // SHIM-PROTOCOL.md §1: the listening socket is fd 0. The container's uid has no
+        // /etc/passwd entry, so `os.homedir()` (node) would throw without HOME: the tmpfs.
+        env: [
+          ...req.env,
+          ...(req.env.some((e) => e.startsWith('HOME=')) ? [] : ['HOME=/tmp']),
+          'KILN_LISTEN_FD=0',
+        ],
         cwd: req.cwd,
         uid,
         gid: uid,

@@ -10,6 +10,7 @@ interface Probe {
   hostname: string;
   pid: number;
   uid: number;
+  home: string;
   pids: number[];
   hostFileVisible: boolean;
   gateway: string;
@@ -62,6 +63,8 @@ describe('a deployed function is isolated from its host', () => {
   it('runs as an unprivileged user of its own (test/containment/uids.test.ts)', () => {
     expect(probe.uid).toBeGreaterThanOrEqual(DEFAULT_UID_RANGE.first);
     expect(probe.uid).toBeLessThanOrEqual(DEFAULT_UID_RANGE.last);
+    // That uid has no /etc/passwd entry: HOME is set, so os.homedir() still answers.
+    expect(probe.home).toBe('/tmp');
   });
 
   it('does not see files the host wrote in /tmp', () => {
