@@ -5,6 +5,7 @@ import { findOnPath } from '../find-on-path.js';
 import { readMounts, reportCgroups } from './cgroup/host.js';
 import type { HostFinding } from './host-finding.js';
 import { selectOciRuntime } from './oci/select.js';
+import { uidRangeFinding } from './uid-leases.js';
 
 const execFileP = promisify(execFile);
 
@@ -62,6 +63,8 @@ export async function checkHost(): Promise<HostFinding[]> {
     ok: Number.isNaN(hard) || hard >= 1024,
     detail: `hard RLIMIT_NOFILE ${Number.isNaN(hard) ? 'unknown' : hard}; containers get at most this`,
   });
+
+  findings.push(await uidRangeFinding());
 
   for (const [tool, why] of [
     ['debootstrap', 'builds the os base layer (apt-get install -y debootstrap)'],

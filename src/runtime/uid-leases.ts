@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KilnError } from '../errors.js';
+import type { HostFinding } from './host-finding.js';
 
 /** The host uids function containers run as, one per container (`KILN_UID_RANGE`, "first-last"). */
 export interface UidRange {
@@ -96,4 +97,38 @@ export class UidLeases {
     }
     return released;
   }
+}
+
+/**
+ * `kiln doctor`: does anyone else on this host use the uids Kiln hands out? A user account
+ * (/etc/passwd) or a subordinate range for rootless containers (/etc/subuid) inside the range
+ * would share per-uid limits with a function (a warning: Kiln still runs).
+ */
+export async function uidRangeFinding(raw = process.env.KILN_UID_RANGE, etc = '/etc'): Promise<HostFinding> {
+  let range: UidRange;
+  try {
+    range = parseUidRange(raw);
+  } catch (err) {
+    return { name: 'uid-range', ok: false, detail: (err as Error).message };
+  }
+  const overlaps = (first: number, last: number) => first <= range.last && last >= range.first;
+  const users = (await readFile(path.join(etc, 'passwd'), 'utf8').catch(() => ''))
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((f) => f.length > 2 && overlaps(Number(f[2]), Number(f[2])))
+    .map((f) => `user ${f[0]} (${f[2]})`);
+  const subuids = (await readFile(path.join(etc, 'subuid'), 'utf8').catch(() => ''))
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((f) => f.length === 3 && overlaps(Number(f[1]), Number(f[1]) + Number(f[2]) - 1))
+    .map((f) => `subordinate uids of ${f[0]} (${f[1]}+${f[2]})`);
+  const clash = [...users, ...subuids];
+  return {
+    name: 'uid-range',
+    ok: clash.length === 0,
+    warnOnly: true,
+    detail: clash.length
+      ? `containers run as uids ${range.first}-${range.last}, which ${clash.join(', ')} also use: set KILN_UID_RANGE to a free range`
+      : `containers run as uids ${range.first}-${range.last}, one each (KILN_UID_RANGE); no user or subuid range uses them`,
+  };
 }
