@@ -37,10 +37,11 @@ export class OutputPipes {
     private readonly batch = 32,
   ) {}
 
-  /** Remove FIFOs a crashed gateway left. */
+  /** Remove FIFOs a crashed gateway left, and make the first batch (off the first start's path). */
   async reset(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
     this.stock = [];
+    void this.refill().catch(() => undefined);
   }
 
   /** A pipe for one stream; refills the stock in the background when it runs low. */
