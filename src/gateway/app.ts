@@ -106,7 +106,10 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
     c.header('content-type', text ? 'text/plain; charset=utf-8' : 'application/x-ndjson');
     if (!['1', 'true'].includes(c.req.query('follow') ?? '')) {
       return stream(c, async (out) => {
-        for await (const r of kiln.logs.records(name, q)) if (!out.aborted) await out.write(render(r));
+        for await (const r of kiln.logs.records(name, q)) {
+          if (out.aborted) break;
+          await out.write(render(r));
+        }
       });
     }
     return stream(c, async (out) => {

@@ -189,6 +189,11 @@ export class LogStore {
     };
   }
 
+  /** Follows of `fn` running now (each `follow` until its `stop`). */
+  followers(fn: string): number {
+    return this.events.listenerCount(fn);
+  }
+
   /** Lines dropped for `fn` because writing fell behind. */
   dropped(fn: string): number {
     return this.writers.get(fn)?.dropped ?? 0;

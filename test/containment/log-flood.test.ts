@@ -10,7 +10,7 @@ import { deployDir, FIXTURES, startTestGateway, type TestGateway } from '../harn
  * as it can; the store stays within its bound, the excess is dropped and the log says so,
  * and the gateway's memory does not follow the flood.
  */
-const FLOOD_MIB = Number(process.env.FLOOD_MIB ?? 512);
+const FLOOD_MIB = 512;
 let t: TestGateway;
 let records: LogRecord[];
 let rssGrowth: number;

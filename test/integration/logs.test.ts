@@ -111,9 +111,12 @@ describe('function logs', () => {
       await invoke('logger', '/?mark=C');
       await expect.poll(() => out, { timeout: 10_000 }).toContain('raw C');
       expect(out).toMatch(/\thandled C\n/);
+      expect(t.kiln.logs.followers('logger')).toBe(1);
     } finally {
       cli.kill();
     }
+    // The gateway noticed the client go and stopped following.
+    await expect.poll(() => t.kiln.logs.followers('logger')).toBe(0);
   });
 
   it('keeps the logs across a gateway restart, and removes them with the function', async () => {
