@@ -30,6 +30,11 @@ export class ContainerOutput {
   private ring: Buffer[] = [];
   private ringBytes = 0;
   private open = 2;
+  private whenClosed!: () => void;
+  /** Both streams ended: everything the container wrote has been handed on. */
+  readonly closed = new Promise<void>((resolve) => {
+    this.whenClosed = resolve;
+  });
 
   attach(sink: OutputSink): void {
     this.sink = sink;
@@ -43,7 +48,9 @@ export class ContainerOutput {
 
   /** One of the two streams ended; the sink hears `end` after both. */
   close(): void {
-    if (--this.open === 0) this.sink?.end();
+    if (--this.open !== 0) return;
+    this.sink?.end();
+    this.whenClosed();
   }
 
   request(id: string, event: 'start' | 'end'): void {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KilnError } from '../errors.js';
 import { mountOverlay, unmount } from '../image/overlay.js';
 import type { CgroupTree } from './cgroup/cgroup.js';
@@ -20,6 +21,8 @@ const SOCKET_NAME = 'shim.sock';
 const NOFILE = 4096;
 /** /tmp in every container: a tmpfs of this size, charged to the container's memory cgroup. */
 const TMP_SIZE_MB = 64;
+/** How long after the runtime exits its pipes may take to reach EOF. */
+const OUTPUT_GRACE_MS = 2000;
 /** For a runtime that passes the socket on another fd (runc: 3): the shim still finds it on 0. */
 const MOVE_LISTEN_FD = 'exec "$@" 0<&3 3<&-';
 
@@ -147,6 +150,9 @@ export class ContainerRuntime {
       readInto(output, 'stdout', stdout);
       readInto(output, 'stderr', stderr);
       const exited = handle.exited.then(async (exit) => {
+        // Its last lines reach the logs before anyone hears it exited (EOF follows the exit
+        // at once: every writer was in the container's pid namespace, or the runtime).
+        await Promise.race([output.closed, sleep(OUTPUT_GRACE_MS, undefined, { ref: false })]);
         await this.cleanup(id, dir, rootfs);
         await this.uids.release(uid);
         return exit;
