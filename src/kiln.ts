@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BaseImageBuilder, type BuildLog } from './build/base-images.js';
+import { OciBuildSandbox } from './build/oci-sandbox.js';
 import { DataDir } from './data-dir.js';
+import { clearDebris } from './deploy/debris.js';
 import { Deployer } from './deploy/deployer.js';
 import { KilnError } from './errors.js';
 import { FunctionStore } from './functions/function-store.js';
@@ -23,6 +25,21 @@ export interface KilnOptions {
   log?: BuildLog;
   /** Stem cells kept per language with functions (default `KILN_STEM_CELLS`, else 2; 0 = off). */
   stemCells?: number;
+}
+
+/** `KILN_BUILD_TIMEOUT_MS`: how long a build container may run (default 120 s). */
+function buildTimeoutFromEnv(): number | undefined {
+  const raw = process.env.KILN_BUILD_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 100) {
+    throw new KilnError(
+      'invalid_config',
+      `KILN_BUILD_TIMEOUT_MS must be a whole number of ms (≥ 100), got "${raw}"`,
+      500,
+    );
+  }
+  return n;
 }
 
 function stemCellsFromEnv(): number {
@@ -50,33 +67,40 @@ export class Kiln {
     readonly logs: LogStore,
   ) {}
 
-  /** The data dir, image store, snapshots and base images only: what `kiln runtimes build` needs. */
+  /**
+   * The data dir, image store, snapshots, the build sandbox and base images only: what
+   * `kiln runtimes build` needs.
+   */
   static async openStores(options: KilnOptions = {}) {
     const data = options.dataDir ? new DataDir(path.resolve(options.dataDir)) : DataDir.fromEnv();
     await data.ensure();
     const images = new ImageStore(data.images);
     await images.init();
     const snapshots = new SnapshotStore(data.snapshots);
-    const baseImages = new BaseImageBuilder(images, snapshots, data.tmp, options.log);
-    return { data, images, snapshots, baseImages };
-  }
-
-  static async open(options: KilnOptions = {}): Promise<Kiln> {
-    const { data, images, snapshots, baseImages } = await Kiln.openStores(options);
-    const functions = new FunctionStore(data.functions);
-    await functions.load();
     const stateRoot =
       options.stateRoot ??
       path.join('/run/kiln', createHash('sha256').update(data.root).digest('hex').slice(0, 12));
     const driver = await selectOciRuntime(stateRoot);
+    const deadlineMs = buildTimeoutFromEnv();
+    const sandbox = new OciBuildSandbox(driver, data.tmp, { limits: deadlineMs ? { deadlineMs } : {} });
+    const baseImages = new BaseImageBuilder(images, snapshots, data.tmp, sandbox, options.log);
+    return { data, images, snapshots, baseImages, driver, sandbox };
+  }
+
+  static async open(options: KilnOptions = {}): Promise<Kiln> {
+    const { data, images, snapshots, baseImages, driver, sandbox } = await Kiln.openStores(options);
+    const functions = new FunctionStore(data.functions);
+    await functions.load();
     const runtime = new ContainerRuntime(data.instances, driver, await detectCgroupTree());
+    // Containers first (a build container holds mounts under tmp/), then the work dirs.
     await runtime.recover();
+    await clearDebris(data);
     const logs = new LogStore(data.logs);
     const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs);
     const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv());
     const pool = new WarmPool(launcher, functions, stemCells);
     pool.startMaintenance();
-    const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp);
+    const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp, sandbox);
     return new Kiln(data, images, snapshots, functions, baseImages, runtime, pool, deployer, logs);
   }
 

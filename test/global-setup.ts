@@ -4,7 +4,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { Kiln } from '../src/kiln.js';
-import { LANGUAGE_NAMES } from '../src/languages/registry.js';
+import { RUNTIMES_DIR } from '../src/languages/recipe.js';
+import { LANGUAGE_NAMES, languageNamed } from '../src/languages/registry.js';
 import { checkHost } from '../src/runtime/host-check.js';
 import { TEST_CACHE } from './harness.js';
 
@@ -12,7 +13,7 @@ const execFileP = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..');
 
 /**
- * Runs once before all test files: builds every base image into one shared cache
+ * Runs once before all test files: builds every base image and builder into one shared cache
  * (debootstrap takes ~30 s; every integration test reuses it), installs the example
  * that carries its own node_modules, and builds the CLI the CLI tests run.
  */
@@ -28,7 +29,10 @@ export default async function setup(_project: TestProject): Promise<void> {
     dataDir: TEST_CACHE,
     log: (l) => console.log(`[setup] ${l}`),
   });
-  for (const language of LANGUAGE_NAMES) await baseImages.ensure(language);
+  for (const language of LANGUAGE_NAMES) {
+    await baseImages.ensure(language);
+    if ((await languageNamed(language).recipe(RUNTIMES_DIR)).builder) await baseImages.builder(language);
+  }
   if (!existsSync(path.join(root, 'examples/hello-ts/node_modules'))) {
     await execFileP('npm', ['ci', '--no-audit', '--no-fund'], { cwd: path.join(root, 'examples/hello-ts') });
   }

@@ -8,10 +8,17 @@ import type { ImageStore } from '../image/image-store.js';
 import { packLayer } from '../image/layer-tar.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { Descriptor, Image, ImageConfig } from '../image/types.js';
-import { type NpmBinaryLayer, RUNTIMES_DIR } from '../languages/recipe.js';
+import {
+  type NpmBinaryLayer,
+  type NpmPackagesLayer,
+  type Recipe,
+  RUNTIMES_DIR,
+} from '../languages/recipe.js';
 import { type LanguageName, languageNamed } from '../languages/registry.js';
 import { buildAptLayer } from './apt-layer.js';
-import { makeShimLayerDirs, shimSourceDigest } from './shim-layer.js';
+import { builderFilesDigest, makeBuilderFilesLayer } from './builder-layer.js';
+import type { BuildSandbox } from './sandbox.js';
+import { BUILDER_FILES_DIR, makeShimLayerDirs, shimSourceDigest } from './shim-layer.js';
 
 const execFileP = promisify(execFile);
 
@@ -23,6 +30,14 @@ export type BuildLog = (line: string) => void;
 /** A language's base image, `[os, language, shim]`, built on first use: what deploys and stem cells start from. */
 export interface BaseImages {
   ensure(language: LanguageName): Promise<Image>;
+  /** The image a language's build steps run in (its snapshot dirs and env), built on first use. */
+  builder(language: LanguageName): Promise<BuilderImage>;
+}
+
+/** A builder image as a build job needs it: its layers' snapshot dirs (bottom first) and env. */
+export interface BuilderImage {
+  layers: string[];
+  env: string[];
 }
 
 /**
@@ -37,14 +52,24 @@ export interface BaseImages {
  *
  * The result, `kiln/<lang>`, is [os, lang, shim]. Every language shares the os layer
  * blob, and every function of a language shares all three.
+ *
+ * Builder images (docs/DESIGN.md §8), for languages whose recipe has a `builder`, are made
+ * and cached the same way, `kiln/builder-<lang>`:
+ *
+ *   os, lang     the same layers as the base image
+ *   deps         recipe.builder.layers: npm packages (node: esbuild), or Debian packages
+ *                (java: openjdk-17-jdk-headless, installed over the JRE layer)
+ *   files        runtimes/<lang>/build/ at /opt/kiln/build, and the sandbox's mount points
  */
 export class BaseImageBuilder implements BaseImages {
   private readonly inflight = new Map<LanguageName, Promise<Image>>();
+  private readonly builders = new Map<LanguageName, Promise<BuilderImage>>();
 
   constructor(
     private readonly images: ImageStore,
     private readonly snapshots: SnapshotStore,
     private readonly tmpDir: string,
+    private readonly sandbox: BuildSandbox,
     private readonly log: BuildLog = () => {},
     private readonly runtimesDir = RUNTIMES_DIR,
   ) {}
@@ -63,15 +88,29 @@ export class BaseImageBuilder implements BaseImages {
     return p;
   }
 
-  private async build(language: LanguageName): Promise<Image> {
-    const lang = languageNamed(language);
-    const recipe = await lang.recipe(this.runtimesDir);
-    const os = await this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', async (dir) => {
+  /**
+   * The builder of a language, built on first use; remembered for the process once built
+   * (its refs are cached in the store like every layer's).
+   */
+  builder(language: LanguageName): Promise<BuilderImage> {
+    let p = this.builders.get(language);
+    if (!p) {
+      p = this.buildBuilder(language);
+      this.builders.set(language, p);
+      p.catch(() => this.builders.delete(language));
+    }
+    return p;
+  }
+
+  private async osLayer(): Promise<Descriptor> {
+    return this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', async (dir) => {
       await this.buildOs(dir);
       return { dir };
     });
-    const osDir = this.snapshots.path(os.digest);
-    const langLayer = await this.cachedLayer(
+  }
+
+  private async languageLayer(language: LanguageName, recipe: Recipe, osDir: string): Promise<Descriptor> {
+    return this.cachedLayer(
       `kiln/lang-${language}:${recipe.layer.version}`,
       `${language} layer`,
       async (dir) => {
@@ -82,6 +121,54 @@ export class BaseImageBuilder implements BaseImages {
         return buildAptLayer([osDir], recipe.layer.packages, dir);
       },
     );
+  }
+
+  private async buildBuilder(language: LanguageName): Promise<BuilderImage> {
+    const recipe = await languageNamed(language).recipe(this.runtimesDir);
+    const builder = recipe.builder;
+    if (!builder) {
+      throw new KilnError('no_builder', `${language} has no builder image: its recipe names none`, 500);
+    }
+    const os = await this.osLayer();
+    const osDir = this.snapshots.path(os.digest);
+    const langLayer = await this.languageLayer(language, recipe, osDir);
+    const layers = [os, langLayer];
+    for (const [i, layer] of builder.layers.entries()) {
+      const lowerDirs = layers.map((l) => this.snapshots.path(l.digest));
+      const what = layer.packages.join(' ');
+      const ref = `kiln/builder-${language}-${i}:${recipe.layer.version}-${layer.version}`;
+      const built = await this.cachedLayer(ref, `${language} builder layer (${what})`, async (dir) => {
+        if (layer.kind === 'npm-packages') {
+          await this.installNpmPackages(layer, dir);
+          return { dir };
+        }
+        return buildAptLayer(lowerDirs, layer.packages, dir);
+      });
+      layers.push(built);
+    }
+    const filesDir = path.join(this.runtimesDir, language, BUILDER_FILES_DIR);
+    const filesRef = `kiln/builder-files-${language}:${await builderFilesDigest(filesDir, builder)}`;
+    const files = await this.cachedLayer(filesRef, `${language} builder files`, async (dir) => {
+      await makeBuilderFilesLayer(filesDir, dir);
+      return { dir, deterministic: true };
+    });
+    layers.push(files);
+    const config: ImageConfig = {
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: builder.env, WorkingDir: '/', Labels: { 'dev.kiln.builder': language } },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+    };
+    await this.images.tag(`kiln/builder-${language}:latest`, await this.images.putImage(config, layers));
+    return { layers: layers.map((l) => this.snapshots.path(l.digest)), env: builder.env };
+  }
+
+  private async build(language: LanguageName): Promise<Image> {
+    const lang = languageNamed(language);
+    const recipe = await lang.recipe(this.runtimesDir);
+    const os = await this.osLayer();
+    const osDir = this.snapshots.path(os.digest);
+    const langLayer = await this.languageLayer(language, recipe, osDir);
     const srcDir = path.join(this.runtimesDir, language);
     const shimRef = `kiln/shim-${language}:${await shimSourceDigest(srcDir, recipe)}`;
     const shim = await this.cachedLayer(shimRef, `${language} shim layer`, async (dir) => {
@@ -94,6 +181,8 @@ export class BaseImageBuilder implements BaseImages {
           layerDir: dir,
           lowerDirs: [osDir, this.snapshots.path(langLayer.digest)],
           workDir: work,
+          sandbox: this.sandbox,
+          builder: () => this.builder(language),
         });
       } finally {
         await rm(work, { recursive: true, force: true });
@@ -195,6 +284,27 @@ export class BaseImageBuilder implements BaseImages {
       await mkdir(path.dirname(target), { recursive: true });
       await tar.x({ file: tgz, cwd: work, filter: (p) => p === `package/${layer.binary}` });
       await cp(path.join(work, 'package', layer.binary), target);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** npm packages, each unpacked to `<installIn>/<name>` with its files' modes (esbuild's binary stays executable). */
+  private async installNpmPackages(layer: NpmPackagesLayer, dir: string): Promise<void> {
+    const work = await mkdtemp(path.join(this.tmpDir, 'npm-'));
+    try {
+      for (const spec of layer.packages) {
+        const name = spec.slice(0, spec.lastIndexOf('@'));
+        const { stdout } = await execFileP('npm', ['pack', spec, '--silent', '--pack-destination', work], {
+          cwd: work,
+          maxBuffer: 16 << 20,
+        }).catch((err: Error) => {
+          throw new KilnError('base_build_failed', `npm pack ${spec} failed: ${err.message}`, 500);
+        });
+        const target = path.join(dir, layer.installIn, name);
+        await mkdir(target, { recursive: true });
+        await tar.x({ file: path.join(work, stdout.trim().split('\n').pop()!), cwd: target, strip: 1 });
+      }
     } finally {
       await rm(work, { recursive: true, force: true });
     }

@@ -7,9 +7,18 @@ import type { Recipe } from '../languages/recipe.js';
 /** Where every shim lives in an image. */
 export const SHIM_DIR = 'opt/kiln/shim';
 
-/** Files of `runtimes/<lang>/` that are the shim: not its recipe, tests or bytecode caches. */
+/** Where a builder image's own programs live (`runtimes/<lang>/build/`): not the shim. */
+export const BUILDER_FILES_DIR = 'build';
+
+/** Files of `runtimes/<lang>/` that are the shim: not its recipe, builder files, tests or bytecode caches. */
 export function isShimSource(rel: string): boolean {
-  return rel !== 'recipe.json' && !/\.test\.(mjs|py)$/.test(rel) && !rel.split('/').includes('__pycache__');
+  const top = rel.split('/')[0];
+  return (
+    rel !== 'recipe.json' &&
+    top !== BUILDER_FILES_DIR &&
+    !/\.test\.(mjs|py)$/.test(rel) &&
+    !rel.split('/').includes('__pycache__')
+  );
 }
 
 /** A digest of a shim's sources and recipe: the cache key of its layer. */

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { gate } from '../../test/fakes/fake-launcher.js';
+import { HostProcessSandbox } from '../../test/fakes/host-sandbox.js';
 import { rawTarGz } from '../../test/tar-builder.js';
-import type { BaseImages } from '../build/base-images.js';
+import type { BaseImages, BuilderImage } from '../build/base-images.js';
 import { packDir } from '../cli/pack-dir.js';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
@@ -17,7 +18,8 @@ import { Deployer, type DeployTarget } from './deployer.js';
 
 /**
  * The deploy transaction through its seams, without containers: real stores in a temp
- * dir, a real esbuild build, a tiny real base image instead of debootstrap's, and a
+ * dir, Kiln's real node build program (run on the host by `HostProcessSandbox` instead of
+ * in a build container), a tiny real base image instead of debootstrap's, and a
  * `DeployTarget` that records what the pool was asked (and can refuse the trial start).
  */
 class TinyBaseImages implements BaseImages {
@@ -32,6 +34,10 @@ class TinyBaseImages implements BaseImages {
   ensure(): Promise<Image> {
     this.image ??= this.build();
     return this.image;
+  }
+
+  async builder(): Promise<BuilderImage> {
+    return { layers: [], env: [] };
   }
 
   private async build(): Promise<Image> {
@@ -92,7 +98,15 @@ beforeEach(async () => {
   await functions.load();
   target = new RecordingTarget();
   base = new TinyBaseImages(images, snapshots, path.join(dir, 'base'));
-  deployer = new Deployer(functions, images, snapshots, base, target, path.join(dir, 'tmp'));
+  deployer = new Deployer(
+    functions,
+    images,
+    snapshots,
+    base,
+    target,
+    path.join(dir, 'tmp'),
+    new HostProcessSandbox(),
+  );
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 

@@ -1,8 +1,10 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type { BaseImages } from '../build/base-images.js';
-import { DEFAULT_BUNDLE_LIMIT, inspectBundle, unpackBundle } from '../build/bundle.js';
-import { pathExists } from '../disk.js';
+import { type BundleLimits, DEFAULT_BUNDLE_LIMITS, receiveBundle } from '../build/bundle.js';
+import type { BuildSandbox } from '../build/sandbox.js';
 import { KilnError } from '../errors.js';
 import type { FunctionRecord, FunctionStore, FunctionVersion } from '../functions/function-store.js';
 import { parseSpec, validateName, validateRuntime } from '../functions/spec.js';
@@ -13,8 +15,8 @@ import type { ImageConfig } from '../image/types.js';
 import { languageNamed } from '../languages/registry.js';
 
 export interface DeployRequest {
-  /** The gzip tar of the function directory. */
-  bundle: Uint8Array;
+  /** The gzip tar of the function directory: the request body as it streams in, or its bytes. */
+  bundle: Readable | Uint8Array;
   /** Spec fields from the request (query, headers, form fields); they win over kiln.json. */
   fields: Record<string, unknown>;
 }
@@ -24,6 +26,25 @@ export interface DeployResult {
   version: FunctionVersion;
   /** True when the function layer was already in the store (same code deployed before). */
   layerReused: boolean;
+  /** Where the deploy's time went, in ms (the gateway sends them as `Server-Timing`). */
+  timings: DeployTimings;
+}
+
+export interface DeployTimings {
+  /** The body streamed in, checked and unpacked. */
+  receive: number;
+  /** Waiting for an earlier deploy of the same function. */
+  queue: number;
+  /** The base image (and the builder) found or built. */
+  base: number;
+  /** The language's build: the build container's run and the checked copy of its output. */
+  build: number;
+  /** The function layer packed, stored, and its image written. */
+  pack: number;
+  /** The trial start: a container started and its handler loaded. */
+  prepare: number;
+  /** The version recorded, tagged, the old one retired. */
+  commit: number;
 }
 
 /** What the deployer needs from the pool: a trial start, and a switch to the new version. */
@@ -33,13 +54,14 @@ export interface DeployTarget {
 }
 
 /**
- * A deploy is one transaction: check the bundle, build the function layer, write an
- * image of [os, language, shim, function], start it once and load its handler
- * (`DeployTarget.prepare`), and only then record the version as active; after that its
- * image is tagged `fn/<name>:<version>` and the old version's instances are retired. Any
- * failure before the version is recorded leaves the function as it was, its previous
- * version still serving (an untagged image may be left in the store). Deploys of one
- * function run one at a time; deploys of different functions side by side.
+ * A deploy is one transaction: receive and check the bundle, build the function layer
+ * (in the language's build sandbox), write an image of [os, language, shim, function],
+ * start it once and load its handler (`DeployTarget.prepare`), and only then record the
+ * version as active; after that its image is tagged `fn/<name>:<version>` and the old
+ * version's instances are retired. Any failure before the version is recorded leaves the
+ * function as it was, its previous version still serving (an untagged image may be left
+ * in the store), and its work dir removed. Deploys of one function run one at a time;
+ * deploys of different functions side by side.
  */
 export class Deployer {
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -51,36 +73,45 @@ export class Deployer {
     private readonly baseImages: BaseImages,
     private readonly target: DeployTarget,
     private readonly tmpDir: string,
-    private readonly bundleLimit = DEFAULT_BUNDLE_LIMIT,
+    private readonly sandbox: BuildSandbox,
+    private readonly limits: BundleLimits = DEFAULT_BUNDLE_LIMITS,
   ) {}
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
     // Fail fast on a bad name or runtime before any work on the bundle.
     if (req.fields.name !== undefined) validateName(req.fields.name);
     if (req.fields.runtime !== undefined) validateRuntime(req.fields.runtime);
-    if (req.bundle.length === 0) {
-      throw new KilnError(
-        'invalid_bundle',
-        'no bundle: send a gzip tar as the body, or a multipart "bundle" file',
-      );
-    }
-    const raw = await inspectBundle(req.bundle, this.bundleLimit);
+    if (!(req.bundle instanceof Readable) && req.bundle.length === 0) throw noBundle();
+    const clock = new Clock();
     const work = await mkdtemp(path.join(this.tmpDir, 'deploy-'));
     try {
-      const src = await unpackBundle(raw, path.join(work, 'src'));
+      const src = path.join(work, 'src');
+      const body = req.bundle instanceof Readable ? req.bundle : Readable.from([req.bundle]);
+      await receiveBundle(body, src, this.limits);
+      const receive = clock.lap();
       const spec = parseSpec({ ...(await readKilnJson(src)), ...req.fields });
       return await this.serialized(spec.name, async () => {
+        const queue = clock.lap();
         const layerRoot = path.join(work, 'layer');
         const fnDir = path.join(layerRoot, 'fn');
+        const buildDir = path.join(work, 'build');
         await mkdir(fnDir, { recursive: true });
+        await mkdir(buildDir);
         const base = await this.baseImages.ensure(spec.runtime);
         const shimLayer = base.manifest.layers[base.manifest.layers.length - 1]!;
+        const baseMs = clock.lap();
         const build = await languageNamed(spec.runtime).buildFunction({
           srcDir: src,
           outDir: fnDir,
+          workDir: buildDir,
           handler: spec.handler,
+          bundle: spec.bundle !== false,
           shimDir: this.snapshots.path(shimLayer.digest),
+          sandbox: this.sandbox,
+          builder: () => this.baseImages.builder(spec.runtime),
+          limits: this.limits,
         });
+        const buildMs = clock.lap();
         const layer = await packLayer(this.images, layerRoot, { deterministic: true });
         const layerReused = await this.snapshots.has(layer.digest);
         if (!layerReused) await this.snapshots.adopt(layer.digest, layerRoot);
@@ -109,11 +140,14 @@ export class Deployer {
           source: build.entry,
           spec,
         };
+        const pack = clock.lap();
         await this.target.prepare({ ...version, createdAt: new Date().toISOString() });
+        const prepare = clock.lap();
         const record = await this.store.addActiveVersion(version);
         await this.images.tag(`fn/${spec.name}:${version.version}`, manifest);
         await this.target.retire(spec.name, version.version);
-        return { record, version: this.store.active(spec.name), layerReused };
+        const timings = { receive, queue, base: baseMs, build: buildMs, pack, prepare, commit: clock.lap() };
+        return { record, version: this.store.active(spec.name), layerReused, timings };
       });
     } finally {
       await rm(work, { recursive: true, force: true });
@@ -142,12 +176,44 @@ export class Deployer {
   }
 }
 
+function noBundle(): KilnError {
+  return new KilnError(
+    'invalid_bundle',
+    'no bundle: send a gzip tar as the body, or a multipart "bundle" file',
+  );
+}
+
+/** Milliseconds since the last lap. */
+class Clock {
+  private last = performance.now();
+
+  lap(): number {
+    const now = performance.now();
+    const ms = now - this.last;
+    this.last = now;
+    return Math.round(ms * 10) / 10;
+  }
+}
+
+/** kiln.json is Kiln's own format, read on the host: a regular file of at most this many bytes. */
+const KILN_JSON_MAX = 64 * 1024;
+
+/**
+ * The spec fields of `kiln.json` at the bundle's root, or, when the bundle is a single
+ * top-level dir and has none at its root, in that dir (`tar czf b.tgz myfn/`).
+ */
 async function readKilnJson(dir: string): Promise<Record<string, unknown>> {
-  const file = path.join(dir, 'kiln.json');
-  if (!(await pathExists(file))) return {};
+  let text = await readSmallRegularFile(path.join(dir, 'kiln.json'));
+  if (text === undefined) {
+    const names = await readdir(dir);
+    const lone = names.length === 1 ? path.join(dir, names[0]!) : undefined;
+    if (lone && (await lstat(lone)).isDirectory())
+      text = await readSmallRegularFile(path.join(lone, 'kiln.json'));
+  }
+  if (text === undefined) return {};
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new KilnError('invalid_spec', `kiln.json is not valid JSON: ${(err as Error).message}`);
   }
@@ -155,4 +221,22 @@ async function readKilnJson(dir: string): Promise<Record<string, unknown>> {
     throw new KilnError('invalid_spec', 'kiln.json must hold a JSON object');
   }
   return parsed as Record<string, unknown>;
+}
+
+/** Undefined when absent; refused when it is not a regular file (a link, a dir) or too big. */
+async function readSmallRegularFile(file: string): Promise<string | undefined> {
+  const st = await lstat(file).catch(() => undefined);
+  if (!st) return undefined;
+  if (!st.isFile() || st.size > KILN_JSON_MAX) {
+    throw new KilnError(
+      'invalid_spec',
+      `kiln.json must be a regular file of at most ${KILN_JSON_MAX / 1024} KiB`,
+    );
+  }
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
 }

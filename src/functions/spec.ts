@@ -10,6 +10,8 @@ export interface FunctionSpec {
   runtime: LanguageName;
   /** Where the handler is, in the language's own form (`Language.handler`, docs/DESIGN.md §5); undefined = its default. */
   handler?: string;
+  /** Node: false ships the bundle's files as they are instead of bundling them with esbuild. */
+  bundle?: boolean;
   memoryMb: number;
   /** CPU quota in cores (default 1; versions recorded before that default may lack it). */
   cpus?: number;
@@ -51,7 +53,7 @@ const NUMBERS: Record<string, Bound> = {
   idleTtlMs: { min: 1000, max: 86_400_000, default: 300_000, integer: true },
 };
 
-export const SPEC_FIELDS = ['name', 'runtime', 'handler', 'env', ...Object.keys(NUMBERS)];
+export const SPEC_FIELDS = ['name', 'runtime', 'handler', 'bundle', 'env', ...Object.keys(NUMBERS)];
 
 function invalid(message: string): KilnError {
   return new KilnError('invalid_spec', message);
@@ -97,6 +99,11 @@ export function parseSpec(input: Record<string, unknown>): FunctionSpec {
       throw invalid('"handler" must be a path inside the bundle like "app.handler" or "src/index.ts"');
     }
     spec.handler = input.handler;
+  }
+  if (input.bundle !== undefined && input.bundle !== '') {
+    if (input.bundle === false || input.bundle === 'false') spec.bundle = false;
+    else if (input.bundle !== true && input.bundle !== 'true')
+      throw invalid('"bundle" must be true or false');
   }
   const numbers = spec as unknown as Record<string, number | undefined>;
   for (const [key, bound] of Object.entries(NUMBERS)) {

@@ -1,5 +1,4 @@
 import { Hono, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { stream } from 'hono/streaming';
 import { KilnError } from '../errors.js';
 import type { FunctionRecord } from '../functions/function-store.js';
@@ -39,16 +38,6 @@ function requireToken(token: string | undefined): MiddlewareHandler {
   };
 }
 
-function tooLarge(what: string, limit: number) {
-  return () => {
-    throw new KilnError(
-      `${what}_too_large`,
-      `the ${what} is larger than ${Math.round(limit / 1048576)} MiB`,
-      413,
-    );
-  };
-}
-
 /**
  * The control-plane API on Hono. Routes are thin: they read the request and call into
  * Kiln's modules. Invoke (`/fn/*`) is served by `invoke-handler.ts` (see `server.ts`).
@@ -65,23 +54,25 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
 
   app.get('/healthz', (c) => c.json({ ok: true }));
 
-  app.post(
-    '/functions',
-    control,
-    bodyLimit({ maxSize: maxDeploy, onError: tooLarge('bundle', maxDeploy) }),
-    async (c) => {
-      const result = await kiln.deployer.deploy(await readDeployRequest(c));
-      return c.json(
-        {
-          function: summary(result.record),
-          version: result.version.version,
-          layer: result.version.layer,
-          layerReused: result.layerReused,
-        },
-        201,
-      );
-    },
-  );
+  app.post('/functions', control, async (c) => {
+    // The body is streamed into the deployer, which caps it (deploy-input.ts).
+    const result = await kiln.deployer.deploy(await readDeployRequest(c, maxDeploy));
+    c.header(
+      'server-timing',
+      Object.entries(result.timings)
+        .map(([phase, ms]) => `${phase};dur=${ms}`)
+        .join(', '),
+    );
+    return c.json(
+      {
+        function: summary(result.record),
+        version: result.version.version,
+        layer: result.version.layer,
+        layerReused: result.layerReused,
+      },
+      201,
+    );
+  });
   app.get('/functions', control, (c) => c.json({ functions: kiln.functions.list().map(summary) }));
   app.get('/functions/:name', control, (c) => c.json(kiln.functions.get(c.req.param('name'))));
   app.get('/functions/:name/versions', control, (c) =>

@@ -65,7 +65,8 @@ export class ImageStore {
 
   /** A temp path on the store's filesystem for a producer to write a blob into. */
   tempPath(suffix = ''): string {
-    return path.join(this.ingestDir, `${randomBytes(8).toString('hex')}${suffix}`);
+    // The writer's pid first: after a crash, start-up removes the files of writers that are gone.
+    return path.join(this.ingestDir, `${process.pid}-${randomBytes(8).toString('hex')}${suffix}`);
   }
 
   /**

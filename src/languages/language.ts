@@ -1,3 +1,5 @@
+import type { BuilderImage } from '../build/base-images.js';
+import type { BuildSandbox } from '../build/sandbox.js';
 import type { Recipe } from './recipe.js';
 
 /**
@@ -13,10 +15,16 @@ export interface Language<N extends string = string> {
   recipe(runtimesDir: string): Promise<Recipe>;
   /**
    * Fill the shim layer's `/opt/kiln/shim` from `runtimes/<name>/` (the layer's mount
-   * points are there already). May run the language in a chroot of the lower layers.
+   * points are there already). May compile in the builder and run the language in a
+   * chroot of the lower layers (the shim is Kiln's own code).
    */
   buildShim(input: ShimBuildInput): Promise<void>;
-  /** Build an unpacked bundle into what becomes the function's `/fn`. */
+  /**
+   * Build an unpacked bundle into what becomes the function's `/fn`. Every step that
+   * reads the bundle's content (a compiler, a bundler, resolving an entry) runs in
+   * `input.sandbox` (docs/DESIGN.md §8); on the host a language only lists names and
+   * copies files with `copyCheckedTree`.
+   */
   buildFunction(input: FunctionBuildInput): Promise<FunctionBuild>;
   /** What the spec's `handler` means in this language. */
   readonly handler: HandlerRules;
@@ -47,17 +55,29 @@ export interface ShimBuildInput {
   lowerDirs: string[];
   /** Scratch space, removed afterwards. */
   workDir: string;
+  sandbox: BuildSandbox;
+  /** The language's builder image (built on first use). */
+  builder: () => Promise<BuilderImage>;
 }
 
 export interface FunctionBuildInput {
-  /** The unpacked bundle. */
+  /** The unpacked bundle, checked (`receiveBundle`). */
   srcDir: string;
   /** The function layer's `fn/` dir, empty. */
   outDir: string;
+  /** Scratch space for files Kiln writes for the build (a javac argument file), removed afterwards. */
+  workDir: string;
   /** The spec's handler, if it names one. */
   handler?: string;
+  /** The spec's `bundle` field: false ships the files as they are (node). */
+  bundle: boolean;
   /** The shim layer's snapshot dir: what a build compiles against (java: the shim's jar). */
   shimDir: string;
+  sandbox: BuildSandbox;
+  /** The language's builder image (built on first use). */
+  builder: () => Promise<BuilderImage>;
+  /** Bytes and entries the bundle may hold: what a copy of it is checked against. */
+  limits: { maxBytes: number; maxFiles: number };
 }
 
 /** What building a bundle into a function layer tells the rest of Kiln. */

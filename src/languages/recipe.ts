@@ -22,6 +22,26 @@ export interface AptLayer {
   packages: string[];
 }
 
+/** npm registry packages unpacked into a dir of the image (the node builder's esbuild). */
+export interface NpmPackagesLayer {
+  kind: 'npm-packages';
+  /** Part of the layer's cache ref: change it to rebuild. */
+  version: string;
+  /** `name@version` each; a package goes to `<installIn>/<name>`. */
+  packages: string[];
+  installIn: string;
+}
+
+/**
+ * The builder image a language's build steps run in (docs/DESIGN.md §8): the os and
+ * language layers, then `layers`, then `runtimes/<lang>/build/` at `/opt/kiln/build`.
+ */
+export interface BuilderRecipe {
+  layers: (AptLayer | NpmPackagesLayer)[];
+  /** The whole environment of a build job. */
+  env: string[];
+}
+
 /** The shim is the files of `runtimes/<lang>/` as they are. */
 export interface FilesShim {
   kind: 'files';
@@ -43,6 +63,8 @@ export interface Recipe {
   shim: FilesShim | JavaShim;
   entrypoint: string[];
   env: string[];
+  /** Languages whose build reads bundle content with a program (esbuild, javac) have one. */
+  builder?: BuilderRecipe;
 }
 
 /** `runtimes/` at the package root, from `src/languages` (tests) or `dist/languages` (installed). */

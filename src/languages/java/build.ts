@@ -1,35 +1,35 @@
-import { execFile } from 'node:child_process';
-import { cp, mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { BUILDER_EMPTY_DIR } from '../../build/builder-layer.js';
+import { SANDBOX_PATHS } from '../../build/sandbox.js';
+import { SHIM_DIR } from '../../build/shim-layer.js';
 import { KilnError } from '../../errors.js';
 import { listTree } from '../../image/layer-tar.js';
-import type { FunctionBuild } from '../language.js';
+import type { FunctionBuild, FunctionBuildInput } from '../language.js';
+import { checkedName, JAVAC_FLAGS, javacArgFile } from './javac-args.js';
 
-const execFileP = promisify(execFile);
-// -XDstringConcat=inline: string concatenation without invokedynamic, whose bootstrap costs
-// the function's first request ~25 ms (measured with -Xlog:class+load).
-const JAVAC_FLAGS = ['--release', '17', '-nowarn', '-XDstringConcat=inline', '-encoding', 'UTF-8'];
+/** Kiln's build step in the java builder image: runtimes/java/build/build.sh. */
+const BUILD_SCRIPT = `${SANDBOX_PATHS.tools}/build.sh`;
 
 /**
- * Java bundles are `.java` sources, compiled here with javac against the shim's jar (for
- * the Lambda Java API, `com.amazonaws.services.lambda.runtime`) and any jars in the bundle,
- * or prebuilt `.jar` files. Classes go to /fn/classes, jars to /fn/lib. The handler is
- * `ClassName` or `ClassName::method`; a bundle with a single top-level source file may leave
- * it out.
+ * Java bundles are `.java` sources, compiled with javac against the shim's jar (for the
+ * Lambda Java API, `com.amazonaws.services.lambda.runtime`) and the bundle's jars, or
+ * prebuilt `.jar` files. Classes go to /fn/classes, jars to /fn/lib.
+ *
+ * The host only lists the bundle's file names and writes javac's argument file (see
+ * `javacArgFile`); javac and the jar copies run in the java builder container
+ * (runtimes/java/build/build.sh), which the host needs no JDK for. The handler is
+ * `ClassName` or `ClassName::method`; a bundle with a single top-level source file may
+ * leave it out. Java's layout needs no rule: every source is compiled wherever it is.
  */
-export async function buildJava(
-  srcDir: string,
-  outDir: string,
-  shimJar: string,
-  handler?: string,
-): Promise<FunctionBuild> {
-  const files = await listTree(srcDir);
+export async function buildJava(input: FunctionBuildInput, shimJar: string): Promise<FunctionBuild> {
+  const files = await listTree(input.srcDir);
   const sources = files.filter((f) => f.endsWith('.java'));
   const jars = files.filter((f) => f.endsWith('.jar'));
   if (sources.length === 0 && jars.length === 0) {
     throw new KilnError('entry_not_found', 'a java bundle needs .java sources or a .jar');
   }
+  const handler = input.handler;
   let className = handler?.split('::')[0];
   if (!className) {
     const top = sources.filter((s) => !s.includes('/'));
@@ -43,35 +43,58 @@ export async function buildJava(
   }
   if (!/^[\w$.]+$/.test(className))
     throw new KilnError('invalid_spec', `"${className}" is not a Java class name`);
-  const lib = path.join(outDir, 'lib');
-  if (jars.length) {
-    await mkdir(lib, { recursive: true });
-    for (const jar of jars) await cp(path.join(srcDir, jar), path.join(lib, path.basename(jar)));
-  }
-  if (sources.length) {
-    const classes = path.join(outDir, 'classes');
-    await mkdir(classes, { recursive: true });
-    const classpath = [shimJar, ...jars.map((j) => path.join(srcDir, j))].join(':');
-    try {
-      await execFileP('javac', [...JAVAC_FLAGS, '-cp', classpath, '-d', classes, ...sources], {
-        cwd: srcDir,
-        maxBuffer: 16 << 20,
-      });
-    } catch (err) {
-      const e = err as { stderr?: string; stdout?: string; code?: string; message: string };
-      if (e.code === 'ENOENT') {
-        throw new KilnError(
-          'build_failed',
-          'javac is not installed on the Kiln host (apt-get install -y openjdk-17-jdk-headless)',
-          500,
-        );
-      }
+  for (const jar of jars) {
+    if (checkedName(jar).includes(':')) {
       throw new KilnError(
-        'build_failed',
-        `javac failed:\n${(e.stderr || e.stdout || e.message).trim().slice(0, 4000)}`,
+        'invalid_bundle',
+        `"${jar}": a jar's name may not hold ":" (javac's class path separator)`,
       );
     }
   }
+
+  const jobDir = path.join(input.workDir, 'java-job');
+  await mkdir(jobDir, { recursive: true, mode: 0o755 });
+  await writeFile(path.join(jobDir, 'jars'), jars.map((j) => `${j}\n`).join(''), { mode: 0o644 });
+  const classpath = [`${SANDBOX_PATHS.shim}/${shimJar}`, ...jars.map((j) => `./${j}`)].join(':');
+  const args = sources.length
+    ? javacArgFile(
+        [
+          ...JAVAC_FLAGS,
+          '-sourcepath',
+          BUILDER_EMPTY_DIR,
+          '-cp',
+          classpath,
+          '-d',
+          `${SANDBOX_PATHS.out}/fn/classes`,
+        ],
+        sources,
+      )
+    : '';
+  await writeFile(path.join(jobDir, 'javac.args'), args, { mode: 0o644 });
+
+  const builder = await input.builder();
+  await input.sandbox.run(
+    {
+      what: 'java build',
+      layers: builder.layers,
+      args: ['/bin/sh', BUILD_SCRIPT],
+      env: builder.env,
+      cwd: SANDBOX_PATHS.bundle,
+      bundleDir: input.srcDir,
+      jobDir,
+      shimDir: path.join(input.shimDir, SHIM_DIR),
+    },
+    async (output) => {
+      if (output.exitCode !== 0) {
+        const log = output.log.replace(/^\.\//gm, '').trim();
+        throw new KilnError(
+          'build_failed',
+          `javac failed:\n${log.slice(-4000) || `exit code ${output.exitCode}`}`,
+        );
+      }
+      await output.copyTree('fn', input.outDir);
+    },
+  );
   const source =
     sources.find((s) => path.basename(s, '.java') === className.split('.').pop()) ?? jars[0] ?? className;
   return { handler: handler ?? className, entry: source };

@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { SHIM_DIR } from '../../build/shim-layer.js';
 import type { Language } from '../language.js';
 import { readRecipe } from '../recipe.js';
 import { buildJava } from './build.js';
@@ -8,13 +6,12 @@ import { buildJavaShim } from './shim.js';
 /** The shim's jar, as `runtimes/java/recipe.json` names it: functions compile against it. */
 const SHIM_JAR = 'kiln-shim.jar';
 
-/** Java 17 (Debian's OpenJDK): Lambda-style handler classes, compiled with javac at deploy. */
+/** Java 17 (Debian's OpenJDK): Lambda-style handler classes, compiled with javac in the java builder at deploy. */
 export const java: Language<'java'> = {
   name: 'java',
   recipe: (runtimesDir) => readRecipe('java', runtimesDir),
   buildShim: buildJavaShim,
-  buildFunction: ({ srcDir, outDir, handler, shimDir }) =>
-    buildJava(srcDir, outDir, path.join(shimDir, SHIM_DIR, SHIM_JAR), handler),
+  buildFunction: (input) => buildJava(input, SHIM_JAR),
   handler: { form: 'Class or Class::method (optional with one top-level source file)' },
   stemCellEnv: ['KILN_WARMUP=1'],
   detect: (files) => files.some((f) => f.endsWith('.java') || f.endsWith('.jar')),

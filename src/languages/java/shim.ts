@@ -1,19 +1,20 @@
-import { execFile } from 'node:child_process';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { BUILDER_EMPTY_DIR } from '../../build/builder-layer.js';
 import { OverlayChroot } from '../../build/overlay-chroot.js';
+import { SANDBOX_PATHS } from '../../build/sandbox.js';
 import { SHIM_DIR } from '../../build/shim-layer.js';
 import { KilnError } from '../../errors.js';
 import { listTree } from '../../image/layer-tar.js';
 import type { ShimBuildInput } from '../language.js';
-
-const execFileP = promisify(execFile);
+import { JAVAC_FLAGS, JAVAC_JVM_FLAGS, javacArgFile } from './javac-args.js';
 
 /**
- * javac the shim on the host (`--release 17`, the runtime's version), jar it, then run its
- * training mode once inside the image with -XX:ArchiveClassesAtExit: the AppCDS archive
- * lets every later JVM map the shim's classes instead of loading them.
+ * javac the shim in the java builder (`--release 17`, the runtime's version; the host
+ * needs no JDK), jar it, then run its training mode once inside the image with
+ * -XX:ArchiveClassesAtExit: the AppCDS archive lets every later JVM map the shim's
+ * classes instead of loading them. The shim is Kiln's own code, so its training runs in a
+ * chroot of the image's layers.
  */
 export async function buildJavaShim({
   recipe,
@@ -21,6 +22,8 @@ export async function buildJavaShim({
   layerDir,
   lowerDirs,
   workDir,
+  sandbox,
+  builder,
 }: ShimBuildInput): Promise<void> {
   const shim = recipe.shim;
   if (shim.kind !== 'java') {
@@ -30,30 +33,43 @@ export async function buildJavaShim({
       500,
     );
   }
-  const classes = path.join(workDir, 'classes');
-  await mkdir(classes, { recursive: true });
-  const sources = (await listTree(path.join(srcDir, shim.sources)))
-    .filter((p) => p.endsWith('.java'))
-    .map((p) => path.join(srcDir, shim.sources, p));
-  try {
-    // -XDstringConcat=inline: string concatenation without invokedynamic, whose bootstrap
-    // cost ~40 ms of the shim's first request (measured with -Xlog:class+load).
-    await execFileP(
-      'javac',
-      ['--release', '17', '-nowarn', '-XDstringConcat=inline', '-d', classes, ...sources],
-      {
-        maxBuffer: 16 << 20,
-      },
-    );
-    await execFileP('jar', ['cf', path.join(layerDir, SHIM_DIR, shim.jar), '-C', classes, '.']);
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new KilnError(
-      'base_build_failed',
-      `compiling the Java shim failed (javac 17+ is needed on the host: apt-get install -y openjdk-17-jdk-headless): ${e.stderr || e.message}`,
-      500,
-    );
-  }
+  const sourcesDir = path.join(srcDir, shim.sources);
+  const sources = (await listTree(sourcesDir)).filter((p) => p.endsWith('.java'));
+  const jobDir = path.join(workDir, 'javac-job');
+  await mkdir(jobDir, { recursive: true, mode: 0o755 });
+  await writeFile(
+    path.join(jobDir, 'javac.args'),
+    javacArgFile([...JAVAC_FLAGS, '-sourcepath', BUILDER_EMPTY_DIR, '-d', '/tmp/classes'], sources),
+    { mode: 0o644 },
+  );
+  const script = [
+    'set -eu',
+    `javac ${JAVAC_JVM_FLAGS.join(' ')} @${SANDBOX_PATHS.job}/javac.args`,
+    `mkdir -p ${SANDBOX_PATHS.out}/shim`,
+    `jar cf ${SANDBOX_PATHS.out}/shim/${shim.jar} -C /tmp/classes .`,
+  ].join('\n');
+  const image = await builder();
+  await sandbox.run(
+    {
+      what: 'java shim build',
+      layers: image.layers,
+      args: ['/bin/sh', '-c', script],
+      env: image.env,
+      cwd: SANDBOX_PATHS.bundle,
+      bundleDir: sourcesDir,
+      jobDir,
+    },
+    async (output) => {
+      if (output.exitCode !== 0) {
+        throw new KilnError(
+          'base_build_failed',
+          `compiling the Java shim failed: ${output.log.slice(-4000)}`,
+          500,
+        );
+      }
+      await output.copyTree('shim', path.join(layerDir, SHIM_DIR));
+    },
+  );
   const chroot = await OverlayChroot.open([...lowerDirs, layerDir], path.join(workDir, 'cds'));
   try {
     const archive = `/${SHIM_DIR}/${shim.cdsArchive}`;

@@ -3,12 +3,12 @@ import type { Language } from '../language.js';
 import { readRecipe } from '../recipe.js';
 import { buildNode } from './build.js';
 
-/** Node.js 22 (the official binary): fetch-style or Lambda handlers, TypeScript or JavaScript, bundled by esbuild. */
+/** Node.js 22 (the official binary): fetch-style or Lambda handlers, TypeScript or JavaScript, bundled by esbuild in the node builder. */
 export const node: Language<'node'> = {
   name: 'node',
   recipe: (runtimesDir) => readRecipe('node', runtimesDir),
   buildShim: ({ srcDir, layerDir }) => copyShimFiles(srcDir, layerDir),
-  buildFunction: ({ srcDir, outDir, handler }) => buildNode(srcDir, outDir, handler),
+  buildFunction: buildNode,
   handler: { form: 'file.export (Lambda style) or an entry file (default: package.json main, else index.*)' },
   stemCellEnv: ['KILN_WARMUP=1'],
   detect: (files) => files.includes('package.json') || files.some((f) => /\.(m|c)?[jt]s$/.test(f)),

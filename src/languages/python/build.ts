@@ -1,15 +1,21 @@
-import { cp, readdir } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pathExists } from '../../disk.js';
+import { copyCheckedTree } from '../../build/checked-copy.js';
 import { KilnError } from '../../errors.js';
-import type { FunctionBuild } from '../language.js';
+import type { FunctionBuild, FunctionBuildInput } from '../language.js';
 
 /**
  * Python bundles are the files as they are; a vendored `site-packages/` dir in the bundle
- * goes on the path. The handler `module.function` must name a module in the bundle; a
- * syntax or import error shows when the shim loads it, with its traceback.
+ * goes on the path. Nothing here reads a file's content: finding the handler's module is a
+ * check that a path exists in the (already checked) bundle, and the copy is
+ * `copyCheckedTree`. A syntax or import error shows when the shim loads the module, in
+ * its container, with its traceback.
+ *
+ * Layout: the bundle's layout is kept (`handler=src.app.handler` finds `src/app.py`). Only
+ * when the module is not found and the bundle is a single top-level dir (`tar czf b.tgz
+ * myfn/`) is that dir the code root.
  */
-export async function buildPython(srcDir: string, outDir: string, handler: string): Promise<FunctionBuild> {
+export async function buildPython(input: FunctionBuildInput, handler: string): Promise<FunctionBuild> {
   const dot = handler.lastIndexOf('.');
   if (dot <= 0 || dot === handler.length - 1 || !/^[\w.]+$/.test(handler)) {
     throw new KilnError(
@@ -18,18 +24,45 @@ export async function buildPython(srcDir: string, outDir: string, handler: strin
     );
   }
   const modulePath = handler.slice(0, dot).split('.').join('/');
-  let entry: string | undefined;
-  for (const base of ['', 'site-packages/']) {
-    for (const candidate of [`${base}${modulePath}.py`, `${base}${modulePath}/__init__.py`]) {
-      if (!entry && (await pathExists(path.join(srcDir, candidate)))) entry = candidate;
+  let root = input.srcDir;
+  let entry = await findModule(root, modulePath);
+  if (!entry) {
+    const lone = await loneDir(root);
+    const inner = lone && (await findModule(lone, modulePath));
+    if (lone && inner) {
+      root = lone;
+      entry = inner;
     }
   }
   if (!entry) {
     throw new KilnError('entry_not_found', `handler "${handler}" needs ${modulePath}.py in the bundle`);
   }
-  for (const name of await readdir(srcDir)) {
-    if (name === 'kiln.json' || name === '__pycache__') continue;
-    await cp(path.join(srcDir, name), path.join(outDir, name), { recursive: true, verbatimSymlinks: true });
-  }
+  await copyCheckedTree(root, input.outDir, {
+    ...input.limits,
+    skipTop: ['kiln.json', '__pycache__'],
+    what: 'the bundle',
+  });
   return { handler, entry };
+}
+
+/**
+ * `module.py` or `module/__init__.py`, at the root or in a vendored `site-packages/`. The
+ * bundle's links all resolve inside it (`receiveBundle` checked them), so following them
+ * stays inside.
+ */
+async function findModule(root: string, modulePath: string): Promise<string | undefined> {
+  for (const base of ['', 'site-packages/']) {
+    for (const candidate of [`${base}${modulePath}.py`, `${base}${modulePath}/__init__.py`]) {
+      if ((await stat(path.join(root, candidate)).catch(() => undefined))?.isFile()) return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** The bundle's one top-level entry when it is a dir (a kiln.json beside it allowed). */
+async function loneDir(root: string): Promise<string | undefined> {
+  const names = (await readdir(root)).filter((n) => n !== 'kiln.json');
+  if (names.length !== 1) return undefined;
+  const dir = path.join(root, names[0]!);
+  return (await lstat(dir)).isDirectory() ? dir : undefined;
 }

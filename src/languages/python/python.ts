@@ -11,7 +11,7 @@ export const python: Language<'python'> = {
   name: 'python',
   recipe: (runtimesDir) => readRecipe('python', runtimesDir),
   buildShim: ({ srcDir, layerDir }) => copyShimFiles(srcDir, layerDir),
-  buildFunction: ({ srcDir, outDir, handler }) => buildPython(srcDir, outDir, handler ?? DEFAULT_HANDLER),
+  buildFunction: (input) => buildPython(input, input.handler ?? DEFAULT_HANDLER),
   handler: { form: 'module.function', default: DEFAULT_HANDLER },
   stemCellEnv: ['KILN_WARMUP=1'],
   detect: (files) => files.includes('requirements.txt') || files.some((f) => f.endsWith('.py')),
