@@ -39,8 +39,8 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
   outputFiles: 20_000,
 };
 
-/** Room on the output tmpfs for the job's stdout and stderr (they share its cap). */
-const LOG_RESERVE_BYTES = 1024 * 1024;
+/** The job's stdout and stderr: a tmpfs of their own, so a full output dir still leaves its messages. */
+const LOG_BYTES = 1024 * 1024;
 /** What is kept of the job's stdout and stderr for messages. */
 const LOG_TAIL_BYTES = 16 * 1024;
 
@@ -60,7 +60,7 @@ export interface OciSandboxOptions {
  *   /out           the only writable place: a dir on a tmpfs the host mounted for this
  *                  build with `size=` and `nr_inodes=` caps, so a build cannot fill the
  *                  host's disk or memory beyond them; stdout and stderr go to a file on
- *                  the same tmpfs, outside what the container can see
+ *                  a second 1 MiB tmpfs, which the container cannot see (only its fds)
  *
  * A host tmpfs rather than one inside the container: the host then reads the output
  * straight from its own mount after the container is gone (no copy through a pipe, no
@@ -98,15 +98,19 @@ export class OciBuildSandbox implements BuildSandbox {
     const rootfs = path.join(dir, 'rootfs');
     const box = path.join(dir, 'box');
     const out = path.join(box, 'out');
-    const logFile = path.join(box, 'log');
+    const logBox = path.join(dir, 'log');
+    const logFile = path.join(logBox, 'log');
     const mounts: string[] = [];
     try {
       await mkdir(rootfs);
       await mountOverlay(job.layers, rootfs);
       mounts.push(rootfs);
       await mkdir(box);
-      await mountTmpfs(box, limits.outputBytes + LOG_RESERVE_BYTES, limits.outputFiles + 16);
+      await mountTmpfs(box, limits.outputBytes, limits.outputFiles + 2);
       mounts.push(box);
+      await mkdir(logBox);
+      await mountTmpfs(logBox, LOG_BYTES, 4);
+      mounts.push(logBox);
       await mkdir(out, { mode: 0o700 });
       await chown(out, uid, uid);
 
