@@ -97,8 +97,11 @@ function tooLarge(message: string): KilnError {
   return new KilnError('bundle_too_large', message, 413);
 }
 
-/** Stream and zlib errors as the client's fault: the body is not what it claims. */
-function asBundleError(err: unknown): KilnError {
+/**
+ * Stream and zlib errors as the client's fault (the body is not what it claims); anything
+ * else (EIO, ENOSPC on the host) stays what it is, a 500.
+ */
+function asBundleError(err: unknown): Error {
   if (err instanceof KilnError) return err;
   const e = err as NodeJS.ErrnoException;
   if (e?.code?.startsWith('Z_') || e?.code === 'ERR_STREAM_PREMATURE_CLOSE') {
@@ -110,7 +113,7 @@ function asBundleError(err: unknown): KilnError {
   if (e?.code === 'ECONNRESET' || e?.code === 'ERR_STREAM_DESTROYED' || e?.name === 'AbortError') {
     return new KilnError('invalid_bundle', 'the request body ended early');
   }
-  return err instanceof Error ? (err as KilnError) : new KilnError('invalid_bundle', String(err));
+  return err instanceof Error ? err : new KilnError('invalid_bundle', String(err));
 }
 
 /** Passes bytes through until more than `cap` have gone by. */
@@ -167,14 +170,17 @@ function notGzip(): KilnError {
 class TarSink extends Writable {
   readonly tree = new BundleTree();
   bytes = 0;
-  failure: KilnError | undefined;
+  failure: Error | undefined;
   private readonly parser: tar.Parser;
   private readonly writes = new Set<Promise<void>>();
   private readonly files = new Set<FileSink>();
   private readonly links: { at: string; kind: 'symlink' | 'hardlink'; target: string }[] = [];
   private readonly dirs = new Set<string>(['']);
+  private readonly made = new Map<string, Promise<unknown>>();
   private ended: Promise<void>;
   private first = true;
+  /** Past the archive's end marker: what follows is padding, read (and counted) but not parsed. */
+  private eof = false;
 
   constructor(
     private readonly dest: string,
@@ -185,6 +191,12 @@ class TarSink extends Writable {
     // what a pax header may make the parser hold in memory.
     this.parser = new tar.Parser({ strict: true, maxMetaEntrySize: 1024 * 1024 });
     this.parser.on('entry', (entry: tar.ReadEntry) => this.onEntry(entry));
+    // node-tar keeps every byte after the end marker in one growing buffer (a concat per
+    // chunk): a bomb of zeros after the end would cost quadratic time. Those bytes are not
+    // given to it.
+    this.parser.on('eof', () => {
+      this.eof = true;
+    });
     this.ended = new Promise((resolve, reject) => {
       this.parser.on('end', resolve);
       this.parser.on('error', (err: Error) => {
@@ -195,7 +207,7 @@ class TarSink extends Writable {
     this.ended.catch(() => undefined);
   }
 
-  fail(err: KilnError): void {
+  fail(err: Error): void {
     this.failure ??= err;
   }
 
@@ -209,6 +221,10 @@ class TarSink extends Writable {
         done(new KilnError('invalid_bundle', 'the gzip body holds another compressed stream, not a tar'));
         return;
       }
+    }
+    if (this.eof) {
+      done();
+      return;
     }
     let flowing = true;
     try {
@@ -291,6 +307,7 @@ class TarSink extends Writable {
     }
     if (kind === 'file') {
       const file = new FileSink(
+        this.dirOf(rel),
         path.join(this.dest, rel),
         ((entry.mode ?? 0) & 0o111) !== 0 ? 0o755 : 0o644,
         entry.size,
@@ -311,6 +328,17 @@ class TarSink extends Writable {
       if (kind === 'dir') this.dirs.add(rel);
       else this.links.push({ at: rel, kind, target: target ?? '' });
     }
+  }
+
+  /** The dir an entry goes in, made once however many files it holds. */
+  private dirOf(rel: string): Promise<unknown> {
+    const parent = path.dirname(path.join(this.dest, rel));
+    let made = this.made.get(parent);
+    if (!made) {
+      made = mkdir(parent, { recursive: true, mode: 0o755 });
+      this.made.set(parent, made);
+    }
+    return made;
   }
 
   private track(write: Promise<void>): void {
@@ -372,6 +400,7 @@ class FileSink extends Writable {
   private written = 0;
 
   constructor(
+    private readonly dir: Promise<unknown>,
     private readonly file: string,
     private readonly mode: number,
     private readonly size: number,
@@ -380,7 +409,7 @@ class FileSink extends Writable {
   }
 
   override _construct(done: (err?: Error | null) => void): void {
-    mkdir(path.dirname(this.file), { recursive: true, mode: 0o755 })
+    this.dir
       .then(() => open(this.file, 'wx', this.mode))
       .then((fh) => {
         this.fh = fh;

@@ -5,7 +5,10 @@ import { listTree } from '../image/layer-tar.js';
 
 /** A function dir as the gzip tar `POST /functions` takes (what `tar czf - -C dir .` makes). */
 export async function packDir(dir: string): Promise<Buffer> {
-  const entries = (await listTree(dir)).filter((p) => !p.split('/').includes('.git'));
+  // node-tar reads an entry starting with "@" as an archive to append: "./" keeps it a file.
+  const entries = (await listTree(dir))
+    .filter((p) => !p.split('/').includes('.git'))
+    .map((p) => (p.startsWith('@') ? `./${p}` : p));
   const stream = tar.c({ cwd: dir, gzip: true, portable: true, noDirRecurse: true }, entries);
   return buffer(stream as unknown as Readable);
 }

@@ -1,0 +1,144 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { packDir } from '../../src/cli/pack-dir.js';
+import { DataDir } from '../../src/data-dir.js';
+import { ROOT, TEST_CACHE } from '../harness.js';
+
+const CLI = path.join(ROOT, 'dist/cli/main.js');
+
+/**
+ * A real gateway as its own process (`kiln serve`), so that tests can give it secrets in
+ * its environment, take tools off its PATH, and kill it with SIGKILL. Its data dir shares
+ * the test cache's images and snapshots (symlinked, as startTestGateway does).
+ */
+export class GatewayProcess {
+  url = '';
+  private child: ChildProcess | undefined;
+  private log = '';
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static async start(env: Record<string, string> = {}): Promise<GatewayProcess> {
+    const dataDir = path.join(TEST_CACHE, 'runs', `proc-${randomBytes(4).toString('hex')}`);
+    await new DataDir(dataDir).shareImagesOf(new DataDir(TEST_CACHE));
+    const gateway = new GatewayProcess(dataDir, env);
+    await gateway.launch();
+    return gateway;
+  }
+
+  /** The OCI runtime's state root for this data dir (`Kiln.openStores`' rule). */
+  get stateRoot(): string {
+    return path.join('/run/kiln', createHash('sha256').update(this.dataDir).digest('hex').slice(0, 12));
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get output(): string {
+    return this.log;
+  }
+
+  async launch(): Promise<void> {
+    this.log = '';
+    const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0'], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/root',
+        KILN_DATA: this.dataDir,
+        KILN_STEM_CELLS: '0',
+        ...this.env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child = child;
+    this.url = await new Promise<string>((resolve, reject) => {
+      child.stderr?.on('data', (d: Buffer) => {
+        this.log += d.toString();
+        const m = /listening on (http:\/\/[\d.:]+)/.exec(this.log);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`gateway exited (${code}): ${this.log}`)));
+    });
+  }
+
+  /** SIGKILL: no cleanup of any kind runs. */
+  async kill9(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+
+  async remove(): Promise<void> {
+    await this.stop();
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.env.KILN_TOKEN ? { authorization: `Bearer ${this.env.KILN_TOKEN}`, ...extra } : extra;
+  }
+
+  async deploy(
+    bundle: Buffer | string,
+    query: Record<string, string>,
+  ): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
+    const body = typeof bundle === 'string' ? await packDir(bundle) : bundle;
+    const res = await fetch(`${this.url}/functions?${new URLSearchParams(query)}`, {
+      method: 'POST',
+      headers: this.headers({ 'content-type': 'application/gzip' }),
+      body: body as unknown as BodyInit,
+    });
+    const text = await res.text();
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // kept as text
+    }
+    return { status: res.status, body: parsed, text };
+  }
+
+  /** Every file of a layer's snapshot, with its content (for "is the secret in there?"). */
+  async layerContent(layerDigest: string): Promise<string> {
+    const dir = path.join(this.dataDir, 'snapshots', layerDigest.replace('sha256:', ''));
+    let all = '';
+    for (const rel of await readdir(dir, { recursive: true })) {
+      all += `\n== ${rel}\n`;
+      all += await readFile(path.join(dir, String(rel)), 'latin1').catch(() => '');
+    }
+    return all;
+  }
+}
+
+/**
+ * A PATH of symlinks to every program on this one but those `drop` matches: a host
+ * without a JDK, for a gateway that must not need one.
+ */
+export async function pathWithout(dir: string, drop: RegExp): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const seen = new Set<string>();
+  for (const bin of (process.env.PATH ?? '').split(':')) {
+    for (const name of await readdir(bin).catch(() => [] as string[])) {
+      if (seen.has(name) || drop.test(name)) continue;
+      seen.add(name);
+      await symlink(path.join(bin, name), path.join(dir, name)).catch(() => undefined);
+    }
+  }
+  return dir;
+}
