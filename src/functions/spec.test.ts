@@ -46,9 +46,16 @@ describe('parseSpec', () => {
     [{ name: 'a', runtime: 'node', env: { 'A-B': 'x' } }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', handler: '../x.handler' }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', colour: 'red' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', bundle: 'no' }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', minInstances: 5, maxInstances: 2 }, 'invalid_spec'],
   ])('refuses %j with %s', (input, code) => {
     expect(() => parseSpec(input)).toThrow(expect.objectContaining({ code, status: 400 }));
+  });
+
+  it('reads bundle: false from JSON or a query string; true is the default, left out', () => {
+    expect(parseSpec({ name: 'a', runtime: 'node', bundle: false }).bundle).toBe(false);
+    expect(parseSpec({ name: 'a', runtime: 'node', bundle: 'false' }).bundle).toBe(false);
+    expect(parseSpec({ name: 'a', runtime: 'node', bundle: 'true' })).not.toHaveProperty('bundle');
   });
 
   it('accepts a 63-character name', () => {
