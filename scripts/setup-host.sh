@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Prepares a fresh Debian/Ubuntu machine (as root) to run Kiln: the OCI runtimes and
-# debootstrap from apt, Kiln's npm dependencies, the examples' own dependencies, and
-# the host fixes `kiln doctor --fix` knows (crun needs hugetlb on a v1 mount here).
+# Prepares a fresh Debian/Ubuntu machine (as root) to run Kiln and its tests: the OCI
+# runtimes and debootstrap from apt (plus a JDK and g++ for the tests), Kiln's npm
+# dependencies, the examples' own dependencies, and the host fixes `kiln doctor --fix`
+# knows (crun needs hugetlb on a v1 mount here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,10 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq crun runc debootstrap ca-certificates util-linux mount openjdk-17-jdk-headless >/dev/null
+apt-get install -y -qq crun runc debootstrap ca-certificates util-linux mount >/dev/null
+# For the test suite only, not for Kiln (its builds run javac in a builder image): a JDK
+# compiles the Java shim's process tests and some fixtures on the host, g++ a native addon.
+apt-get install -y -qq openjdk-17-jdk-headless g++ >/dev/null
 npm ci --no-audit --no-fund
 npm ci --no-audit --no-fund --prefix examples/hello-ts
 node dist/cli/main.js doctor --fix

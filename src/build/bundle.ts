@@ -365,9 +365,14 @@ class TarSink extends Writable {
     for (const [rel, entry] of this.tree.list()) {
       if (entry.kind === 'dir') this.dirs.add(rel);
     }
-    for (const rel of this.dirs) {
-      await mkdir(path.join(this.dest, rel), { recursive: true, mode: 0o755 });
-      await chmod(path.join(this.dest, rel), 0o755);
+    // Parents first (the set keeps the tar's order, and a parent comes before its children
+    // in the tree's list), WRITES_IN_FLIGHT at a time: every dir 0755 whatever the umask.
+    const dirs = [...this.dirs].map((rel) => path.join(this.dest, rel));
+    for (let i = 0; i < dirs.length; i += WRITES_IN_FLIGHT) {
+      const batch = dirs.slice(i, i + WRITES_IN_FLIGHT);
+      await Promise.all(
+        batch.map((d) => mkdir(d, { recursive: true, mode: 0o755 }).then(() => chmod(d, 0o755))),
+      );
     }
     // Hardlinks before symlinks: no path used by link() may go through a symlink.
     for (const l of this.links.filter((x) => x.kind === 'hardlink')) {

@@ -4,7 +4,14 @@ import { pathExists } from '../disk.js';
 import { KilnError } from '../errors.js';
 import { startGateway } from '../gateway/server.js';
 import { Kiln } from '../kiln.js';
-import { detectLanguage, isLanguageName, LANGUAGE_NAMES, type LanguageName } from '../languages/registry.js';
+import { RUNTIMES_DIR } from '../languages/recipe.js';
+import {
+  detectLanguage,
+  isLanguageName,
+  LANGUAGE_NAMES,
+  type LanguageName,
+  languageNamed,
+} from '../languages/registry.js';
 import type { LogRecord } from '../logs/log-store.js';
 import type { StemCellInfo } from '../pool/stem-cells.js';
 import type { InstanceInfo } from '../pool/warm-pool.js';
@@ -267,5 +274,9 @@ export async function buildRuntimes(which: string): Promise<void> {
     }
     const image = await baseImages.ensure(language);
     console.log(`${language}: ${image.manifestDigest} (${image.manifest.layers.length} layers)`);
+    // The image its builds run in, when it has one (docs/DESIGN.md §8).
+    if ((await languageNamed(language).recipe(RUNTIMES_DIR)).builder) {
+      console.log(`${language} builder: ${(await baseImages.builder(language)).layers.length} layers`);
+    }
   }
 }
