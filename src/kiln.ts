@@ -17,6 +17,7 @@ import { WarmPool } from './pool/warm-pool.js';
 import { detectCgroupTree } from './runtime/cgroup/host.js';
 import { ContainerRuntime } from './runtime/container-runtime.js';
 import { selectOciRuntime } from './runtime/oci/select.js';
+import { parseUidRange, UidLeases } from './runtime/uid-leases.js';
 
 export interface KilnOptions {
   dataDir?: string;
@@ -82,16 +83,18 @@ export class Kiln {
       path.join('/run/kiln', createHash('sha256').update(data.root).digest('hex').slice(0, 12));
     const driver = await selectOciRuntime(stateRoot);
     const deadlineMs = buildTimeoutFromEnv();
-    const sandbox = new OciBuildSandbox(driver, data.tmp, { limits: deadlineMs ? { deadlineMs } : {} });
+    // One set of leases for function and build containers: no two share a uid.
+    const uids = new UidLeases('/run/kiln/uids', driver.stateRoot, parseUidRange(process.env.KILN_UID_RANGE));
+    const sandbox = new OciBuildSandbox(driver, uids, data.tmp, { limits: deadlineMs ? { deadlineMs } : {} });
     const baseImages = new BaseImageBuilder(images, snapshots, data.tmp, sandbox, options.log);
-    return { data, images, snapshots, baseImages, driver, sandbox };
+    return { data, images, snapshots, baseImages, driver, sandbox, uids };
   }
 
   static async open(options: KilnOptions = {}): Promise<Kiln> {
-    const { data, images, snapshots, baseImages, driver, sandbox } = await Kiln.openStores(options);
+    const { data, images, snapshots, baseImages, driver, sandbox, uids } = await Kiln.openStores(options);
     const functions = new FunctionStore(data.functions);
     await functions.load();
-    const runtime = new ContainerRuntime(data.instances, driver, await detectCgroupTree());
+    const runtime = new ContainerRuntime(data.instances, driver, await detectCgroupTree(), { uids });
     // Containers first (a build container holds mounts under tmp/), then the work dirs.
     await runtime.recover();
     await clearDebris(data);

@@ -8,7 +8,9 @@ import { promisify } from 'node:util';
 import PQueue from 'p-queue';
 import { KilnError } from '../errors.js';
 import type { OciRuntimeDriver } from '../runtime/oci/driver.js';
-import { type BindMount, buildOciSpec } from '../runtime/oci-spec.js';
+import { type BindMount, buildOciSpec, type SeccompFilter } from '../runtime/oci-spec.js';
+import { functionSeccompFilter } from '../runtime/seccomp/function-filter.js';
+import type { UidLeases } from '../runtime/uid-leases.js';
 import { copyCheckedTree } from './checked-copy.js';
 import {
   type BuildSandbox,
@@ -19,13 +21,6 @@ import {
 } from './sandbox.js';
 
 const execFileP = promisify(execFile);
-
-/**
- * Build containers run as uids of their own, one per concurrent build, never a function's
- * (65534): per-uid kernel limits (inotify instances, user watches) then couple no build
- * with a function or with another build.
- */
-export const BUILD_UID_BASE = 2_000_000_000;
 
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
   // javac's JVM sizes its heap from the cgroup's limit (a quarter of it): 1 GiB leaves
@@ -49,10 +44,15 @@ export interface OciSandboxOptions {
   limits?: Partial<SandboxLimits>;
 }
 
+/** Where a build's uid comes from: Kiln's leased range, as a function container's does. */
+export type BuildUids = Pick<UidLeases, 'acquire' | 'release'>;
+
 /**
  * The build sandbox on the OCI runtime that runs function containers, with the same spec
- * (`buildOciSpec`: every namespace, loopback-only network, no capabilities,
- * `noNewPrivileges`, seccomp, masked /proc, a read-only root) plus what a build needs:
+ * and seccomp filter (`buildOciSpec`, `FUNCTION_SECCOMP`: every namespace, loopback-only
+ * network, no capabilities, `noNewPrivileges`, masked /proc, a read-only root) and a host
+ * uid leased from the same range (`UidLeases`: no build shares a uid with a function or
+ * another build, so per-uid kernel limits couple none of them), plus what a build needs:
  *
  *   /              the builder image's layers, an overlay with no upper dir (read-only)
  *   /src /kiln /opt/kiln/shim   host dirs bind-mounted read-only (bundle, job, shim)
@@ -70,18 +70,18 @@ export interface OciSandboxOptions {
  */
 export class OciBuildSandbox implements BuildSandbox {
   private readonly queue: PQueue;
-  private readonly freeSlots: number[];
   private readonly limits: SandboxLimits;
+  private readonly seccomp: SeccompFilter;
 
   constructor(
     private readonly driver: OciRuntimeDriver,
+    private readonly uids: BuildUids,
     private readonly tmpDir: string,
     options: OciSandboxOptions = {},
   ) {
-    const concurrency = options.concurrency ?? Math.max(1, availableParallelism());
-    this.queue = new PQueue({ concurrency });
-    this.freeSlots = Array.from({ length: concurrency }, (_, i) => concurrency - 1 - i);
+    this.queue = new PQueue({ concurrency: options.concurrency ?? Math.max(1, availableParallelism()) });
     this.limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
+    this.seccomp = functionSeccompFilter(driver.precompiledSeccomp);
   }
 
   run<T>(job: SandboxJob, collect: (output: SandboxOutput) => Promise<T>): Promise<T> {
@@ -90,10 +90,12 @@ export class OciBuildSandbox implements BuildSandbox {
 
   private async runNow<T>(job: SandboxJob, collect: (output: SandboxOutput) => Promise<T>): Promise<T> {
     const limits: SandboxLimits = { ...this.limits, ...job.limits };
-    const slot = this.freeSlots.pop() ?? 0;
-    const uid = BUILD_UID_BASE + slot;
     const id = `b${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
-    const dir = await mkdtemp(path.join(this.tmpDir, 'build-'));
+    const uid = await this.uids.acquire();
+    const dir = await mkdtemp(path.join(this.tmpDir, 'build-')).catch(async (err) => {
+      await this.uids.release(uid);
+      throw err;
+    });
     const rootfs = path.join(dir, 'rootfs');
     const box = path.join(dir, 'box');
     const out = path.join(box, 'out');
@@ -131,13 +133,14 @@ export class OciBuildSandbox implements BuildSandbox {
         binds,
         tmpSizeMb: 64,
         nofile: 4096,
+        seccomp: this.seccomp,
       });
       await writeFile(path.join(dir, 'config.json'), JSON.stringify(spec));
 
       const log = await open(logFile, 'w', 0o600);
       let handle: ReturnType<OciRuntimeDriver['run']>;
       try {
-        handle = this.driver.run(id, dir, log.fd);
+        handle = this.driver.run(id, dir, { stdout: log.fd, stderr: log.fd });
         running = true;
       } finally {
         await log.close();
@@ -185,7 +188,7 @@ export class OciBuildSandbox implements BuildSandbox {
       // Lazily: a mount still busy is detached at once and freed when its last user goes.
       if (mounted) await execFileP('umount', ['-l', logBox, box, rootfs]).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
-      this.freeSlots.push(slot);
+      await this.uids.release(uid);
     }
   }
 }

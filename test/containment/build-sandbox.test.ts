@@ -4,10 +4,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuilderImage } from '../../src/build/base-images.js';
-import { BUILD_UID_BASE, OciBuildSandbox } from '../../src/build/oci-sandbox.js';
+import { OciBuildSandbox } from '../../src/build/oci-sandbox.js';
 import type { SandboxJob, SandboxOutput } from '../../src/build/sandbox.js';
 import { Kiln } from '../../src/kiln.js';
 import { selectOciRuntime } from '../../src/runtime/oci/select.js';
+import { DEFAULT_UID_RANGE, UidLeases } from '../../src/runtime/uid-leases.js';
 import { TEST_CACHE } from '../harness.js';
 
 /**
@@ -22,6 +23,7 @@ const stateRoot = `/run/kiln/test-sandbox-${runId}`;
 const secretDir = path.join(work, 'host-secret');
 const secret = `host-secret-${randomBytes(8).toString('hex')}`;
 let sandbox: OciBuildSandbox;
+let uids: UidLeases;
 let builder: BuilderImage;
 let bundleDir: string;
 let hostServer: net.Server;
@@ -35,7 +37,8 @@ beforeAll(async () => {
   process.env.KILN_TEST_GATEWAY_SECRET = secret;
   const { baseImages } = await Kiln.openStores({ dataDir: TEST_CACHE });
   builder = await baseImages.builder('node');
-  sandbox = new OciBuildSandbox(await selectOciRuntime(stateRoot), tmp, { concurrency: 2 });
+  uids = new UidLeases('/run/kiln/uids', stateRoot);
+  sandbox = new OciBuildSandbox(await selectOciRuntime(stateRoot), uids, tmp, { concurrency: 2 });
   bundleDir = path.join(work, 'bundle');
   await mkdir(bundleDir);
   await writeFile(path.join(bundleDir, 'in.txt'), 'bundle content');
@@ -86,11 +89,19 @@ const tryIt = (f) => { try { return f(); } catch (e) { return 'E:' + e.code; } }
 (async () => { const a = {}; ${body}; console.log(JSON.stringify(a)); })();`;
 
 describe('a build job runs isolated', () => {
-  it('as a non-root uid of its own, with no capabilities, no new privileges and seccomp', async () => {
-    const { answer } = await run(
-      probe(`a.uid = process.getuid(); a.status = fs.readFileSync('/proc/self/status', 'utf8');`),
-    );
-    expect(answer.uid).toBeGreaterThanOrEqual(BUILD_UID_BASE);
+  it("as a uid leased from Kiln's range, one per build, with no capabilities, no new privileges and seccomp", async () => {
+    const script = probe(`
+      a.uid = process.getuid();
+      a.status = fs.readFileSync('/proc/self/status', 'utf8');
+      try { require('node:child_process').execFileSync('/usr/bin/unshare', ['-U', '-n', '/bin/true'], { stdio: 'pipe' }); a.unshare = 'ran'; }
+      catch (e) { a.unshare = String(e.stderr); }
+      await new Promise((r) => setTimeout(r, 300));
+    `);
+    const [{ answer }, { answer: other }] = await Promise.all([run(script), run(script)]);
+    expect(answer.uid).toBeGreaterThanOrEqual(DEFAULT_UID_RANGE.first);
+    expect(answer.uid).toBeLessThanOrEqual(DEFAULT_UID_RANGE.last);
+    expect(other.uid).not.toBe(answer.uid);
+    expect(String(answer.unshare)).toContain('Operation not permitted');
     const status = String(answer.status);
     expect(status).toMatch(/CapEff:\s+0+\n/);
     expect(status).toMatch(/CapBnd:\s+0+\n/);
@@ -231,9 +242,10 @@ describe('its output is read back checked', () => {
   });
 });
 
-it('leaves nothing behind: no container, no mount, no work dir', async () => {
+it('leaves nothing behind: no container, no mount, no work dir, no uid lease', async () => {
   const driver = await selectOciRuntime(stateRoot);
   expect(await driver.list()).toEqual([]);
+  expect(await uids.releaseAll()).toBe(0);
   expect(await readdir(tmp)).toEqual([]);
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   expect(mounts).not.toContain(tmp);
