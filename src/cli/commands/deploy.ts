@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { pathExists } from '../../disk.js';
+import { KilnError } from '../../errors.js';
+import { LANGUAGE_NAMES, LANGUAGES } from '../../languages/registry.js';
+import { deployFields } from '../deploy-fields.js';
+import { GatewayClient } from '../gateway-client.js';
+import { packDir } from '../pack-dir.js';
+import { repeatable } from '../repeatable.js';
+
+interface DeployOptions {
+  name?: string;
+  runtime?: string;
+  handler?: string;
+  memory?: string;
+  timeout?: string;
+  env?: string[];
+}
+
+export function register(program: Command): void {
+  program
+    .command('deploy <dir>')
+    .description('deploy a function directory (a new version; the old one serves until it is ready)')
+    .option('-n, --name <name>', 'function name (default: kiln.json name, else the dir name)')
+    .option(
+      '-r, --runtime <runtime>',
+      `${LANGUAGE_NAMES.join(' | ')} (default: kiln.json's, else detected from the files)`,
+    )
+    .option(
+      '--handler <handler>',
+      LANGUAGES.map(
+        (l) => `${l.name}: ${l.handler.form}${l.handler.default ? ` (default ${l.handler.default})` : ''}`,
+      ).join('; '),
+    )
+    .option('-m, --memory <mb>', 'memory limit in MiB')
+    .option('-t, --timeout <ms>', 'request timeout in ms')
+    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', repeatable)
+    .action(deploy);
+}
+
+async function deploy(dir: string, options: DeployOptions): Promise<void> {
+  if (!(await pathExists(dir))) throw new KilnError('not_found', `no such directory: ${dir}`);
+  const env: Record<string, string> = {};
+  for (const pair of options.env ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new KilnError('invalid_env', `--env "${pair}" must be KEY=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const fields = await deployFields(dir, {
+    name: options.name,
+    runtime: options.runtime,
+    handler: options.handler,
+    memoryMb: options.memory,
+    timeoutMs: options.timeout,
+    env: Object.keys(env).length ? JSON.stringify(env) : undefined,
+  });
+  const query = new URLSearchParams(Object.entries(fields).map(([k, v]) => [k, String(v)]));
+  const client = new GatewayClient();
+  const started = Date.now();
+  const result = await client.json<{
+    function: { name: string };
+    version: number;
+    layer: string;
+    layerReused: boolean;
+  }>('POST', `/functions?${query}`, {
+    body: await packDir(dir),
+    headers: { 'content-type': 'application/gzip' },
+  });
+  console.log(
+    `deployed ${result.function.name} version ${result.version} in ${Date.now() - started} ms (layer ${result.layer.slice(0, 19)}${result.layerReused ? ', unchanged' : ''})`,
+  );
+  console.log(
+    `invoke: kiln invoke ${result.function.name}   or   curl ${client.baseUrl}/fn/${result.function.name}/`,
+  );
+}

@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import * as deploy from './deploy.js';
+import * as doctor from './doctor.js';
+import * as functions from './functions.js';
+import * as instances from './instances.js';
+import * as invoke from './invoke.js';
+import * as logs from './logs.js';
+import * as runtimes from './runtimes.js';
+import * as serve from './serve.js';
+
+/**
+ * Every `kiln` command, one module each: a module registers its own command(s) and
+ * options. A new command is a new file here plus one line in this list.
+ */
+const COMMANDS: { register(program: Command): void }[] = [
+  serve,
+  deploy,
+  invoke,
+  logs,
+  functions,
+  instances,
+  doctor,
+  runtimes,
+];
+
+export function registerCommands(program: Command): void {
+  for (const command of COMMANDS) command.register(program);
+}

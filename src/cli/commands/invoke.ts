@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { KilnError } from '../../errors.js';
+import { GatewayClient } from '../gateway-client.js';
+import { repeatable } from '../repeatable.js';
+
+interface InvokeOptions {
+  request: string;
+  data?: string;
+  path: string;
+  header?: string[];
+  include?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('invoke <name>')
+    .description('call a function through the gateway and print its answer')
+    .option('-X, --request <method>', 'HTTP method', 'GET')
+    .option('-d, --data <data>', 'request body (@file reads a file); implies POST')
+    .option('-p, --path <path>', 'path after /fn/<name>', '/')
+    .option('-H, --header <header>', '"Name: value" (repeatable)', repeatable)
+    .option('-i, --include', 'print the status line and headers')
+    .action(async (name: string, options: InvokeOptions) => {
+      process.exitCode = await invoke(name, options);
+    });
+}
+
+async function invoke(name: string, options: InvokeOptions): Promise<number> {
+  const headers: Record<string, string> = {};
+  for (const h of options.header ?? []) {
+    const colon = h.indexOf(':');
+    if (colon < 1) throw new KilnError('invalid_header', `-H "${h}" must be "Name: value"`);
+    headers[h.slice(0, colon).trim()] = h.slice(colon + 1).trim();
+  }
+  let body: string | Uint8Array | undefined;
+  if (options.data !== undefined) {
+    body = options.data.startsWith('@') ? await readFile(options.data.slice(1)) : options.data;
+  }
+  const method =
+    options.data !== undefined && options.request === 'GET' ? 'POST' : options.request.toUpperCase();
+  const sub = options.path.startsWith('/') ? options.path : `/${options.path}`;
+  const res = await new GatewayClient().request(method, `/fn/${encodeURIComponent(name)}${sub}`, {
+    body,
+    headers,
+  });
+  if (options.include) {
+    console.log(`HTTP ${res.status} ${res.statusText}`);
+    for (const [k, v] of res.headers) console.log(`${k}: ${v}`);
+    console.log();
+  }
+  process.stdout.write(Buffer.from(await res.arrayBuffer()));
+  return res.status >= 400 ? 1 : 0;
+}

@@ -1,0 +1,54 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { KilnError } from '../../errors.js';
+import { startGateway } from '../../gateway/server.js';
+import { Kiln } from '../../kiln.js';
+import { deployFields } from '../deploy-fields.js';
+import { packDir } from '../pack-dir.js';
+import { stderrLog } from '../stderr-log.js';
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('run the gateway (HTTP API and invoke path)')
+    .option('--host <host>', 'address to listen on', process.env.KILN_HOST || '127.0.0.1')
+    .option('--port <port>', 'port to listen on', process.env.KILN_PORT || '8080')
+    .option('--examples <dir>', 'deploy every function dir in <dir> after starting')
+    .action(serve);
+}
+
+async function serve(options: { host: string; port: string; examples?: string }): Promise<void> {
+  const kiln = await Kiln.open({ log: stderrLog });
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new KilnError('invalid_port', `"${options.port}" is not a port`);
+  const gateway = await startGateway(kiln, options.host, port, { token: process.env.KILN_TOKEN });
+  stderrLog(
+    `gateway listening on ${gateway.url} (data ${kiln.data.root}, ${kiln.runtime.driver.name}, cgroup ${kiln.runtime.cgroups.version})`,
+  );
+  const stop = async () => {
+    stderrLog('stopping: closing the gateway and its instances');
+    await gateway.close();
+    await kiln.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  if (options.examples) await deployExamples(kiln, options.examples, gateway.url);
+}
+
+async function deployExamples(kiln: Kiln, dir: string, url: string): Promise<void> {
+  for (const name of (await readdir(dir)).sort()) {
+    const fnDir = path.join(dir, name);
+    try {
+      const fields = await deployFields(fnDir, {});
+      const result = await kiln.deployer.deploy({ bundle: await packDir(fnDir), fields });
+      stderrLog(
+        `deployed ${result.record.name} v${result.version.version}: curl ${url}/fn/${result.record.name}/`,
+      );
+    } catch (err) {
+      stderrLog(`example ${name} did not deploy: ${(err as Error).message}`);
+    }
+  }
+}

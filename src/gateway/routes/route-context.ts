@@ -1,0 +1,11 @@
+import type { Hono, MiddlewareHandler } from 'hono';
+import type { Kiln } from '../../kiln.js';
+
+/** What a module of control-plane routes gets: the app to add routes to, Kiln, and the auth check. */
+export interface RouteContext {
+  app: Hono;
+  kiln: Kiln;
+  /** Middleware that demands the control-plane token. */
+  control: MiddlewareHandler;
+  maxDeployBytes: number;
+}
