@@ -38,7 +38,10 @@ export function stripHopByHop(
  */
 export class Instance {
   state: InstanceState = 'starting';
+  /** Requests placed on it so far (counted by the pool when it hands out a lease). */
   requests = 0;
+  /** Started ahead of any request (a deploy's trial start, `minInstances`), not for one. */
+  prewarmed = false;
   /** How this instance's start went, phase by phase (ms). */
   readonly startTimings: Record<string, number> = {};
   inflight = 0;
@@ -95,7 +98,6 @@ export class Instance {
   }
 
   async forward(req: ShimRequest, timeoutMs: number): Promise<ShimResponse> {
-    this.requests++;
     const headers = { ...req.headers, 'x-kiln-deadline': String(Date.now() + timeoutMs) };
     // The function's log lines that name no request are attributed from this (src/logs).
     const requestId = req.headers['x-kiln-request-id'];

@@ -184,6 +184,68 @@ describe('WarmPool', () => {
   });
 });
 
+describe('WarmPool.acquire', () => {
+  it('holds the queue slot from acquire until release, and a second release changes nothing', async () => {
+    makePool();
+    directory.activate(fnVersion('leased', 1, { maxInstances: 1, concurrency: 1, maxQueue: 1 }));
+    const lease = await pool.acquire('leased');
+    expect(lease).toMatchObject({ start: 'cold', prewarmed: false, version: 1 });
+    expect(Object.keys(lease.timings)).toEqual(['queue', 'mount', 'runtime', 'ready', 'init']);
+    let secondPlaced = false;
+    const second = pool.acquire('leased').then((l) => {
+      secondPlaced = true;
+      return l;
+    });
+    await expect(pool.acquire('leased')).rejects.toMatchObject({ code: 'queue_full', status: 429 });
+    await sleep(20);
+    expect(secondPlaced).toBe(false);
+    lease.release('ok');
+    lease.release('ok');
+    const next = await second;
+    expect(next.instance.id).toBe(lease.instance.id);
+    expect(next.start).toBe('warm');
+    expect((await pool.list()).map((i) => [i.state, i.requests])).toEqual([['busy', 2]]);
+    next.release('ok');
+    expect((await pool.list()).map((i) => i.state)).toEqual(['idle']);
+  });
+
+  it("release('broken') removes the instance and stops its container; the next request starts fresh", async () => {
+    makePool();
+    directory.activate(fnVersion('fragile', 1));
+    const lease = await pool.acquire('fragile');
+    lease.release('broken');
+    expect(await pool.list()).toEqual([]);
+    const container = containerOf(lease.instance.id);
+    await container.exited;
+    expect(container.stopRequested).toBe(true);
+    const next = await pool.acquire('fragile');
+    expect(next.instance.id).not.toBe(lease.instance.id);
+    next.release('ok');
+  });
+
+  it('says prewarmed for the first request of an instance a deploy started, and only for it', async () => {
+    makePool();
+    const v1 = fnVersion('ahead', 1);
+    await pool.prepare(v1);
+    directory.activate(v1);
+    const first = await pool.acquire('ahead');
+    first.release('ok');
+    const second = await pool.acquire('ahead');
+    second.release('ok');
+    expect([first.prewarmed, second.prewarmed]).toEqual([true, false]);
+    expect(second.instance.id).toBe(first.instance.id);
+  });
+
+  it('frees the queue slot when placing fails', async () => {
+    makePool();
+    directory.activate(
+      fnVersion('unloadable', 1, { maxInstances: 1, concurrency: 1, maxQueue: 0 }, 'fail-init'),
+    );
+    await expect(pool.acquire('unloadable')).rejects.toMatchObject({ code: 'handler_load_failed' });
+    await expect(pool.acquire('unloadable')).rejects.toMatchObject({ code: 'handler_load_failed' });
+  });
+});
+
 describe('stem cells', () => {
   it('specializes a ready stem cell for the first request, never gives it back, and refills', async () => {
     makePool(1);

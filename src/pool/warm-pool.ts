@@ -10,10 +10,30 @@ import type { StemCellInfo, StemCellPool } from './stem-cells.js';
 export interface Invocation {
   response: ShimResponse;
   start: StartKind;
+  /** The instance was started ahead of time (a deploy, `minInstances`) and this is its first request. */
+  prewarmed: boolean;
   instanceId: string;
   version: number;
   /** Phases of this request in ms: queue, the instance's start phases if it started for it, fn. */
   timings: Record<string, number>;
+}
+
+/**
+ * One request's hold on an instance, from `WarmPool.acquire`: the caller sends the request
+ * to `instance` and then calls `release` exactly once (later calls do nothing). `broken`
+ * means the instance cannot be trusted with another request (it timed out, its process
+ * died, it ran out of memory): the pool removes it. Releasing frees the request's queue slot.
+ */
+export interface Lease {
+  instance: Instance;
+  /** How the instance came to serve this request: `warm` unless it started for it. */
+  start: StartKind;
+  /** The instance was started ahead of time (a deploy, `minInstances`) and this is its first request. */
+  prewarmed: boolean;
+  version: number;
+  /** Phases so far in ms: `queue`, and the instance's start phases if it started for this request. */
+  timings: Record<string, number>;
+  release(outcome: 'ok' | 'broken'): void;
 }
 
 export interface InstanceInfo {
@@ -56,7 +76,8 @@ interface PendingStart {
  * (for a request whose turn came before the switch) serves that request and goes.
  *
  * `x-kiln-start` is `warm` once an instance has served a request; an instance's first
- * request reports how the instance started, even when a deploy started it ahead of time.
+ * request reports how the instance started, even when a deploy started it ahead of time
+ * (`Lease.prewarmed` says that it was).
  */
 export class WarmPool {
   private readonly instances = new Map<string, Instance>();
@@ -80,29 +101,72 @@ export class WarmPool {
     this.timer.unref();
   }
 
-  async invoke(name: string, req: ShimRequest): Promise<Invocation> {
-    const fn = this.functions.active(name);
-    const queue = this.queueFor(fn);
+  /**
+   * Admit a request to `name`'s queue (429 `queue_full` past `maxQueue`), then, when its
+   * turn comes, resolve the active version (after a redeploy, nothing queued runs the old
+   * code) and place it on an instance of that version.
+   */
+  async acquire(name: string): Promise<Lease> {
+    const queue = this.queueFor(this.functions.active(name));
     const arrived = performance.now();
-    return queue.run(name, async () => {
-      // The active version when the request's turn comes, not when it arrived: after a
-      // redeploy, nothing queued runs the old code.
-      const current = this.functions.active(name);
-      const timings: Record<string, number> = { queue: performance.now() - arrived };
-      const { instance, start } = await this.acquire(current);
-      if (start !== 'warm') Object.assign(timings, instance.startTimings);
-      try {
-        const sent = performance.now();
-        const response = await instance.forward(req, current.spec.timeoutMs);
-        timings.fn = performance.now() - sent;
-        return { response, start, instanceId: instance.id, version: current.version, timings };
-      } catch (err) {
-        if (err instanceof KilnError && FATAL.has(err.code)) await this.remove(instance);
-        throw err;
-      } finally {
+    const admitted = queue.enter(name);
+    const freeSlot = typeof admitted === 'function' ? admitted : await admitted;
+    let instance: Instance;
+    let start: StartKind;
+    let current: FunctionVersion;
+    const timings: Record<string, number> = {};
+    try {
+      current = this.functions.active(name);
+      timings.queue = performance.now() - arrived;
+      ({ instance, start } = await this.place(current));
+    } catch (err) {
+      freeSlot();
+      throw err;
+    }
+    const prewarmed = instance.requests === 0 && instance.prewarmed;
+    if (start !== 'warm') Object.assign(timings, instance.startTimings);
+    // The first request counts here, not in forward: a second request must not see it as unused.
+    instance.requests++;
+    let released = false;
+    return {
+      instance,
+      start,
+      prewarmed,
+      version: current.version,
+      timings,
+      release: (outcome) => {
+        if (released) return;
+        released = true;
         this.release(instance);
-      }
-    });
+        if (outcome === 'broken') void this.remove(instance);
+        freeSlot();
+      },
+    };
+  }
+
+  /** `acquire`, send the request, release: the whole request through the pool, buffered. */
+  async invoke(name: string, req: ShimRequest): Promise<Invocation> {
+    const lease = await this.acquire(name);
+    const { instance, timings } = lease;
+    let outcome: 'ok' | 'broken' = 'ok';
+    try {
+      const sent = performance.now();
+      const response = await instance.forward(req, instance.target.spec.timeoutMs);
+      timings.fn = performance.now() - sent;
+      return {
+        response,
+        start: lease.start,
+        prewarmed: lease.prewarmed,
+        instanceId: instance.id,
+        version: lease.version,
+        timings,
+      };
+    } catch (err) {
+      if (err instanceof KilnError && FATAL.has(err.code)) outcome = 'broken';
+      throw err;
+    } finally {
+      lease.release(outcome);
+    }
   }
 
   /**
@@ -112,6 +176,7 @@ export class WarmPool {
   async prepare(fn: FunctionVersion): Promise<void> {
     this.stemCells.want(fn.spec.runtime);
     const instance = await this.startInstance(fn);
+    instance.prewarmed = true;
     // Retired while it started (its function was removed or replaced): it goes at once.
     if (instance.state === 'draining') await this.remove(instance);
     else instance.state = 'idle';
@@ -185,7 +250,7 @@ export class WarmPool {
     return queue;
   }
 
-  private async acquire(fn: FunctionVersion): Promise<{ instance: Instance; start: StartKind }> {
+  private async place(fn: FunctionVersion): Promise<{ instance: Instance; start: StartKind }> {
     for (const instance of this.instances.values()) {
       if (
         instance.functionName === fn.spec.name &&
