@@ -13,6 +13,8 @@ export class DataDir {
   /** Function logs (LogStore): bounded per function, kept across restarts. */
   readonly logs: string;
   readonly tmp: string;
+  /** The control-plane token `kiln serve` makes at its first start when `KILN_TOKEN` is unset (mode 0600). */
+  readonly controlToken: string;
 
   constructor(readonly root: string) {
     this.images = path.join(root, 'images');
@@ -22,6 +24,7 @@ export class DataDir {
     this.logs = path.join(root, 'logs');
     // One tmp dir inside the data dir: renames out of it stay on one filesystem.
     this.tmp = path.join(root, 'tmp');
+    this.controlToken = path.join(root, 'control-token');
   }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): DataDir {

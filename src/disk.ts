@@ -8,12 +8,17 @@ import path from 'node:path';
  * is an entry in the directory, and only the directory's fsync makes it durable). A crash
  * leaves either the old file or the new one, never half of one.
  */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array,
+  /** The file's mode from its creation on (a secret is never readable by others, not even briefly). */
+  mode = 0o644,
+): Promise<void> {
   const tmp = path.join(
     path.dirname(target),
     `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`,
   );
-  const fh = await open(tmp, 'w', 0o644);
+  const fh = await open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data);
     await fh.sync();

@@ -26,12 +26,18 @@ export interface TestGateway {
  * are the shared cache's (symlinked, same filesystem, so renames into them stay atomic).
  */
 export async function startTestGateway(
-  options: { stemCells?: number /** a data dir an earlier test gateway kept */; dataDir?: string } = {},
+  options: {
+    stemCells?: number;
+    /** a data dir an earlier test gateway kept */
+    dataDir?: string;
+    /** the control-plane token (none by default: `kiln serve` makes one, these in-process gateways do not) */
+    token?: string;
+  } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? path.join(TEST_CACHE, 'runs', randomBytes(4).toString('hex'));
   if (!options.dataDir) await new DataDir(dataDir).shareImagesOf(new DataDir(TEST_CACHE));
   const kiln = await Kiln.open({ dataDir, stemCells: options.stemCells ?? 0 });
-  const gateway = await startGateway(kiln, '127.0.0.1', 0);
+  const gateway = await startGateway(kiln, '127.0.0.1', 0, { token: options.token });
   return {
     kiln,
     gateway,

@@ -1,7 +1,7 @@
 // A Kiln gateway in a child process, driven over HTTP the way a user drives it. Its data
 // dir shares the built base images with the test cache (symlinked, like the tests do).
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool } from 'undici';
 import { packDir } from '../../dist/cli/pack-dir.js';
@@ -32,8 +32,15 @@ export async function startGateway({ workDir, cacheDir, stemCells, name }) {
     child.once('exit', (code) => reject(new Error(`gateway exited (${code}): ${log}`)));
   });
   const pool = new Pool(url, { connections: 4 });
+  // The control-plane token `kiln serve` made in the data dir at its first start.
+  const token = (await readFile(new DataDir(dataDir).controlToken, 'utf8')).trim();
   const call = async (method, p, body, headers = {}) => {
-    const res = await pool.request({ method, path: p, body, headers });
+    const res = await pool.request({
+      method,
+      path: p,
+      body,
+      headers: { authorization: `Bearer ${token}`, ...headers },
+    });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, text };
   };

@@ -1,3 +1,16 @@
+import { readTokenFileIfReadable } from '../auth/token-file.js';
+import { DataDir } from '../data-dir.js';
+
+/**
+ * The token the CLI sends: `KILN_TOKEN`, else the token file of the data dir a local
+ * `kiln serve` would use (`KILN_DATA`, default /var/lib/kiln), as `docker` finds dockerd's
+ * socket without being told. Undefined when neither is there or readable.
+ */
+export function cliToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.KILN_TOKEN) return env.KILN_TOKEN;
+  return readTokenFileIfReadable(DataDir.fromEnv(env).controlToken);
+}
+
 /** The CLI's view of the gateway: plain HTTP, like `docker` talking to dockerd. */
 export class GatewayError extends Error {
   constructor(
@@ -12,7 +25,7 @@ export class GatewayError extends Error {
 export class GatewayClient {
   constructor(
     readonly baseUrl = process.env.KILN_URL || `http://127.0.0.1:${process.env.KILN_PORT || 8080}`,
-    private readonly token = process.env.KILN_TOKEN,
+    private readonly token = cliToken(),
   ) {}
 
   async request(

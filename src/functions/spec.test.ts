@@ -48,6 +48,8 @@ describe('parseSpec', () => {
     [{ name: 'a', runtime: 'node', colour: 'red' }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', bundle: 'no' }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', minInstances: 5, maxInstances: 2 }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', auth: 'basic' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', auth: true }, 'invalid_spec'],
   ])('refuses %j with %s', (input, code) => {
     expect(() => parseSpec(input)).toThrow(expect.objectContaining({ code, status: 400 }));
   });
@@ -56,6 +58,12 @@ describe('parseSpec', () => {
     expect(parseSpec({ name: 'a', runtime: 'node', bundle: false }).bundle).toBe(false);
     expect(parseSpec({ name: 'a', runtime: 'node', bundle: 'false' }).bundle).toBe(false);
     expect(parseSpec({ name: 'a', runtime: 'node', bundle: 'true' })).not.toHaveProperty('bundle');
+  });
+
+  it('reads auth: "token" from JSON or a query string; "none" and absent leave invokes public', () => {
+    expect(parseSpec({ name: 'a', runtime: 'node', auth: 'token' }).auth).toBe('token');
+    expect(parseSpec({ name: 'a', runtime: 'node', auth: 'none' })).not.toHaveProperty('auth');
+    expect(parseSpec({ name: 'a', runtime: 'node' })).not.toHaveProperty('auth');
   });
 
   it('accepts a 63-character name', () => {

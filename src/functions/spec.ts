@@ -23,6 +23,8 @@ export interface FunctionSpec {
   maxQueue: number;
   idleTtlMs: number;
   env: Record<string, string>;
+  /** `"token"`: invokes need the gateway's token like the control plane; absent: invokes are public. */
+  auth?: 'token';
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -53,7 +55,7 @@ const NUMBERS: Record<string, Bound> = {
   idleTtlMs: { min: 1000, max: 86_400_000, default: 300_000, integer: true },
 };
 
-export const SPEC_FIELDS = ['name', 'runtime', 'handler', 'bundle', 'env', ...Object.keys(NUMBERS)];
+export const SPEC_FIELDS = ['name', 'runtime', 'handler', 'bundle', 'env', 'auth', ...Object.keys(NUMBERS)];
 
 function invalid(message: string): KilnError {
   return new KilnError('invalid_spec', message);
@@ -104,6 +106,11 @@ export function parseSpec(input: Record<string, unknown>): FunctionSpec {
     if (input.bundle === false || input.bundle === 'false') spec.bundle = false;
     else if (input.bundle !== true && input.bundle !== 'true')
       throw invalid('"bundle" must be true or false');
+  }
+  if (input.auth !== undefined && input.auth !== '' && input.auth !== 'none') {
+    if (input.auth !== 'token')
+      throw invalid(`"auth" must be "token" or "none", got ${JSON.stringify(input.auth)}`);
+    spec.auth = 'token';
   }
   const numbers = spec as unknown as Record<string, number | undefined>;
   for (const [key, bound] of Object.entries(NUMBERS)) {

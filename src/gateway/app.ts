@@ -1,4 +1,5 @@
 import { Hono, type MiddlewareHandler } from 'hono';
+import { BearerCheck, unauthorized } from '../auth/bearer.js';
 import { KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
 import { errorResponse } from './errors.js';
@@ -8,17 +9,23 @@ import * as logs from './routes/logs.js';
 import type { RouteContext } from './routes/route-context.js';
 
 export interface GatewayOptions {
-  /** When set, control-plane routes need `Authorization: Bearer <token>`; invoke stays public. */
+  /**
+   * When set, control-plane routes need `Authorization: Bearer <token>`, and so do invokes of
+   * functions whose spec says `auth: "token"`; other invokes stay public. `kiln serve` always
+   * sets one unless `--insecure-no-auth` (src/auth/bind-policy.ts).
+   */
   token?: string;
   maxDeployBytes?: number;
   maxInvokeBytes?: number;
 }
 
+/** Paths of the control-plane app that need no token: a load balancer's health check. */
+export const PUBLIC_PATHS = ['/healthz'];
+
 function requireToken(token: string | undefined): MiddlewareHandler {
+  const check = token === undefined ? undefined : new BearerCheck(token);
   return async (c, next) => {
-    if (token && c.req.header('authorization') !== `Bearer ${token}`) {
-      throw new KilnError('unauthorized', 'this route needs Authorization: Bearer $KILN_TOKEN', 401);
-    }
+    if (check && !check.accepts(c.req.header('authorization'))) throw unauthorized('this route');
     await next();
   };
 }

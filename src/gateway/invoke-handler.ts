@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BearerCheck } from '../auth/bearer.js';
+import { checkInvokeAuth } from '../auth/invoke-auth.js';
 import { errorAnswer, KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
 
@@ -11,7 +13,8 @@ export const INVOKE_PREFIX = '/fn/';
  * the rest of the path (bench/: 3.6k → 6.4k req/s at 64 connections when it moved here).
  * The control plane stays on Hono, where that cost does not matter.
  */
-export function createInvokeHandler(kiln: Kiln, maxBodyBytes: number) {
+export function createInvokeHandler(kiln: Kiln, maxBodyBytes: number, token?: string) {
+  const check = token === undefined ? undefined : new BearerCheck(token);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const url = req.url ?? '/';
@@ -22,6 +25,8 @@ export function createInvokeHandler(kiln: Kiln, maxBodyBytes: number) {
           : url.slice(INVOKE_PREFIX.length, INVOKE_PREFIX.length + nameEnd);
       let rest = nameEnd < 0 ? '/' : url.slice(INVOKE_PREFIX.length + nameEnd);
       if (!rest.startsWith('/')) rest = `/${rest}`;
+      const functionName = decodeName(name);
+      checkInvokeAuth(kiln.functions, functionName, req.headers.authorization, check);
       const body = await readBody(req, maxBodyBytes);
       const requestId = randomUUID();
       const headers: Record<string, string | string[]> = {};
@@ -31,7 +36,7 @@ export function createInvokeHandler(kiln: Kiln, maxBodyBytes: number) {
       headers['x-forwarded-for'] = forwarded ? `${forwarded}, ${remote}` : remote;
       headers['x-kiln-request-id'] = requestId;
       const method = req.method ?? 'GET';
-      const result = await kiln.pool.invoke(decodeURIComponent(name), {
+      const result = await kiln.pool.invoke(functionName, {
         method,
         path: rest,
         headers,
@@ -54,6 +59,15 @@ export function createInvokeHandler(kiln: Kiln, maxBodyBytes: number) {
       sendError(res, err);
     }
   };
+}
+
+/** `%xx` escapes in the name are decoded; a malformed one is the client's error, not a 500. */
+function decodeName(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new KilnError('invalid_path', `"${raw.slice(0, 100)}" is not a valid %-encoded function name`, 400);
+  }
 }
 
 /**

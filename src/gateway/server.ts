@@ -21,7 +21,7 @@ export function startGateway(
   options: GatewayOptions = {},
 ): Promise<RunningGateway> {
   const control = getRequestListener(createApp(kiln, options).fetch);
-  const invoke = createInvokeHandler(kiln, options.maxInvokeBytes ?? 6 * 1024 * 1024);
+  const invoke = createInvokeHandler(kiln, options.maxInvokeBytes ?? 6 * 1024 * 1024, options.token);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url?.startsWith(INVOKE_PREFIX)) void invoke(req, res);
     else void control(req, res);

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { packDir } from '../../src/cli/pack-dir.js';
@@ -21,12 +22,14 @@ export class GatewayProcess {
   private constructor(
     readonly dataDir: string,
     private readonly env: Record<string, string>,
+    /** More `kiln serve` arguments (`--host`, `--insecure-no-auth`, `--grace`). */
+    private readonly args: string[],
   ) {}
 
-  static async start(env: Record<string, string> = {}): Promise<GatewayProcess> {
+  static async start(env: Record<string, string> = {}, args: string[] = []): Promise<GatewayProcess> {
     const dataDir = path.join(TEST_CACHE, 'runs', `proc-${randomBytes(4).toString('hex')}`);
     await new DataDir(dataDir).shareImagesOf(new DataDir(TEST_CACHE));
-    const gateway = new GatewayProcess(dataDir, env);
+    const gateway = new GatewayProcess(dataDir, env, args);
     await gateway.launch();
     return gateway;
   }
@@ -46,21 +49,25 @@ export class GatewayProcess {
 
   async launch(): Promise<void> {
     this.log = '';
-    const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0'], {
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? '/root',
-        KILN_DATA: this.dataDir,
-        KILN_STEM_CELLS: '0',
-        ...this.env,
+    const child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...this.args],
+      {
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: process.env.HOME ?? '/root',
+          KILN_DATA: this.dataDir,
+          KILN_STEM_CELLS: '0',
+          ...this.env,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    );
     this.child = child;
     this.url = await new Promise<string>((resolve, reject) => {
       child.stderr?.on('data', (d: Buffer) => {
         this.log += d.toString();
-        const m = /listening on (http:\/\/[\d.:]+)/.exec(this.log);
+        const m = /listening on (http:\/\/[\d.:[\]]+)/.exec(this.log);
         if (m) resolve(m[1]!);
       });
       child.once('exit', (code) => reject(new Error(`gateway exited (${code}): ${this.log}`)));
@@ -90,8 +97,19 @@ export class GatewayProcess {
     await rm(this.dataDir, { recursive: true, force: true });
   }
 
+  /** The control-plane token: `KILN_TOKEN`, else the one the gateway made in its data dir. */
+  get token(): string | undefined {
+    if (this.env.KILN_TOKEN) return this.env.KILN_TOKEN;
+    try {
+      return readFileSync(new DataDir(this.dataDir).controlToken, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  }
+
   headers(extra: Record<string, string> = {}): Record<string, string> {
-    return this.env.KILN_TOKEN ? { authorization: `Bearer ${this.env.KILN_TOKEN}`, ...extra } : extra;
+    const token = this.token;
+    return token ? { authorization: `Bearer ${token}`, ...extra } : extra;
   }
 
   async deploy(

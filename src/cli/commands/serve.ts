@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { chooseTokenSource } from '../../auth/bind-policy.js';
+import { loadOrCreateToken } from '../../auth/token-file.js';
 import { KilnError } from '../../errors.js';
 import { startGateway } from '../../gateway/server.js';
 import { Kiln } from '../../kiln.js';
@@ -15,17 +17,44 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on', process.env.KILN_HOST || '127.0.0.1')
     .option('--port <port>', 'port to listen on', process.env.KILN_PORT || '8080')
     .option('--examples <dir>', 'deploy every function dir in <dir> after starting')
+    .option(
+      '--insecure-no-auth',
+      'serve the control plane without a token (anyone who reaches the port can deploy code)',
+    )
     .action(serve);
 }
 
-async function serve(options: { host: string; port: string; examples?: string }): Promise<void> {
-  const kiln = await Kiln.open({ log: stderrLog });
+interface ServeOptions {
+  host: string;
+  port: string;
+  examples?: string;
+  insecureNoAuth?: boolean;
+}
+
+async function serve(options: ServeOptions): Promise<void> {
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new KilnError('invalid_port', `"${options.port}" is not a port`);
-  const gateway = await startGateway(kiln, options.host, port, { token: process.env.KILN_TOKEN });
+  // Decided before anything starts: a refused configuration leaves no trace.
+  const source = chooseTokenSource({
+    host: options.host,
+    envToken: process.env.KILN_TOKEN,
+    insecureNoAuth: options.insecureNoAuth === true,
+  });
+  const kiln = await Kiln.open({ log: stderrLog });
+  let token: string | undefined;
+  if (source.kind === 'env') token = source.token;
+  else if (source.kind === 'file') token = await loadOrCreateToken(kiln.data.controlToken);
+  else stderrLog(`WARNING: ${source.warning}`);
+  const gateway = await startGateway(kiln, options.host, port, { token });
+  const auth =
+    source.kind === 'env'
+      ? 'token from KILN_TOKEN'
+      : source.kind === 'file'
+        ? `token in ${kiln.data.controlToken}`
+        : 'NO AUTH';
   stderrLog(
-    `gateway listening on ${gateway.url} (data ${kiln.data.root}, ${kiln.runtime.driver.name}, cgroup ${kiln.runtime.cgroups.version})`,
+    `gateway listening on ${gateway.url} (data ${kiln.data.root}, ${kiln.runtime.driver.name}, cgroup ${kiln.runtime.cgroups.version}, ${auth})`,
   );
   const stop = async () => {
     stderrLog('stopping: closing the gateway and its instances');
