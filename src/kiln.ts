@@ -12,6 +12,7 @@ import { ImageStore } from './image/image-store.js';
 import { SnapshotStore } from './image/snapshot-store.js';
 import { LogStore } from './logs/log-store.js';
 import { ImageLauncher } from './pool/image-launcher.js';
+import { regionFromEnv } from './pool/lambda-environment.js';
 import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
 import { detectCgroupTree } from './runtime/cgroup/host.js';
@@ -101,7 +102,7 @@ export class Kiln {
     const logs = new LogStore(data.logs);
     const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs);
     const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv());
-    const pool = new WarmPool(launcher, functions, stemCells);
+    const pool = new WarmPool(launcher, functions, stemCells, { region: regionFromEnv() });
     pool.startMaintenance();
     const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp, sandbox);
     return new Kiln(data, images, snapshots, functions, baseImages, runtime, pool, deployer, logs);

@@ -44,6 +44,9 @@ export class Shim {
 
   /** Load the handler: `{handler, source, env, codeDir, function, eventFormat, concurrency}`. */
   async init({ handler, source, env = {}, codeDir = '/fn', function: fn, eventFormat, concurrency }) {
+    // The shim's own variables (KILN_LISTEN_FD, KILN_WARMUP, an image's KILN_HANDLER) were read
+    // at boot; the function sees Lambda's environment only, the same after a cold or stem start.
+    for (const key of Object.keys(process.env)) if (key.startsWith('KILN_')) delete process.env[key];
     Object.assign(process.env, env);
     patchConsole();
     setConcurrency(concurrency);

@@ -64,6 +64,10 @@ main_thread = MainThread()
 def init(payload):
     """Apply the function's environment, then load its handler (on the main thread)."""
     env = payload.get("env") or {}
+    # The shim's own variables were read at boot; the function sees Lambda's environment only,
+    # the same after a cold or a stem start.
+    for key in [k for k in os.environ if k.startswith("KILN_")]:
+        del os.environ[key]
     os.environ.update({str(k): str(v) for k, v in env.items()})
     if "TZ" in env:
         time.tzset()

@@ -7,6 +7,7 @@ describe('parseSpec', () => {
       name: 'hello',
       runtime: 'node',
       env: {},
+      eventFormat: '2.0',
       memoryMb: 128,
       cpus: 1,
       pids: 256,
@@ -31,6 +32,25 @@ describe('parseSpec', () => {
     expect(spec).toMatchObject({ memoryMb: 256, cpus: 0.5, env: { A: '1' }, handler: 'app.lambdaHandler' });
   });
 
+  it('takes the payload format and the region, from JSON or a query', () => {
+    expect(parseSpec({ name: 'a', runtime: 'node', eventFormat: '1.0' }).eventFormat).toBe('1.0');
+    expect(parseSpec({ name: 'a', runtime: 'node', eventFormat: 1 }).eventFormat).toBe('1.0');
+    expect(parseSpec({ name: 'a', runtime: 'node', eventFormat: 2.0 }).eventFormat).toBe('2.0');
+    expect(parseSpec({ name: 'a', runtime: 'node', region: 'eu-central-2' }).region).toBe('eu-central-2');
+    expect(parseSpec({ name: 'a', runtime: 'node', region: 'us-gov-west-1' }).region).toBe('us-gov-west-1');
+    expect(parseSpec({ name: 'a', runtime: 'node' }).region).toBeUndefined();
+  });
+
+  it('lets env set the unreserved Lambda variables and credentials', () => {
+    const env = {
+      TZ: 'Europe/Paris',
+      LANG: 'de_DE.UTF-8',
+      AWS_ACCESS_KEY_ID: 'AKIA',
+      AWS_LAMBDA_LOG_LEVEL: 'WARN',
+    };
+    expect(parseSpec({ name: 'a', runtime: 'node', env }).env).toEqual(env);
+  });
+
   it.each([
     [{ runtime: 'node' }, 'missing_name'],
     [{ name: 'Hello', runtime: 'node' }, 'invalid_name'],
@@ -47,6 +67,13 @@ describe('parseSpec', () => {
     [{ name: 'a', runtime: 'node', handler: '../x.handler' }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', colour: 'red' }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', bundle: 'no' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', eventFormat: '3.0' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', eventFormat: 'v1' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', region: 'mars' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', region: 'US-EAST-1' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', env: { AWS_REGION: 'eu-west-1' } }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', env: { _HANDLER: 'x.y' } }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', env: { LAMBDA_TASK_ROOT: '/x' } }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', minInstances: 5, maxInstances: 2 }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', auth: 'basic' }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', auth: true }, 'invalid_spec'],

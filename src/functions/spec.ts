@@ -12,6 +12,14 @@ export interface FunctionSpec {
   handler?: string;
   /** Node: false ships the bundle's files as they are instead of bundling them with esbuild. */
   bundle?: boolean;
+  /**
+   * The API Gateway payload format HTTP requests become for a Lambda-style handler: "2.0"
+   * (HTTP API, the default) or "1.0" (REST API's `httpMethod`, `multiValueHeaders`, ...), as
+   * AWS lets each integration choose. Versions recorded before the field lack it: "2.0".
+   */
+  eventFormat?: EventFormat;
+  /** The AWS region the function reports (`AWS_REGION`, ARNs); undefined: the gateway's `KILN_REGION`, else us-east-1. */
+  region?: string;
   memoryMb: number;
   /** CPU quota in cores (default 1; versions recorded before that default may lack it). */
   cpus?: number;
@@ -28,6 +36,34 @@ export interface FunctionSpec {
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+export type EventFormat = '1.0' | '2.0';
+export const EVENT_FORMATS: readonly EventFormat[] = ['2.0', '1.0'];
+
+/** An AWS region's form (`us-east-1`, `eu-central-2`, `us-gov-west-1`); Kiln knows no list of them. */
+export const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/**
+ * Variables Lambda sets itself and does not let a function's configuration set (AWS,
+ * "Defined runtime environment variables": reserved keys); Kiln sets them on every instance
+ * (`src/pool/lambda-environment.ts`). The credentials AWS also reserves are not here: Kiln
+ * has no execution role, so a function that calls AWS gets its keys through `env`. AWS lists
+ * `TZ` as reserved too, yet functions set it there and it works; Kiln lets `env` set it.
+ */
+export const RESERVED_ENV = new Set([
+  '_HANDLER',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR',
+]);
 
 /**
  * A function's CPU quota unless its spec says otherwise: one core, as Lambda gives about one
@@ -55,7 +91,17 @@ const NUMBERS: Record<string, Bound> = {
   idleTtlMs: { min: 1000, max: 86_400_000, default: 300_000, integer: true },
 };
 
-export const SPEC_FIELDS = ['name', 'runtime', 'handler', 'bundle', 'env', 'auth', ...Object.keys(NUMBERS)];
+export const SPEC_FIELDS = [
+  'name',
+  'runtime',
+  'handler',
+  'bundle',
+  'eventFormat',
+  'region',
+  'env',
+  'auth',
+  ...Object.keys(NUMBERS),
+];
 
 function invalid(message: string): KilnError {
   return new KilnError('invalid_spec', message);
@@ -112,6 +158,12 @@ export function parseSpec(input: Record<string, unknown>): FunctionSpec {
       throw invalid(`"auth" must be "token" or "none", got ${JSON.stringify(input.auth)}`);
     spec.auth = 'token';
   }
+  spec.eventFormat = parseEventFormat(input.eventFormat);
+  if (input.region !== undefined && input.region !== '') {
+    if (typeof input.region !== 'string' || !REGION.test(input.region))
+      throw invalid(`"region" must be an AWS region like "us-east-1", got ${JSON.stringify(input.region)}`);
+    spec.region = input.region;
+  }
   const numbers = spec as unknown as Record<string, number | undefined>;
   for (const [key, bound] of Object.entries(NUMBERS)) {
     const value = parseNumber(key, input[key], bound);
@@ -133,6 +185,16 @@ function parseNumber(key: string, raw: unknown, bound: Bound): number | undefine
   return value;
 }
 
+function parseEventFormat(raw: unknown): EventFormat {
+  if (raw === undefined || raw === '') return '2.0';
+  // JSON may carry it as a number (1.0 and 2 parse as 1 and 2).
+  const text = typeof raw === 'number' ? raw.toFixed(1) : raw;
+  if (text === '1.0' || text === '2.0') return text;
+  throw invalid(
+    `"eventFormat" must be "2.0" (HTTP API, the default) or "1.0" (REST API), got ${JSON.stringify(raw)}`,
+  );
+}
+
 function parseEnv(raw: unknown): Record<string, string> {
   if (raw === undefined) return {};
   const env = typeof raw === 'string' ? parseJson(raw, 'env') : raw;
@@ -142,6 +204,8 @@ function parseEnv(raw: unknown): Record<string, string> {
   for (const [k, v] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`env name "${k}" is not a valid variable name`);
     if (typeof v !== 'string') throw invalid(`env "${k}" must be a string`);
+    if (RESERVED_ENV.has(k))
+      throw invalid(`env "${k}" is reserved: Kiln sets it on every instance, as Lambda does`);
     out[k] = v;
   }
   return out;

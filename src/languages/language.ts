@@ -34,6 +34,11 @@ export interface Language<N extends string = string> {
    * ignores it.
    */
   readonly stemCellEnv: readonly string[];
+  /**
+   * Lambda's runtime identifier for what the base image runs (`nodejs22.x`, `python3.11`,
+   * `java17`): `AWS_EXECUTION_ENV` is `AWS_Lambda_` + this (src/pool/lambda-environment.ts).
+   */
+  readonly lambdaRuntime: string;
   /** Whether a function dir's top-level file names look like this language (`kiln deploy` without `--runtime`). */
   detect(files: readonly string[]): boolean;
 }

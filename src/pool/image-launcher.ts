@@ -14,6 +14,7 @@ import type { Container } from '../runtime/container.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { ContainerLimits } from '../runtime/oci-spec.js';
 import type { ContainerLauncher, StemCellStart } from './container-launcher.js';
+import { runtimeEnvironment } from './lambda-environment.js';
 
 /**
  * Generous until specialization sets the function's own limits, but with a CPU quota: a
@@ -48,8 +49,11 @@ export class ImageLauncher implements ContainerLauncher {
   ) {}
 
   async startFunction(fn: FunctionVersion): Promise<Container> {
+    // Lambda's runtime variables, as a stem cell of the language has them, then the function's
+    // own (a cold process sees NODE_OPTIONS and the like from its start); the rest of Lambda's
+    // environment comes with /init on both paths (lambda-environment.ts).
     const container = await this.startImage(await this.images.getImage(fn.image), {
-      env: [...Object.entries(fn.spec.env).map(([k, v]) => `${k}=${v}`), `KILN_VERSION=${fn.version}`],
+      env: envList({ ...runtimeEnvironment(fn.spec.runtime), ...fn.spec.env }),
       hostname: fn.spec.name,
       limits: limitsOf(fn),
     });
@@ -60,7 +64,7 @@ export class ImageLauncher implements ContainerLauncher {
   async startStemCell(language: LanguageName): Promise<StemCellStart> {
     const base = await this.baseImages.ensure(language);
     const container = await this.startImage(base, {
-      env: [...languageNamed(language).stemCellEnv],
+      env: [...envList(runtimeEnvironment(language)), ...languageNamed(language).stemCellEnv],
       hostname: 'kiln',
       limits: STEM_LIMITS,
       mountFnDir: true,
@@ -105,12 +109,27 @@ export class ImageLauncher implements ContainerLauncher {
     return this.runtime.start({
       layers,
       args: [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])],
-      // Added after the image's own Env: later entries win.
-      env: [...(config.Env ?? []), ...options.env],
+      // Over the image's own Env: a later entry replaces an earlier one of the same name
+      // (a process given both would see whichever its libc finds first).
+      env: mergeEnv([...(config.Env ?? []), ...options.env]),
       cwd: config.WorkingDir || '/fn',
       hostname: options.hostname,
       limits: options.limits,
       mountFnDir: options.mountFnDir,
     });
   }
+}
+
+function envList(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+/** `NAME=value` entries, each name once, the last value of a name winning, in first-seen order. */
+export function mergeEnv(entries: readonly string[]): string[] {
+  const byName = new Map<string, string>();
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    byName.set(eq < 0 ? entry : entry.slice(0, eq), entry);
+  }
+  return [...byName.values()];
 }

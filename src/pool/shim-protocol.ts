@@ -17,7 +17,15 @@ export interface InitPayload {
   handler: string;
   /** The user's entry file the handler was built from, for error messages. */
   source: string;
+  /**
+   * Applied over the process's env before the handler loads: Lambda's variables and the
+   * function's own (`lambdaEnvironment`). The shim first drops its own `KILN_*` variables.
+   */
   env: Record<string, string>;
   codeDir: string;
   function: { name: string; version: number; memoryMb: number };
+  /** The API Gateway payload format of HTTP requests (the spec's `eventFormat`). */
+  eventFormat: '1.0' | '2.0';
+  /** Requests the instance runs at once (the spec's `concurrency`). */
+  concurrency: number;
 }

