@@ -12,6 +12,8 @@ export class DataDir {
   readonly instances: string;
   /** Function logs (LogStore): bounded per function, kept across restarts. */
   readonly logs: string;
+  /** Async invocations (AsyncStore): one JSON file each until its retention ends. */
+  readonly async: string;
   readonly tmp: string;
   /** The control-plane token `kiln serve` makes at its first start when `KILN_TOKEN` is unset (mode 0600). */
   readonly controlToken: string;
@@ -22,6 +24,7 @@ export class DataDir {
     this.functions = path.join(root, 'functions');
     this.instances = path.join(root, 'instances');
     this.logs = path.join(root, 'logs');
+    this.async = path.join(root, 'async');
     // One tmp dir inside the data dir: renames out of it stay on one filesystem.
     this.tmp = path.join(root, 'tmp');
     this.controlToken = path.join(root, 'control-token');
@@ -43,7 +46,15 @@ export class DataDir {
   }
 
   async ensure(): Promise<void> {
-    for (const dir of [this.images, this.snapshots, this.functions, this.instances, this.logs, this.tmp]) {
+    for (const dir of [
+      this.images,
+      this.snapshots,
+      this.functions,
+      this.instances,
+      this.logs,
+      this.async,
+      this.tmp,
+    ]) {
       await mkdir(dir, { recursive: true });
     }
   }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
+import { AsyncInvoker } from './async/async-invoker.js';
+import { AsyncStore } from './async/async-store.js';
 import { BaseImageBuilder, type BuildLog } from './build/base-images.js';
 import { OciBuildSandbox } from './build/oci-sandbox.js';
 import { DataDir } from './data-dir.js';
@@ -27,6 +29,8 @@ export interface KilnOptions {
   log?: BuildLog;
   /** Stem cells kept per language with functions (default `KILN_STEM_CELLS`, else 2; 0 = off). */
   stemCells?: number;
+  /** First retry delay of async invocations (default `KILN_ASYNC_BACKOFF_MS`, else 1 s). */
+  asyncBackoffMs?: number;
 }
 
 /** `KILN_BUILD_TIMEOUT_MS`: how long a build container may run (default 120 s). */
@@ -41,6 +45,19 @@ function buildTimeoutFromEnv(): number | undefined {
       500,
     );
   }
+  return n;
+}
+
+function asyncBackoffFromEnv(): number | undefined {
+  const raw = process.env.KILN_ASYNC_BACKOFF_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new KilnError(
+      'invalid_config',
+      `KILN_ASYNC_BACKOFF_MS must be a whole number of ms, got "${raw}"`,
+      500,
+    );
   return n;
 }
 
@@ -67,6 +84,7 @@ export class Kiln {
     readonly pool: WarmPool,
     readonly deployer: Deployer,
     readonly logs: LogStore,
+    readonly asyncInvoker: AsyncInvoker,
   ) {}
 
   /**
@@ -105,7 +123,22 @@ export class Kiln {
     const pool = new WarmPool(launcher, functions, stemCells, { region: regionFromEnv() });
     pool.startMaintenance();
     const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp, sandbox);
-    return new Kiln(data, images, snapshots, functions, baseImages, runtime, pool, deployer, logs);
+    const asyncInvoker = new AsyncInvoker(new AsyncStore(data.async), functions, pool, {
+      backoffMs: options.asyncBackoffMs ?? asyncBackoffFromEnv(),
+    });
+    await asyncInvoker.open();
+    return new Kiln(
+      data,
+      images,
+      snapshots,
+      functions,
+      baseImages,
+      runtime,
+      pool,
+      deployer,
+      logs,
+      asyncInvoker,
+    );
   }
 
   /** Remove a function: its versions and instances (the deployer), then its logs. */
@@ -115,6 +148,7 @@ export class Kiln {
   }
 
   async close(): Promise<void> {
+    this.asyncInvoker.close();
     await this.pool.shutdown();
     await this.logs.flush();
     // The OCI runtime's state root is per data dir; with every container gone it is empty.

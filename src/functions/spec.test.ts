@@ -17,7 +17,19 @@ describe('parseSpec', () => {
       maxInstances: 10,
       maxQueue: 100,
       idleTtlMs: 300_000,
+      asyncRetries: 2,
+      maxAsyncQueue: 1000,
+      asyncRetentionMs: 86_400_000,
     });
+  });
+
+  it('bounds the async fields', () => {
+    expect(parseSpec({ name: 'a', runtime: 'node', asyncRetries: '0', maxAsyncQueue: 5 })).toMatchObject({
+      asyncRetries: 0,
+      maxAsyncQueue: 5,
+    });
+    expect(() => parseSpec({ name: 'a', runtime: 'node', asyncRetries: 11 })).toThrow(/asyncRetries/);
+    expect(() => parseSpec({ name: 'a', runtime: 'node', asyncRetentionMs: 10 })).toThrow(/asyncRetentionMs/);
   });
 
   it('reads numbers and env from query strings', () => {

@@ -30,6 +30,12 @@ export interface FunctionSpec {
   maxInstances: number;
   maxQueue: number;
   idleTtlMs: number;
+  /** Async invocations: retries after a 5xx, timeout or crash (versions recorded before async may lack it). */
+  asyncRetries?: number;
+  /** Async invocations waiting per function; past it, 429. */
+  maxAsyncQueue?: number;
+  /** How long a finished async invocation's result is kept. */
+  asyncRetentionMs?: number;
   env: Record<string, string>;
   /** `"token"`: invokes need the gateway's token like the control plane; absent: invokes are public. */
   auth?: 'token';
@@ -72,6 +78,11 @@ export const RESERVED_ENV = new Set([
  */
 export const DEFAULT_CPUS = 1;
 
+/** Async defaults (src/async): two retries, as Lambda makes for an `Event` invocation; results kept a day. */
+export const DEFAULT_ASYNC_RETRIES = 2;
+export const DEFAULT_MAX_ASYNC_QUEUE = 1000;
+export const DEFAULT_ASYNC_RETENTION_MS = 86_400_000;
+
 interface Bound {
   min: number;
   max: number;
@@ -89,6 +100,9 @@ const NUMBERS: Record<string, Bound> = {
   maxInstances: { min: 1, max: 1000, default: 10, integer: true },
   maxQueue: { min: 0, max: 100_000, default: 100, integer: true },
   idleTtlMs: { min: 1000, max: 86_400_000, default: 300_000, integer: true },
+  asyncRetries: { min: 0, max: 10, default: DEFAULT_ASYNC_RETRIES, integer: true },
+  maxAsyncQueue: { min: 0, max: 1_000_000, default: DEFAULT_MAX_ASYNC_QUEUE, integer: true },
+  asyncRetentionMs: { min: 1000, max: 604_800_000, default: DEFAULT_ASYNC_RETENTION_MS, integer: true },
 };
 
 export const SPEC_FIELDS = [

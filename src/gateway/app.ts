@@ -3,6 +3,7 @@ import { BearerCheck, unauthorized } from '../auth/bearer.js';
 import { KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
 import { errorResponse } from './errors.js';
+import * as asyncRoutes from './routes/async.js';
 import * as functions from './routes/functions.js';
 import * as instances from './routes/instances.js';
 import * as logs from './routes/logs.js';
@@ -31,7 +32,7 @@ function requireToken(token: string | undefined): MiddlewareHandler {
 }
 
 /** Route modules, one per area of the API (`routes/`): a new area is a file plus a line here. */
-const ROUTES: { register(context: RouteContext): void }[] = [functions, logs, instances];
+const ROUTES: { register(context: RouteContext): void }[] = [functions, logs, instances, asyncRoutes];
 
 /**
  * The control-plane API on Hono. Routes are thin: they read the request and call into
@@ -49,6 +50,7 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
     kiln,
     control: requireToken(options.token),
     maxDeployBytes: options.maxDeployBytes ?? 128 * 1024 * 1024,
+    maxInvokeBytes: options.maxInvokeBytes ?? 6 * 1024 * 1024,
   };
   for (const routes of ROUTES) routes.register(context);
   return app;

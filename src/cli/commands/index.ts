@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import * as asyncCommands from './async.js';
 import * as deploy from './deploy.js';
 import * as doctor from './doctor.js';
 import * as functions from './functions.js';
@@ -16,6 +17,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   serve,
   deploy,
   invoke,
+  asyncCommands,
   logs,
   functions,
   instances,

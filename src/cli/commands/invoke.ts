@@ -10,6 +10,8 @@ interface InvokeOptions {
   path: string;
   header?: string[];
   include?: boolean;
+  async?: boolean;
+  callback?: string;
 }
 
 export function register(program: Command): void {
@@ -21,6 +23,11 @@ export function register(program: Command): void {
     .option('-p, --path <path>', 'path after /fn/<name>', '/')
     .option('-H, --header <header>', '"Name: value" (repeatable)', repeatable)
     .option('-i, --include', 'print the status line and headers')
+    .option(
+      '--async',
+      'queue it (POST /async/<name>/...) and print the invocation id; `kiln async get ID` shows it',
+    )
+    .option('--callback <url>', 'with --async: POST the result to this URL when it is done')
     .action(async (name: string, options: InvokeOptions) => {
       process.exitCode = await invoke(name, options);
     });
@@ -40,6 +47,17 @@ async function invoke(name: string, options: InvokeOptions): Promise<number> {
   const method =
     options.data !== undefined && options.request === 'GET' ? 'POST' : options.request.toUpperCase();
   const sub = options.path.startsWith('/') ? options.path : `/${options.path}`;
+  if (options.async) {
+    if (options.callback) headers['x-callback-url'] = options.callback;
+    // An async invocation is always a POST (docs: README "Async invocations").
+    const queued = await new GatewayClient().json<{ id: string; state: string }>(
+      'POST',
+      `/async/${encodeURIComponent(name)}${sub}`,
+      { body, headers },
+    );
+    console.log(queued.id);
+    return 0;
+  }
   const res = await new GatewayClient().request(method, `/fn/${encodeURIComponent(name)}${sub}`, {
     body,
     headers,

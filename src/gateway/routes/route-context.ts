@@ -8,4 +8,6 @@ export interface RouteContext {
   /** Middleware that demands the control-plane token. */
   control: MiddlewareHandler;
   maxDeployBytes: number;
+  /** The largest request body an invoke (sync or async) may have. */
+  maxInvokeBytes: number;
 }
