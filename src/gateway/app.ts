@@ -51,6 +51,7 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
     control: requireToken(options.token),
     maxDeployBytes: options.maxDeployBytes ?? 128 * 1024 * 1024,
     maxInvokeBytes: options.maxInvokeBytes ?? 6 * 1024 * 1024,
+    invokeCheck: options.token === undefined ? undefined : new BearerCheck(options.token),
   };
   for (const routes of ROUTES) routes.register(context);
   return app;

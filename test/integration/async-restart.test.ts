@@ -26,7 +26,8 @@ describe('async invocations across a gateway killed with -9', () => {
     await gw?.remove();
   });
 
-  const logs = async () => (await fetch(`${gw.url}/functions/async-probe/logs?format=text`)).text();
+  const logs = async () =>
+    (await fetch(`${gw.url}/functions/async-probe/logs?format=text`, { headers: gw.headers() })).text();
   const submit = async (sub: string, body?: string) => {
     const res = await fetch(`${gw.url}/async/async-probe${sub}`, { method: 'POST', body });
     expect(res.status).toBe(202);
@@ -62,6 +63,10 @@ describe('async invocations across a gateway killed with -9', () => {
     expect(second.result?.body.data).toBe('echo after restart');
 
     // The function saw the same id on both attempts of the first (each in a new process).
+    // Listing is a control route: it needs the gateway's token; a result by id does not.
+    expect((await fetch(`${gw.url}/async?state=succeeded`)).status).toBe(401);
+    expect((await fetch(`${gw.url}/async?state=succeeded`, { headers: gw.headers() })).status).toBe(200);
+
     const lines = (await logs()).split('\n').filter((l) => l.includes(`attempt ${running} /slow`));
     expect(lines).toHaveLength(2);
   });

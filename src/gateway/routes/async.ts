@@ -1,15 +1,17 @@
 import type { Context } from 'hono';
 import { isInvocationId } from '../../async/async-store.js';
 import { ASYNC_STATES, type AsyncState } from '../../async/invocation.js';
+import { checkInvokeAuth } from '../../auth/invoke-auth.js';
 import { KilnError } from '../../errors.js';
 import type { RouteContext } from './route-context.js';
 
 /**
- * Async invocations. `POST /async/:name/*` is an invoke, public like `/fn/*`; `GET
+ * Async invocations. `POST /async/:name/*` is an invoke, public like `/fn/*` (unless the
+ * function's spec says `auth: "token"`); `GET
  * /async/:id` is public too (an id is an unguessable UUID the submitter was given);
  * listing and re-driving are control-plane routes.
  */
-export function register({ app, kiln, control, maxInvokeBytes }: RouteContext): void {
+export function register({ app, kiln, control, maxInvokeBytes, invokeCheck }: RouteContext): void {
   app.get('/async', control, (c) => {
     const state = c.req.query('state');
     if (state !== undefined && !ASYNC_STATES.includes(state as AsyncState))
@@ -36,13 +38,15 @@ export function register({ app, kiln, control, maxInvokeBytes }: RouteContext): 
       c.header('location', `/async/${inv.id}`);
       return c.json({ id: inv.id, state: 'queued' }, 202);
     }
+    // The same rule as a sync invoke: a function with `auth: "token"` needs the token.
+    checkInvokeAuth(kiln.functions, name, c.req.header('authorization'), invokeCheck);
     const body = await readCapped(c, maxInvokeBytes);
     const headers: Record<string, string> = {};
     c.req.raw.headers.forEach((value, key) => {
       if (key !== 'x-callback-url' && !key.startsWith('x-kiln-')) headers[key] = value;
     });
     const inv = await kiln.asyncInvoker.submit(
-      decodeURIComponent(name),
+      name,
       { method: 'POST', path: `${rest}${url.search}`, headers, body },
       { callbackUrl: c.req.header('x-callback-url') },
     );

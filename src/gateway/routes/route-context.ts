@@ -1,4 +1,5 @@
 import type { Hono, MiddlewareHandler } from 'hono';
+import type { BearerCheck } from '../../auth/bearer.js';
 import type { Kiln } from '../../kiln.js';
 
 /** What a module of control-plane routes gets: the app to add routes to, Kiln, and the auth check. */
@@ -10,4 +11,6 @@ export interface RouteContext {
   maxDeployBytes: number;
   /** The largest request body an invoke (sync or async) may have. */
   maxInvokeBytes: number;
+  /** The token check for invokes of `auth: "token"` functions (undefined: no token, they fail closed). */
+  invokeCheck: BearerCheck | undefined;
 }
