@@ -1,35 +1,32 @@
-import { Pool, errors as undiciErrors } from 'undici';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { Container } from '../runtime/container.js';
+import {
+  collect,
+  type RequestBody,
+  type ResponseSink,
+  type ShimCall,
+  ShimClient,
+  ShimClientError,
+  type ShimRequestHead,
+} from './shim-client.js';
 import type { InitPayload, ShimRequest, ShimResponse } from './shim-protocol.js';
 
 export type StartKind = 'cold' | 'stem' | 'warm';
 export type InstanceState = 'starting' | 'idle' | 'busy' | 'draining';
 
-/** Headers that describe one hop of a connection, never forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+/** Errors after which an instance cannot be trusted with another request. */
+const FATAL = new Set(['timeout', 'function_crashed', 'out_of_memory']);
 
-export function stripHopByHop(
-  headers: Record<string, string | string[] | undefined>,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [key, value] of Object.entries(headers)) {
-    const k = key.toLowerCase();
-    if (value === undefined || HOP_BY_HOP.has(k) || k === 'content-length') continue;
-    out[k] = value;
-  }
-  return out;
+/** Whether `err` means the instance that served the request must go (its lease is `broken`). */
+export function breaksInstance(err: unknown): boolean {
+  return err instanceof KilnError && FATAL.has(err.code);
+}
+
+/** A request in flight to an instance: `finished` rejects with a classified `KilnError`. */
+export interface Exchange {
+  call: ShimCall;
+  finished: Promise<void>;
 }
 
 /**
@@ -46,7 +43,7 @@ export class Instance {
   readonly startTimings: Record<string, number> = {};
   inflight = 0;
   lastUsedAt = Date.now();
-  private readonly client: Pool;
+  private readonly client: ShimClient;
 
   constructor(
     readonly container: Container,
@@ -55,13 +52,7 @@ export class Instance {
   ) {
     // One keep-alive connection per request the instance may run at once: requests to
     // one instance never queue behind each other on a shared socket.
-    this.client = new Pool('http://kiln-shim', {
-      socketPath: container.socketPath,
-      connections: target.spec.concurrency,
-      keepAliveTimeout: 600_000,
-      keepAliveMaxTimeout: 600_000,
-      pipelining: 1,
-    });
+    this.client = new ShimClient(container.socketPath, target.spec.concurrency);
   }
 
   get id(): string {
@@ -97,67 +88,155 @@ export class Instance {
     }
   }
 
+  /** One request with its whole response in memory (the pool's buffered `invoke`). */
   async forward(req: ShimRequest, timeoutMs: number): Promise<ShimResponse> {
-    const headers = { ...req.headers, 'x-kiln-deadline': String(Date.now() + timeoutMs) };
-    // The function's log lines that name no request are attributed from this (src/logs).
-    const requestId = req.headers['x-kiln-request-id'];
-    if (typeof requestId !== 'string') return this.send({ ...req, headers }, timeoutMs);
-    this.container.output.request(requestId, 'start');
-    try {
-      return await this.send({ ...req, headers }, timeoutMs);
-    } finally {
-      this.container.output.request(requestId, 'end');
+    let response: ShimResponse | undefined;
+    const chunks: Buffer[] = [];
+    const headers: string[] = req.headers.host === undefined ? ['host', 'localhost'] : [];
+    for (const [key, value] of Object.entries(req.headers)) {
+      for (const v of Array.isArray(value) ? value : [value]) headers.push(key.toLowerCase(), v);
     }
+    const { finished } = this.exchange(
+      { method: req.method, path: req.path, headers },
+      req.body ? { kind: 'bytes', bytes: req.body } : { kind: 'none' },
+      {
+        onHead(status, h, _length, whole) {
+          response = { status, headers: headerRecord(h), body: Buffer.alloc(0) };
+          if (whole) chunks.push(whole);
+        },
+        onData(chunk) {
+          chunks.push(chunk);
+          return true;
+        },
+        onEnd() {},
+      },
+      timeoutMs,
+    );
+    await finished;
+    if (!response) throw new KilnError('bad_function_response', 'the function sent no response', 502);
+    response.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    return response;
+  }
+
+  /**
+   * One request, its response streamed to `sink` as the shim sends it. `head.headers` are
+   * what the function may see (the gateway strips hop-by-hop and client `x-kiln-*` headers);
+   * the deadline is added here.
+   */
+  exchange(head: ShimRequestHead, body: RequestBody, sink: ResponseSink, timeoutMs: number): Exchange {
+    const headers = [...head.headers, 'x-kiln-deadline', String(Date.now() + timeoutMs)];
+    // The function's log lines that name no request are attributed from this (src/logs).
+    const at = head.headers.indexOf('x-kiln-request-id');
+    const requestId = at >= 0 && at % 2 === 0 ? head.headers[at + 1] : undefined;
+    if (requestId) this.container.output.request(requestId, 'start');
+    const call = this.client.request({ ...head, headers }, body, sink, timeoutMs);
+    const finished = call.done.then(
+      () => {
+        if (requestId) this.container.output.request(requestId, 'end');
+      },
+      async (err: unknown) => {
+        if (requestId) this.container.output.request(requestId, 'end');
+        throw await this.classify(err, timeoutMs);
+      },
+    );
+    return { call, finished };
   }
 
   private async send(req: ShimRequest, timeoutMs: number): Promise<ShimResponse> {
+    const headers: string[] = ['host', 'localhost'];
+    for (const [key, value] of Object.entries(req.headers)) {
+      for (const v of Array.isArray(value) ? value : [value]) headers.push(key.toLowerCase(), v);
+    }
     try {
-      const res = await this.client.request({
-        method: req.method as 'GET',
-        path: req.path,
-        headers: req.headers,
-        body: req.body,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      const body = Buffer.from(await res.body.arrayBuffer());
-      return { status: res.statusCode, headers: stripHopByHop(res.headers), body };
+      const res = await collect(
+        this.client,
+        { method: req.method, path: req.path, headers },
+        req.body ? { kind: 'bytes', bytes: req.body } : { kind: 'none' },
+        timeoutMs,
+      );
+      return { status: res.status, headers: headerRecord(res.headers), body: res.body };
     } catch (err) {
       throw await this.classify(err, timeoutMs);
     }
   }
 
-  /** Turn a transport failure into what happened to the function. */
+  /**
+   * Turn a failure of the exchange into what happened, on whose side. Only the function's
+   * own faults (no answer in time, its process died) are fatal to the instance; the
+   * gateway's side (its client went away, sent too much, stalled) never is (issue 9).
+   */
   private async classify(err: unknown, timeoutMs: number): Promise<KilnError> {
-    if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-      return new KilnError('timeout', `the function did not answer within ${timeoutMs} ms`, 504);
+    if (!(err instanceof ShimClientError)) {
+      return new KilnError(
+        'bad_function_response',
+        `the function's answer could not be relayed: ${String(err)}`,
+        502,
+      );
     }
-    // The connection broke: the process died. Its exit status tells how, as the OCI
+    switch (err.reason) {
+      case 'timeout':
+        return new KilnError('timeout', `the function did not answer within ${timeoutMs} ms`, 504);
+      case 'body_too_large':
+        return new KilnError('request_too_large', err.message, 413);
+      case 'body_timeout':
+        return new KilnError('request_timeout', 'the request body did not arrive in time', 408);
+      case 'body_aborted':
+      case 'aborted':
+        return new KilnError('client_closed', 'the client went away before the answer', 499);
+      case 'bad_response':
+        return new KilnError(
+          'bad_function_response',
+          `the function's shim answered something that is not HTTP/1.1 (${err.message})`,
+          502,
+        );
+      case 'connection_lost':
+        break;
+    }
+    // The connection broke: did the process die? Its exit status tells how, as the OCI
     // runtime's driver reads it (an unrequested SIGKILL is the OOM killer: cli-driver.ts).
     const exit = await Promise.race([
       this.container.exited,
       new Promise<undefined>((r) => setTimeout(r, 2000)),
     ]);
-    if (exit && this.container.exitCause(exit) === 'out_of_memory') {
+    if (!exit) {
+      // Still alive: the connection went, the instance did not. It stays in the pool.
+      return new KilnError(
+        'function_connection_lost',
+        `the connection to the function broke during the request (${err.message}); try again`,
+        502,
+      );
+    }
+    if (this.container.exitCause(exit) === 'out_of_memory') {
       return new KilnError(
         'out_of_memory',
         'the function was killed for using more memory than its memoryMb limit',
         502,
       );
     }
-    const detail = exit ? `exit code ${exit.code ?? exit.signal}` : (err as Error).message;
     return new KilnError(
       'function_crashed',
-      `the function's process died during the request (${detail})`,
+      `the function's process died during the request (exit code ${exit.code ?? exit.signal})`,
       502,
     );
   }
 
   async destroy(): Promise<void> {
     this.state = 'draining';
-    await this.client.destroy().catch(() => undefined);
+    this.client.destroy();
     await this.container.stop();
   }
+}
+
+/** A flat `[name, value, …]` list as a record; repeated names become arrays. */
+function headerRecord(flat: string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    const value = flat[i + 1]!;
+    const had = out[name];
+    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
+  return out;
 }
 
 function parseError(body: Buffer): { code: string; message: string } | undefined {
