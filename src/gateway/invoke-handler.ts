@@ -4,104 +4,149 @@ import { BearerCheck } from '../auth/bearer.js';
 import { checkInvokeAuth } from '../auth/invoke-auth.js';
 import { errorAnswer, KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
+import { breaksInstance } from '../pool/instance.js';
+import type { RequestBody, ResponseSink } from '../pool/shim-client.js';
+import type { Lease } from '../pool/warm-pool.js';
+import { parseInvokePath } from './invoke-path.js';
+import { requestHeadersForShim, responseHeadersForClient } from './proxy-headers.js';
 
-export const INVOKE_PREFIX = '/fn/';
+export { INVOKE_PREFIX } from './invoke-path.js';
 
 /**
  * `ANY /fn/:name/*`, on plain node:http rather than through Hono: the invoke path is a
  * proxy, and building a web Request, Headers and Response for every call cost more than
  * the rest of the path (bench/: 3.6k → 6.4k req/s at 64 connections when it moved here).
  * The control plane stays on Hono, where that cost does not matter.
+ *
+ * Nothing is buffered: the request body streams to the shim as it arrives (counted against
+ * `maxBodyBytes`: 413 past it), the response streams back as the shim sends it, with
+ * backpressure both ways (`ShimClient`). What the gateway holds per request is one socket
+ * read on each side, so its memory does not grow with a body (docs/SECURITY.md).
  */
 export function createInvokeHandler(kiln: Kiln, maxBodyBytes: number, token?: string) {
   const check = token === undefined ? undefined : new BearerCheck(token);
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    try {
-      const url = req.url ?? '/';
-      const nameEnd = url.slice(INVOKE_PREFIX.length).search(/[/?]/);
-      const name =
-        nameEnd < 0
-          ? url.slice(INVOKE_PREFIX.length)
-          : url.slice(INVOKE_PREFIX.length, INVOKE_PREFIX.length + nameEnd);
-      let rest = nameEnd < 0 ? '/' : url.slice(INVOKE_PREFIX.length + nameEnd);
-      if (!rest.startsWith('/')) rest = `/${rest}`;
-      const functionName = decodeName(name);
-      checkInvokeAuth(kiln.functions, functionName, req.headers.authorization, check);
-      const body = await readBody(req, maxBodyBytes);
-      const requestId = randomUUID();
-      const headers: Record<string, string | string[]> = {};
-      for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers[key] = value;
-      const remote = req.socket.remoteAddress ?? '127.0.0.1';
-      const forwarded = req.headers['x-forwarded-for'];
-      headers['x-forwarded-for'] = forwarded ? `${forwarded}, ${remote}` : remote;
-      headers['x-kiln-request-id'] = requestId;
-      const method = req.method ?? 'GET';
-      const result = await kiln.pool.invoke(functionName, {
-        method,
-        path: rest,
-        headers,
-        body: body.length || (method !== 'GET' && method !== 'HEAD') ? body : undefined,
-      });
-      const out: Record<string, string | string[]> = { ...result.response.headers };
-      out['x-kiln-start'] = result.start;
-      out['x-kiln-instance'] = result.instanceId;
-      out['x-kiln-version'] = String(result.version);
-      out['x-kiln-request-id'] = requestId;
-      out['server-timing'] = Object.entries(result.timings)
-        .map(([phase, ms]) => `${phase};dur=${ms.toFixed(2)}`)
-        .join(', ');
-      const status = result.response.status;
-      const empty = method === 'HEAD' || status === 204 || status === 304;
-      if (!empty) out['content-length'] = String(result.response.body.length);
-      res.writeHead(status, out);
-      res.end(empty ? undefined : result.response.body);
-    } catch (err) {
-      sendError(res, err);
-    }
-  };
+  return (req: IncomingMessage, res: ServerResponse): Promise<void> =>
+    proxy(kiln, maxBodyBytes, check, req, res);
 }
 
-/** `%xx` escapes in the name are decoded; a malformed one is the client's error, not a 500. */
-function decodeName(raw: string): string {
+/** A body larger than the cap, known from its `content-length` before any byte is read. */
+export function declaredTooLarge(req: IncomingMessage, maxBodyBytes: number): boolean {
+  const length = req.headers['content-length'];
+  return length !== undefined && Number(length) > maxBodyBytes;
+}
+
+export function tooLarge(maxBodyBytes: number): KilnError {
+  return new KilnError(
+    'request_too_large',
+    `the request body is larger than ${Math.round(maxBodyBytes / 1048576)} MiB`,
+    413,
+  );
+}
+
+async function proxy(
+  kiln: Kiln,
+  maxBodyBytes: number,
+  check: BearerCheck | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  let lease: Lease | undefined;
+  let outcome: 'ok' | 'broken' = 'ok';
   try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new KilnError('invalid_path', `"${raw.slice(0, 100)}" is not a valid %-encoded function name`, 400);
+    const target = parseInvokePath(req.url ?? '/');
+    checkInvokeAuth(kiln.functions, target.name, req.headers.authorization, check);
+    if (declaredTooLarge(req, maxBodyBytes)) throw tooLarge(maxBodyBytes);
+    lease = await kiln.pool.acquire(target.name);
+    // The client may have gone while the request waited for its turn.
+    if (res.destroyed) return;
+    const requestId = randomUUID();
+    // The gateway's token, when it guards this function, is never shown to the function.
+    const headers = requestHeadersForShim(
+      req.rawHeaders,
+      check !== undefined && lease.instance.target.spec.auth === 'token',
+    );
+    const remote = req.socket.remoteAddress ?? '127.0.0.1';
+    const forwarded = req.headers['x-forwarded-for'];
+    headers.push('x-forwarded-for', forwarded ? `${forwarded}, ${remote}` : remote);
+    headers.push('x-kiln-request-id', requestId);
+    if (req.headers.host === undefined) headers.push('host', 'localhost');
+    const method = req.method ?? 'GET';
+    const sent = performance.now();
+    const { instance, timings } = lease;
+    const held = lease;
+    const sink: ResponseSink = {
+      onHead(status, shimHeaders, contentLength, whole) {
+        // With a streamed answer the head leaves before the body exists: `fn` is the time
+        // to the response head.
+        timings.fn = performance.now() - sent;
+        const out = responseHeadersForClient(shimHeaders);
+        out.push(
+          'x-kiln-start',
+          held.start,
+          'x-kiln-instance',
+          instance.id,
+          'x-kiln-version',
+          String(held.version),
+          'x-kiln-request-id',
+          requestId,
+          'server-timing',
+          serverTiming(timings),
+        );
+        if (held.prewarmed) out.push('x-kiln-prewarmed', 'true');
+        if (contentLength !== undefined) out.push('content-length', String(contentLength));
+        res.writeHead(status, out);
+        if (whole) res.end(whole);
+      },
+      onData: (chunk) => res.write(chunk),
+      onEnd() {
+        if (!res.writableEnded) res.end();
+      },
+    };
+    const exchange = instance.exchange(
+      { method, path: target.rest, headers },
+      requestBody(req, maxBodyBytes),
+      sink,
+      instance.target.spec.timeoutMs,
+    );
+    res.on('drain', () => exchange.call.resume());
+    // The client went away before the answer was whole: the shim's request is cut off too.
+    res.once('close', () => {
+      if (!res.writableFinished) exchange.call.abort();
+    });
+    await exchange.finished;
+  } catch (err) {
+    if (breaksInstance(err)) outcome = 'broken';
+    if (err instanceof KilnError && err.code === 'client_closed') return;
+    sendError(res, err);
+  } finally {
+    lease?.release(outcome);
   }
 }
 
-/**
- * The whole body, or a 413 once it passes `limit`. An oversized body is still read to its
- * end (and dropped): answering while the client is still sending makes most clients see
- * a reset instead of the 413.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > limit) {
-        reject(
-          new KilnError(
-            'request_too_large',
-            `the request body is larger than ${Math.round(limit / 1048576)} MiB`,
-            413,
-          ),
-        );
-      } else {
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-      }
-    });
-    req.on('error', reject);
-  });
+/** The body as the shim will get it: none, or the client's stream (chunked when its length is unknown). */
+function requestBody(req: IncomingMessage, maxBodyBytes: number): RequestBody {
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] !== undefined) {
+    return { kind: 'stream', stream: req, length: undefined, limit: maxBodyBytes };
+  }
+  if (length === undefined) return { kind: 'none' };
+  const n = Number(length);
+  if (n === 0) return { kind: 'bytes', bytes: Buffer.alloc(0) };
+  return { kind: 'stream', stream: req, length: n, limit: maxBodyBytes };
 }
 
-function sendError(res: ServerResponse, err: unknown): void {
-  if (res.headersSent) {
+function serverTiming(timings: Record<string, number>): string {
+  let out = '';
+  for (const phase in timings) out += `${out ? ', ' : ''}${phase};dur=${timings[phase]!.toFixed(2)}`;
+  return out;
+}
+
+/**
+ * An error before the answer began is answered as JSON; after, the client gets a cut-off
+ * response (the connection closes), never a second head.
+ */
+export function sendError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }

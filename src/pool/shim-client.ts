@@ -21,7 +21,8 @@ export interface ResponseSink {
    * The response head. `whole` is the complete body when it came with the head (the usual
    * small answer: the proxy can send head and body in one write); then no `onData` follows.
    * `headers` is a flat `[name, value, …]` list with lowercase names, framing headers
-   * (`content-length`, `transfer-encoding`, `connection`, `keep-alive`) removed; the length,
+   * (`content-length`, `transfer-encoding`, `connection`, `keep-alive` and the headers
+   * `Connection` names) removed; the length,
    * when the shim sent one, is `contentLength` (for HEAD, the length a GET would have).
    */
   onHead(
@@ -455,6 +456,7 @@ class ShimConnection {
     let contentLength: number | undefined;
     let chunked = false;
     let close = http10;
+    let named: Set<string> | undefined;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(':');
@@ -475,12 +477,18 @@ class ShimConnection {
         case 'connection':
           if (/\bclose\b/i.test(value)) close = true;
           else if (http10 && /\bkeep-alive\b/i.test(value)) close = false;
+          named ??= new Set();
+          for (const token of value.split(',')) named.add(token.trim().toLowerCase());
           break;
         case 'keep-alive':
           break;
         default:
           headers.push(name, value);
       }
+    }
+    if (named) {
+      // Headers the `Connection` header names are this connection's, not the response's.
+      for (let i = headers.length - 2; i >= 0; i -= 2) if (named.has(headers[i]!)) headers.splice(i, 2);
     }
     // 1xx interim answers (100 Continue) are not the response (RFC 9110 §15.2); 101 would
     // switch protocols, which the gateway never asks for.
