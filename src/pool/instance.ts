@@ -15,6 +15,32 @@ import type { InitPayload, ShimRequest, ShimResponse } from './shim-protocol.js'
 export type StartKind = 'cold' | 'stem' | 'warm';
 export type InstanceState = 'starting' | 'idle' | 'busy' | 'draining';
 
+/** Headers that describe one hop of a connection, never stored or forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** A header record without hop-by-hop headers and `content-length` (async requests keep this). */
+export function stripHopByHop(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    const k = key.toLowerCase();
+    if (value === undefined || HOP_BY_HOP.has(k) || k === 'content-length') continue;
+    out[k] = value;
+  }
+  return out;
+}
+
 /** Errors after which an instance cannot be trusted with another request. */
 const FATAL = new Set(['timeout', 'function_crashed', 'out_of_memory']);
 
