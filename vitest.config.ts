@@ -8,6 +8,8 @@ export default defineConfig({
     fileParallelism: false,
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
+    // Gateways in tests log warnings and errors only (src/telemetry/gateway-log.ts).
+    env: { KILN_LOG_LEVEL: 'warn' },
     hookTimeout: 600_000,
   },
 });

@@ -21,6 +21,7 @@ import { detectCgroupTree } from './runtime/cgroup/host.js';
 import { ContainerRuntime } from './runtime/container-runtime.js';
 import { selectOciRuntime } from './runtime/oci/select.js';
 import { parseUidRange, UidLeases } from './runtime/uid-leases.js';
+import { Telemetry } from './telemetry/telemetry.js';
 
 export interface KilnOptions {
   dataDir?: string;
@@ -31,6 +32,8 @@ export interface KilnOptions {
   stemCells?: number;
   /** First retry delay of async invocations (default `KILN_ASYNC_BACKOFF_MS`, else 1 s). */
   asyncBackoffMs?: number;
+  /** Metrics, the gateway log and traces; a new one (log level from `KILN_LOG_LEVEL`) when absent. */
+  telemetry?: Telemetry;
 }
 
 /** `KILN_BUILD_TIMEOUT_MS`: how long a build container may run (default 120 s). */
@@ -85,6 +88,7 @@ export class Kiln {
     readonly deployer: Deployer,
     readonly logs: LogStore,
     readonly asyncInvoker: AsyncInvoker,
+    readonly telemetry: Telemetry,
   ) {}
 
   /**
@@ -123,6 +127,15 @@ export class Kiln {
     const pool = new WarmPool(launcher, functions, stemCells, { region: regionFromEnv() });
     pool.startMaintenance();
     const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp, sandbox);
+    const telemetry = options.telemetry ?? new Telemetry();
+    telemetry.metrics.watch({
+      instances: () => pool.list(),
+      stemCellsReady: async () => {
+        const ready: Record<string, number> = {};
+        for (const cell of await pool.listStemCells()) ready[cell.language] = (ready[cell.language] ?? 0) + 1;
+        return ready;
+      },
+    });
     const asyncInvoker = new AsyncInvoker(new AsyncStore(data.async), functions, pool, {
       backoffMs: options.asyncBackoffMs ?? asyncBackoffFromEnv(),
     });
@@ -138,6 +151,7 @@ export class Kiln {
       deployer,
       logs,
       asyncInvoker,
+      telemetry,
     );
   }
 

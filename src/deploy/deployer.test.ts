@@ -181,7 +181,10 @@ describe('Deployer', () => {
     const second = deployer.deploy({ bundle: await bundle('a2'), fields: fields('a') });
     const other = deployer.deploy({ bundle: await bundle('b1'), fields: fields('b') });
     // a@2 waits for a@1; b@1 does not.
-    await expect.poll(() => [...target.events].sort()).toEqual(['prepare a@1', 'prepare b@1']);
+    // A condition wait, not a deadline: two builds take seconds on a loaded machine.
+    await expect
+      .poll(() => [...target.events].sort(), { timeout: 60_000 })
+      .toEqual(['prepare a@1', 'prepare b@1']);
     held.open();
     const results = await Promise.all([first, second, other]);
     expect(results.map((r) => `${r.record.name}@${r.version.version}`)).toEqual(['a@1', 'a@2', 'b@1']);

@@ -13,12 +13,15 @@ import { packLayer } from '../image/layer-tar.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { ImageConfig } from '../image/types.js';
 import { languageNamed } from '../languages/registry.js';
+import { PhaseRecorder } from '../telemetry/phase-recorder.js';
 
 export interface DeployRequest {
   /** The gzip tar of the function directory: the request body as it streams in, or its bytes. */
   bundle: Readable | Uint8Array;
   /** Spec fields from the request (query, headers, form fields); they win over kiln.json. */
   fields: Record<string, unknown>;
+  /** Where the deploy's phases go (the gateway's trace and `Server-Timing`); a new one when absent. */
+  phases?: PhaseRecorder;
 }
 
 export interface DeployResult {
@@ -39,8 +42,10 @@ export interface DeployTimings {
   base: number;
   /** The language's build: the build container's run and the checked copy of its output. */
   build: number;
-  /** The function layer packed, stored, and its image written. */
-  pack: number;
+  /** The function layer packed and stored, and its snapshot adopted. */
+  layer: number;
+  /** The image's config and manifest written. */
+  image: number;
   /** The trial start: a container started and its handler loaded. */
   prepare: number;
   /** The version recorded, tagged, the old one retired. */
@@ -82,24 +87,26 @@ export class Deployer {
     if (req.fields.name !== undefined) validateName(req.fields.name);
     if (req.fields.runtime !== undefined) validateRuntime(req.fields.runtime);
     if (!(req.bundle instanceof Readable) && req.bundle.length === 0) throw noBundle();
-    const clock = new Clock();
+    const phases = req.phases ?? new PhaseRecorder();
     const work = await mkdtemp(path.join(this.tmpDir, 'deploy-'));
     try {
       const src = path.join(work, 'src');
       const body = req.bundle instanceof Readable ? req.bundle : Readable.from([req.bundle]);
-      await receiveBundle(body, src, this.limits);
-      const receive = clock.lap();
+      await phases.time('receive', () => receiveBundle(body, src, this.limits), { spanName: 'unpack' });
       const spec = parseSpec({ ...(await readKilnJson(src)), ...req.fields });
+      const queued = phases.begin('queue');
       return await this.serialized(spec.name, async () => {
-        const queue = clock.lap();
+        queued.end();
         const layerRoot = path.join(work, 'layer');
         const fnDir = path.join(layerRoot, 'fn');
         const buildDir = path.join(work, 'build');
         await mkdir(fnDir, { recursive: true });
         await mkdir(buildDir);
-        const base = await this.baseImages.ensure(spec.runtime);
+        const base = await phases.time('base', () => this.baseImages.ensure(spec.runtime), {
+          spanName: 'base image ensure',
+        });
         const shimLayer = base.manifest.layers[base.manifest.layers.length - 1]!;
-        const baseMs = clock.lap();
+        const building = phases.begin('build');
         const build = await languageNamed(spec.runtime).buildFunction({
           srcDir: src,
           outDir: fnDir,
@@ -111,10 +118,13 @@ export class Deployer {
           builder: () => this.baseImages.builder(spec.runtime),
           limits: this.limits,
         });
-        const buildMs = clock.lap();
+        building.end();
+        const layerWrite = phases.begin('layer', { spanName: 'layer write' });
         const layer = await packLayer(this.images, layerRoot, { deterministic: true });
         const layerReused = await this.snapshots.has(layer.digest);
         if (!layerReused) await this.snapshots.adopt(layer.digest, layerRoot);
+        layerWrite.end();
+        const imageWrite = phases.begin('image', { spanName: 'image write' });
         const config: ImageConfig = {
           ...base.config,
           created: new Date().toISOString(),
@@ -140,13 +150,18 @@ export class Deployer {
           source: build.entry,
           spec,
         };
-        const pack = clock.lap();
-        await this.target.prepare({ ...version, createdAt: new Date().toISOString() });
-        const prepare = clock.lap();
+        imageWrite.end();
+        await phases.time(
+          'prepare',
+          () => this.target.prepare({ ...version, createdAt: new Date().toISOString() }),
+          { spanName: 'trial start' },
+        );
+        const committing = phases.begin('commit');
         const record = await this.store.addActiveVersion(version);
         await this.images.tag(`fn/${spec.name}:${version.version}`, manifest);
         await this.target.retire(spec.name, version.version);
-        const timings = { receive, queue, base: baseMs, build: buildMs, pack, prepare, commit: clock.lap() };
+        committing.end();
+        const timings = deployTimings(phases.durations());
         return { record, version: this.store.active(spec.name), layerReused, timings };
       });
     } finally {
@@ -183,16 +198,13 @@ function noBundle(): KilnError {
   );
 }
 
-/** Milliseconds since the last lap. */
-class Clock {
-  private last = performance.now();
+const DEPLOY_PHASES = ['receive', 'queue', 'base', 'build', 'layer', 'image', 'prepare', 'commit'] as const;
 
-  lap(): number {
-    const now = performance.now();
-    const ms = now - this.last;
-    this.last = now;
-    return Math.round(ms * 10) / 10;
-  }
+/** Each phase's ms to a tenth, as `Server-Timing` shows them. */
+function deployTimings(durations: Record<string, number>): DeployTimings {
+  const out = {} as DeployTimings;
+  for (const phase of DEPLOY_PHASES) out[phase] = Math.round((durations[phase] ?? 0) * 10) / 10;
+  return out;
 }
 
 /** kiln.json is Kiln's own format, read on the host: a regular file of at most this many bytes. */

@@ -7,6 +7,7 @@ import * as asyncRoutes from './routes/async.js';
 import * as functions from './routes/functions.js';
 import * as instances from './routes/instances.js';
 import * as logs from './routes/logs.js';
+import * as metrics from './routes/metrics.js';
 import type { RouteContext } from './routes/route-context.js';
 
 export interface GatewayOptions {
@@ -32,7 +33,13 @@ function requireToken(token: string | undefined): MiddlewareHandler {
 }
 
 /** Route modules, one per area of the API (`routes/`): a new area is a file plus a line here. */
-const ROUTES: { register(context: RouteContext): void }[] = [functions, logs, instances, asyncRoutes];
+const ROUTES: { register(context: RouteContext): void }[] = [
+  functions,
+  logs,
+  instances,
+  asyncRoutes,
+  metrics,
+];
 
 /**
  * The control-plane API on Hono. Routes are thin: they read the request and call into

@@ -47,6 +47,8 @@ export interface InstanceInfo {
   uptimeMs: number;
   requests: number;
   memoryBytes: number;
+  /** CPU time its cgroup has used, in µs. */
+  cpuUsageUs: number;
 }
 
 /** Where the pool learns which version of a function is active (the function store). */
@@ -203,16 +205,20 @@ export class WarmPool {
 
   async list(): Promise<InstanceInfo[]> {
     return Promise.all(
-      [...this.instances.values()].map(async (i) => ({
-        id: i.id,
-        function: i.functionName,
-        version: i.version,
-        state: i.state,
-        startedAs: i.startedAs,
-        uptimeMs: Date.now() - i.container.startedAt,
-        requests: i.requests,
-        memoryBytes: (await i.container.cgroup.stats()).memoryBytes,
-      })),
+      [...this.instances.values()].map(async (i) => {
+        const stats = await i.container.cgroup.stats();
+        return {
+          id: i.id,
+          function: i.functionName,
+          version: i.version,
+          state: i.state,
+          startedAs: i.startedAs,
+          uptimeMs: Date.now() - i.container.startedAt,
+          requests: i.requests,
+          memoryBytes: stats.memoryBytes,
+          cpuUsageUs: stats.cpuUsageUs,
+        };
+      }),
     );
   }
 

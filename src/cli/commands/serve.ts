@@ -6,6 +6,7 @@ import { loadOrCreateToken } from '../../auth/token-file.js';
 import { KilnError } from '../../errors.js';
 import { startGateway } from '../../gateway/server.js';
 import { Kiln } from '../../kiln.js';
+import { installTracing } from '../../telemetry/otel-sdk.js';
 import { deployFields } from '../deploy-fields.js';
 import { packDir } from '../pack-dir.js';
 import { stderrLog } from '../stderr-log.js';
@@ -41,12 +42,15 @@ async function serve(options: ServeOptions): Promise<void> {
     envToken: process.env.KILN_TOKEN,
     insecureNoAuth: options.insecureNoAuth === true,
   });
+  // Before anything makes a span: with no OTLP endpoint set this loads nothing.
+  const tracing = await installTracing();
   const kiln = await Kiln.open({ log: stderrLog });
   let token: string | undefined;
   if (source.kind === 'env') token = source.token;
   else if (source.kind === 'file') token = await loadOrCreateToken(kiln.data.controlToken);
   else stderrLog(`WARNING: ${source.warning}`);
   const gateway = await startGateway(kiln, options.host, port, { token });
+  if (tracing) stderrLog(`tracing: spans go to ${tracing.shownUrl}`);
   const auth =
     source.kind === 'env'
       ? 'token from KILN_TOKEN'
@@ -60,6 +64,7 @@ async function serve(options: ServeOptions): Promise<void> {
     stderrLog('stopping: closing the gateway and its instances');
     await gateway.close();
     await kiln.close();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', stop);

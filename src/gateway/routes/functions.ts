@@ -1,3 +1,5 @@
+import type { DeployResult } from '../../deploy/deployer.js';
+import { errorAnswer } from '../../errors.js';
 import type { FunctionRecord } from '../../functions/function-store.js';
 import { readDeployRequest } from '../deploy-input.js';
 import type { RouteContext } from './route-context.js';
@@ -19,14 +21,25 @@ function summary(record: FunctionRecord) {
 /** Deploy, list, show and remove functions. */
 export function register({ app, kiln, control, maxDeployBytes }: RouteContext): void {
   app.post('/functions', control, async (c) => {
-    // The body is streamed into the deployer, which caps it (deploy-input.ts).
-    const result = await kiln.deployer.deploy(await readDeployRequest(c, maxDeployBytes));
-    c.header(
-      'server-timing',
-      Object.entries(result.timings)
-        .map(([phase, ms]) => `${phase};dur=${ms}`)
-        .join(', '),
-    );
+    const nameHint = c.req.query('name') ?? c.req.header('x-kiln-name');
+    const deploy = kiln.telemetry.deploy(c.req.header(), nameHint);
+    let result: DeployResult;
+    try {
+      // The body is streamed into the deployer, which caps it (deploy-input.ts).
+      const request = await readDeployRequest(c, maxDeployBytes);
+      result = await kiln.deployer.deploy({ ...request, phases: deploy.phases });
+    } catch (err) {
+      const answer = errorAnswer(err);
+      deploy.failed(answer.status, answer.body.error.code);
+      throw err;
+    }
+    deploy.succeeded({
+      function: result.record.name,
+      version: result.version.version,
+      runtime: result.record.runtime,
+      layerReused: result.layerReused,
+    });
+    c.header('server-timing', deploy.phases.serverTiming());
     return c.json(
       {
         function: summary(result.record),

@@ -1,0 +1,82 @@
+import { KilnError } from '../errors.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** The fields a gateway log line may carry: named ones only, so no header or token is ever written. */
+export interface LogFields {
+  requestId?: string;
+  function?: string;
+  version?: number;
+  status?: number;
+  durationMs?: number;
+  start?: string;
+  instance?: string;
+  method?: string;
+  code?: string;
+  error?: string;
+}
+
+/** `KILN_LOG_LEVEL`: debug, info (default), warn, error. */
+export function logLevelFromEnv(raw = process.env.KILN_LOG_LEVEL): LogLevel {
+  if (raw === undefined || raw === '') return 'info';
+  if (raw in ORDER) return raw as LogLevel;
+  throw new KilnError(
+    'invalid_config',
+    `KILN_LOG_LEVEL must be one of ${Object.keys(ORDER).join(', ')}, got "${raw}"`,
+    500,
+  );
+}
+
+/**
+ * The gateway's own log: one JSON object per line (`time`, `level`, `msg`, then the
+ * fields), for a log shipper to read without a parser of ours. Fields are a fixed set
+ * (`LogFields`): a caller cannot pass a request's headers or Kiln's token by accident.
+ */
+export class GatewayLog {
+  private readonly threshold: number;
+
+  constructor(
+    level: LogLevel = 'info',
+    private readonly write: (line: string) => void = (line) => process.stderr.write(line),
+  ) {
+    this.threshold = ORDER[level];
+  }
+
+  enabled(level: LogLevel): boolean {
+    return ORDER[level] >= this.threshold;
+  }
+
+  log(level: LogLevel, msg: string, fields: LogFields = {}): void {
+    if (ORDER[level] < this.threshold) return;
+    const record: Record<string, unknown> = { time: new Date().toISOString(), level, msg };
+    for (const key of FIELD_NAMES) if (fields[key] !== undefined) record[key] = fields[key];
+    this.write(`${JSON.stringify(record)}\n`);
+  }
+
+  debug(msg: string, fields?: LogFields): void {
+    this.log('debug', msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.log('info', msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.log('warn', msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.log('error', msg, fields);
+  }
+}
+
+const FIELD_NAMES: (keyof LogFields)[] = [
+  'requestId',
+  'function',
+  'version',
+  'status',
+  'durationMs',
+  'start',
+  'instance',
+  'method',
+  'code',
+  'error',
+];
