@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Kiln } from '../kiln.js';
 import { createApp, type GatewayOptions } from './app.js';
+import { type DrainResult, RequestDrain } from './drain.js';
 import {
   createInvokeHandler,
   declaredTooLarge,
@@ -14,7 +15,13 @@ import {
 export interface RunningGateway {
   url: string;
   close(): Promise<void>;
+  /** Stop accepting, let requests in flight finish within `graceMs`, then cut the rest (SIGTERM). */
+  drain(graceMs: number): Promise<DrainResult>;
 }
+
+/** A log follow lasts until its client goes: shutdown does not wait for one. */
+const isLogFollow = (req: IncomingMessage) =>
+  /^\/functions\/[^/?]+\/logs\?(.*&)?follow=(1|true)(&|$)/.test(req.url ?? '');
 
 /**
  * Serve the gateway on host:port (port 0 picks a free one, for tests): `/fn/*` goes to the
@@ -47,6 +54,7 @@ export function startGateway(
     route(req, res);
   });
   server.keepAliveTimeout = 65_000;
+  const requests = new RequestDrain(server, isLogFollow);
   return new Promise((resolve) => {
     server.listen(port, host, () => {
       const info = server.address() as AddressInfo;
@@ -58,6 +66,7 @@ export function startGateway(
             server.close(() => done());
             server.closeAllConnections();
           }),
+        drain: (graceMs) => requests.drain(graceMs),
       });
     });
   });

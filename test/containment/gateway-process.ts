@@ -83,12 +83,22 @@ export class GatewayProcess {
     await exited;
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM, then wait for the exit; resolves to the exit code (undefined if it was not running). */
+  async stop(): Promise<number | null | undefined> {
     const child = this.child;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+    if (!child || child.exitCode !== null) return undefined;
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    return exited;
+  }
+
+  /** Resolves once the gateway's stderr has a line matching `pattern`. */
+  async logged(pattern: RegExp): Promise<void> {
+    const child = this.child;
+    while (!pattern.test(this.log)) {
+      if (!child || child.exitCode !== null)
+        throw new Error(`gateway exited before logging ${pattern}: ${this.log}`);
+      await new Promise((r) => child.stderr?.once('data', r));
     }
   }
 

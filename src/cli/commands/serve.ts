@@ -19,6 +19,11 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on', process.env.KILN_PORT || '8080')
     .option('--examples <dir>', 'deploy every function dir in <dir> after starting')
     .option(
+      '--grace <ms>',
+      'on SIGTERM/SIGINT, how long requests in flight may take to finish',
+      process.env.KILN_SHUTDOWN_GRACE_MS || '30000',
+    )
+    .option(
       '--insecure-no-auth',
       'serve the control plane without a token (anyone who reaches the port can deploy code)',
     )
@@ -29,6 +34,7 @@ interface ServeOptions {
   host: string;
   port: string;
   examples?: string;
+  grace: string;
   insecureNoAuth?: boolean;
 }
 
@@ -36,6 +42,12 @@ async function serve(options: ServeOptions): Promise<void> {
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new KilnError('invalid_port', `"${options.port}" is not a port`);
+  const graceMs = Number(options.grace);
+  if (!Number.isInteger(graceMs) || graceMs < 0)
+    throw new KilnError(
+      'invalid_grace',
+      `--grace (KILN_SHUTDOWN_GRACE_MS) must be whole ms ≥ 0, got "${options.grace}"`,
+    );
   // Decided before anything starts: a refused configuration leaves no trace.
   const source = chooseTokenSource({
     host: options.host,
@@ -60,15 +72,30 @@ async function serve(options: ServeOptions): Promise<void> {
   stderrLog(
     `gateway listening on ${gateway.url} (data ${kiln.data.root}, ${kiln.runtime.driver.name}, cgroup ${kiln.runtime.cgroups.version}, ${auth})`,
   );
-  const stop = async () => {
-    stderrLog('stopping: closing the gateway and its instances');
-    await gateway.close();
+  // SIGTERM (or SIGINT): stop accepting, let requests in flight finish within the grace
+  // period, then stop every instance and exit 0 — what Kubernetes and systemd expect.
+  // A second signal cuts the grace period short.
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      stderrLog(`${signal} again: cutting the requests still in flight`);
+      await gateway.close();
+      return;
+    }
+    stopping = true;
+    // drain() closes the listening socket before it first waits: the line below is true when logged.
+    const drained = gateway.drain(graceMs);
+    stderrLog(`${signal}: not accepting connections; waiting up to ${graceMs} ms for requests in flight`);
+    const { cut } = await drained;
+    stderrLog(
+      `stopping instances${cut ? ` (${cut} request(s) cut at the end of the grace period)` : ' (every request answered)'}`,
+    );
     await kiln.close();
     await tracing?.shutdown();
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', (s) => void stop(s));
+  process.on('SIGTERM', (s) => void stop(s));
   if (options.examples) await deployExamples(kiln, options.examples, gateway.url);
 }
 
