@@ -21,9 +21,6 @@ export interface GatewayOptions {
   maxInvokeBytes?: number;
 }
 
-/** Paths of the control-plane app that need no token: a load balancer's health check. */
-export const PUBLIC_PATHS = ['/healthz'];
-
 function requireToken(token: string | undefined): MiddlewareHandler {
   const check = token === undefined ? undefined : new BearerCheck(token);
   return async (c, next) => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, PUBLIC_PATHS } from '../../src/gateway/app.js';
+import { createApp } from '../../src/gateway/app.js';
 import { type RunningGateway, startGateway } from '../../src/gateway/server.js';
 import { EXAMPLES, startTestGateway, type TestGateway } from '../harness.js';
 
@@ -15,11 +15,18 @@ afterAll(() => t?.close());
 
 const bearer = (value: string) => ({ authorization: `Bearer ${value}` });
 
+/**
+ * Routes of the Hono app that are public by design: the health check, and async invokes,
+ * which follow the invoke rule (public unless the function says `auth: "token"`, tested
+ * below) and whose results are read by an unguessable id. Every other route is control plane.
+ */
+const PUBLIC = ['GET /healthz', 'GET /async/:id', 'POST /async/:name', 'POST /async/:name/*'];
+
 /** Every route of the control-plane app, as `kiln serve` builds it: a new route is checked without being listed here. */
 function controlRoutes(): { method: string; path: string }[] {
   const seen = new Map<string, { method: string; path: string }>();
   for (const route of createApp(t.kiln, { token }).routes) {
-    if (route.method === 'ALL' || PUBLIC_PATHS.includes(route.path)) continue;
+    if (route.method === 'ALL' || PUBLIC.includes(`${route.method} ${route.path}`)) continue;
     const concrete = route.path.replace(/:[a-z]+/gi, 'nobody');
     seen.set(`${route.method} ${concrete}`, { method: route.method, path: concrete });
   }
@@ -40,6 +47,7 @@ describe('the control plane demands the token', () => {
         'GET /functions/nobody/logs',
         'GET /instances',
         'DELETE /instances/nobody',
+        'GET /async',
       ]),
     );
     const wrong: Record<string, string>[] = [
@@ -98,6 +106,15 @@ describe('invoke', () => {
     const res = await fetch(`${t.url}/fn/private/?name=a`, { headers: bearer(token) });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('Hello, a!');
+
+    // Async invokes follow the same rule; re-driving one is control plane.
+    expect((await fetch(`${t.url}/async/private/`, { method: 'POST' })).status).toBe(401);
+    const submitted = await fetch(`${t.url}/async/pub/`, { method: 'POST' });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const retry = await fetch(`${t.url}/async/${id}/retry`, { method: 'POST' });
+    expect(retry.status).toBe(401);
+    expect(retry.headers.get('www-authenticate')).toMatch(/^Bearer /);
 
     // A gateway with no token (--insecure-no-auth) has none to accept: the function fails closed.
     open = await startGateway(t.kiln, '127.0.0.1', 0, {});
