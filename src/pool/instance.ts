@@ -1,6 +1,7 @@
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { Container } from '../runtime/container.js';
+import type { InstanceState } from './placement.js';
 import {
   collect,
   type RequestBody,
@@ -12,8 +13,30 @@ import {
 } from './shim-client.js';
 import type { InitPayload, ShimRequest, ShimResponse } from './shim-protocol.js';
 
+export type { InstanceState } from './placement.js';
 export type StartKind = 'cold' | 'stem' | 'warm';
-export type InstanceState = 'starting' | 'idle' | 'busy' | 'draining';
+
+/**
+ * An instance's life: `starting` (container up, handler loading) → `idle` ⇄ `busy`
+ * (requests in flight), `idle` ⇄ `frozen` (its cgroup frozen after a short idle time;
+ * a request takes it straight to `busy`, thawed first) → `draining` (serves what it has,
+ * takes nothing new) → `gone` (stopped). Any state may end in `gone` (its process died);
+ * nothing comes back from `gone`. Anything else is a bug in the pool, and throws.
+ */
+const TRANSITIONS: Record<InstanceState, readonly InstanceState[]> = {
+  starting: ['idle', 'draining', 'gone'],
+  idle: ['busy', 'frozen', 'draining', 'gone'],
+  busy: ['idle', 'draining', 'gone'],
+  frozen: ['busy', 'idle', 'draining', 'gone'],
+  draining: ['gone'],
+  gone: [],
+};
+
+export class IllegalTransition extends Error {
+  constructor(id: string, from: InstanceState, to: InstanceState) {
+    super(`instance ${id}: ${from} → ${to} is not a transition an instance makes`);
+  }
+}
 
 /** Headers that describe one hop of a connection, never stored or forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -60,7 +83,7 @@ export interface Exchange {
  * that version for life. The pool owns the state; this class owns the connection.
  */
 export class Instance {
-  state: InstanceState = 'starting';
+  private current: InstanceState = 'starting';
   /** Requests placed on it so far (counted by the pool when it hands out a lease). */
   requests = 0;
   /** Started ahead of any request (a deploy's trial start, `minInstances`), not for one. */
@@ -83,6 +106,17 @@ export class Instance {
 
   get id(): string {
     return this.container.id;
+  }
+
+  get state(): InstanceState {
+    return this.current;
+  }
+
+  /** Move to `next`; throws `IllegalTransition` for a move the life above does not have. */
+  moveTo(next: InstanceState): void {
+    if (next === this.current) return;
+    if (!TRANSITIONS[this.current].includes(next)) throw new IllegalTransition(this.id, this.current, next);
+    this.current = next;
   }
 
   get functionName(): string {
@@ -247,7 +281,7 @@ export class Instance {
   }
 
   async destroy(): Promise<void> {
-    this.state = 'draining';
+    this.moveTo('gone');
     this.client.destroy();
     await this.container.stop();
   }

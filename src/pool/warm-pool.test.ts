@@ -86,19 +86,22 @@ describe('WarmPool', () => {
     expect((await Promise.all([running, queued])).map(body)).toEqual(['v1', 'v1']);
   });
 
-  it('runs a queued request on the version active when its turn comes', async () => {
+  it('runs a waiting request on the version active when it is placed', async () => {
     makePool();
     directory.activate(fnVersion('switch', 1, { maxInstances: 1 }));
-    const running = get(pool, 'switch', '/?ms=50');
+    const running = get(pool, 'switch', '/hold');
+    await until(() => launcher.started.some((c) => c.holding === 1));
     const queued = get(pool, 'switch');
     directory.activate(fnVersion('switch', 2, { maxInstances: 1 }));
     await pool.retire('switch', 2);
+    const [v1] = await pool.list();
+    containerOf(v1!.id).release();
     expect(body(await running)).toBe('v1');
     expect(body(await queued)).toBe('v2');
     expect((await pool.list()).map((i) => i.version)).toEqual([2]);
   });
 
-  it('lets a version retired while its container starts serve the request it started for, then removes it', async () => {
+  it('a version retired while its container starts serves nothing: the waiting request runs on the new version, the old container stops', async () => {
     makePool();
     directory.activate(fnVersion('rolling', 1));
     const held = gate();
@@ -111,12 +114,12 @@ describe('WarmPool', () => {
     launcher.coldGate = undefined;
     held.open();
     const answer = await inFlight;
-    expect(body(answer)).toBe('v1');
-    expect(await pool.list()).toEqual([]);
-    const v1Container = containerOf(answer.instanceId);
+    expect(body(answer)).toBe('v2');
+    await until(() => launcher.started.length === 2);
+    const v1Container = launcher.started.find((c) => c.version === 1)!;
     await v1Container.exited;
     expect(v1Container.stopRequested).toBe(true);
-    expect(body(await get(pool, 'rolling'))).toBe('v2');
+    expect((await pool.list()).map((i) => i.version)).toEqual([2]);
   });
 
   it('removing a function while its instance starts leaves no instance behind', async () => {
@@ -137,7 +140,7 @@ describe('WarmPool', () => {
     makePool();
     directory.activate(fnVersion('busy', 1));
     const held = get(pool, 'busy', '/hold');
-    await until(async () => (await pool.list()).some((i) => i.state === 'busy'));
+    await until(() => launcher.started.some((c) => c.holding === 1));
     const [instance] = await pool.list();
     await pool.stop(instance!.id);
     expect((await pool.list()).map((i) => i.state)).toEqual(['draining']);
@@ -181,6 +184,94 @@ describe('WarmPool', () => {
     // Well past idleTtlMs, maintenance still keeps the two.
     await until(async () => (await pool.list()).every((i) => i.uptimeMs > 200));
     expect((await pool.list()).filter((i) => i.function === 'kept')).toHaveLength(2);
+  });
+});
+
+describe('the scheduler', () => {
+  it('64 concurrent requests on maxInstances 2 × concurrency 4: every one answered, 2 instances started', async () => {
+    makePool();
+    directory.activate(fnVersion('burst', 1, { maxInstances: 2, concurrency: 4, maxQueue: 100 }));
+    const held = gate();
+    launcher.coldGate = held.wait;
+    const answers = Array.from({ length: 64 }, () => get(pool, 'burst', '/?ms=2'));
+    await until(() => pool.pendingStarts('burst') === 2);
+    held.open();
+    expect((await Promise.all(answers)).map(body)).toEqual(Array(64).fill('v1'));
+    expect(launcher.started).toHaveLength(2);
+    expect(launcher.mostColdStarting).toBe(2);
+  });
+
+  it('requests waiting for a starting instance are served by it, not by new starts', async () => {
+    makePool();
+    directory.activate(fnVersion('patient', 1, { maxInstances: 8, concurrency: 4 }));
+    const held = gate();
+    launcher.coldGate = held.wait;
+    const answers = Array.from({ length: 4 }, () => get(pool, 'patient'));
+    await until(() => pool.pendingStarts('patient') === 1);
+    held.open();
+    const served = await Promise.all(answers);
+    expect(new Set(served.map((a) => a.instanceId)).size).toBe(1);
+    expect(launcher.events).toEqual(['cold patient@1']);
+  });
+
+  it('a failed start fails only the requests it was for; the others are served, and no container is left', async () => {
+    makePool();
+    directory.activate(fnVersion('shaky', 1, { maxInstances: 2, concurrency: 4 }));
+    const held = gate();
+    launcher.coldGate = held.wait;
+    launcher.failColdStarts = 1;
+    const settling = Promise.allSettled(Array.from({ length: 8 }, () => get(pool, 'shaky', '/?ms=2')));
+    await until(() => pool.pendingStarts('shaky') === 2);
+    held.open();
+    const answers = await settling;
+    const failed = answers.filter((a) => a.status === 'rejected');
+    expect(failed).toHaveLength(4);
+    for (const f of failed)
+      expect((f as PromiseRejectedResult).reason).toMatchObject({ code: 'instance_start_failed' });
+    expect(answers.filter((a) => a.status === 'fulfilled')).toHaveLength(4);
+    expect(launcher.started).toHaveLength(1);
+    expect((await pool.list()).map((i) => i.state)).toEqual(['idle']);
+  });
+
+  it('a handler that fails to load fails each waiting request once, and stops every container it started', async () => {
+    makePool();
+    directory.activate(fnVersion('unloadable', 1, { maxInstances: 2, concurrency: 2 }, 'fail-init'));
+    const answers = await Promise.allSettled(Array.from({ length: 6 }, () => get(pool, 'unloadable')));
+    expect(answers.map((a) => a.status)).toEqual(Array(6).fill('rejected'));
+    for (const a of answers)
+      expect((a as PromiseRejectedResult).reason).toMatchObject({ code: 'handler_load_failed' });
+    expect(await pool.list()).toEqual([]);
+    expect(launcher.started.every((c) => c.stopRequested)).toBe(true);
+  });
+
+  it('a draining instance takes no new request: the next one starts its own', async () => {
+    makePool();
+    directory.activate(fnVersion('drain', 1, { concurrency: 4 }));
+    const held = get(pool, 'drain', '/hold');
+    await until(() => launcher.started.some((c) => c.holding === 1));
+    const [first] = await pool.list();
+    await pool.stop(first!.id);
+    const next = await get(pool, 'drain');
+    expect(next.instanceId).not.toBe(first!.id);
+    containerOf(first!.id).release();
+    await held;
+  });
+});
+
+describe('maintenance', () => {
+  it('never overlaps itself: a minInstances start slower than the interval is not started twice', async () => {
+    makePool();
+    directory.activate(fnVersion('steady', 1, { minInstances: 1 }));
+    const held = gate();
+    launcher.coldGate = held.wait;
+    pool.startMaintenance(5);
+    await until(() => launcher.events.length === 1);
+    // Twenty intervals pass while the start is held.
+    await sleep(100);
+    expect(launcher.events).toEqual(['cold steady@1']);
+    held.open();
+    await until(async () => (await pool.list()).some((i) => i.state === 'idle'));
+    expect(launcher.started).toHaveLength(1);
   });
 });
 

@@ -6,6 +6,7 @@ import type { ContainerLauncher } from './container-launcher.js';
 import { FunctionQueue } from './function-queue.js';
 import { Instance, type InstanceState, type StartKind } from './instance.js';
 import { DEFAULT_REGION, initPayloadOf, type LambdaSettings } from './lambda-environment.js';
+import { type PlacedInstance, place } from './placement.js';
 import type { ShimRequest, ShimResponse } from './shim-protocol.js';
 import type { StemCellInfo, StemCellPool } from './stem-cells.js';
 
@@ -61,23 +62,41 @@ export interface FunctionDirectory {
 const FATAL = new Set(['timeout', 'function_crashed', 'out_of_memory']);
 const INIT_TIMEOUT_MS = 15_000;
 const ORPHAN_GRACE_MS = 30_000;
+const NONE: ReadonlySet<Instance> = new Set();
 
-/** A start in flight, before its instance is in the pool: `retire` marks it so it goes once started. */
+/** A start in flight, until its handler has loaded: `retire` marks it so it goes once started. */
 interface PendingStart {
+  id: string;
   name: string;
   version: number;
   retired: boolean;
+  /** Started by placement for waiting requests (not a deploy's or `minInstances`' start). */
+  forWaiting: boolean;
+}
+
+/** A request admitted to its function's queue, waiting to be placed on an instance. */
+interface Waiter {
+  place(instance: Instance): void;
+  fail(err: unknown): void;
 }
 
 /**
- * Every function instance Kiln runs, and the choice of which serves a request (docs/DESIGN.md §4):
- *   warm  an instance of the active version with a free slot;
- *   stem  else a prewarmed generic container, specialized now: its `/fn` gets the code
- *         and the shim loads the handler; it belongs to this version for life;
- *   cold  else a new container from the function's image.
- * A per-function queue bounds the work (`FunctionQueue`). A new version retires the old
- * version's instances; busy ones finish their request first, and one still starting
- * (for a request whose turn came before the switch) serves that request and goes.
+ * Every function instance Kiln runs, and the choice of which serves a request (docs/DESIGN.md §4,
+ * docs/ARCHITECTURE.md "The scheduler"):
+ *   admission  a per-function queue bounds the work (`FunctionQueue`: maxInstances ×
+ *              concurrency placed or waiting to be, `maxQueue` more waiting, then 429);
+ *   placement  admitted requests wait in a FIFO line per function; `place` (placement.ts)
+ *              decides for the head of the line, over the active version's instances, whether
+ *              it takes a free slot, a new instance starts, or it waits. Every event that can
+ *              change the answer (a request ends, a start finishes or fails, an instance goes,
+ *              a version is activated) runs the line again (`dispatch`);
+ *   starts     warm an instance with a free slot; stem a prewarmed generic container,
+ *              specialized now (it belongs to this version for life); cold a new container
+ *              from the function's image.
+ * A failed start fails the requests it was started for (the head of the line beyond what
+ * other starts absorb, at most `concurrency`), and its container is stopped. A new version
+ * retires the old version's instances: idle ones stop, busy ones finish their requests, starts
+ * in flight stop once started; waiting requests go to the new version.
  *
  * `x-kiln-start` is `warm` once an instance has served a request; an instance's first
  * request reports how the instance started, even when a deploy started it ahead of time
@@ -85,12 +104,18 @@ interface PendingStart {
  */
 export class WarmPool {
   private readonly instances = new Map<string, Instance>();
+  /** The same instances by function name: placement looks at one function's only. */
+  private readonly byFunction = new Map<string, Set<Instance>>();
   private readonly queues = new Map<string, FunctionQueue>();
+  private readonly lines = new Map<string, Waiter[]>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The maintenance pass running now: a pass never starts while one runs. */
+  private maintaining: Promise<void> | undefined;
   /** Starts in flight, so that shutdown waits for them instead of leaving containers behind. */
   private readonly starting = new Set<Promise<unknown>>();
   private readonly pending = new Set<PendingStart>();
+  private startCount = 0;
 
   constructor(
     private readonly launcher: ContainerLauncher,
@@ -107,9 +132,9 @@ export class WarmPool {
   }
 
   /**
-   * Admit a request to `name`'s queue (429 `queue_full` past `maxQueue`), then, when its
-   * turn comes, resolve the active version (after a redeploy, nothing queued runs the old
-   * code) and place it on an instance of that version.
+   * Admit a request to `name`'s queue (429 `queue_full` past `maxQueue`), then place it on an
+   * instance of the version active when it is placed (after a redeploy, nothing waiting runs
+   * the old code), starting one if placement says so.
    */
   async acquire(name: string): Promise<Lease> {
     const queue = this.queueFor(this.functions.active(name));
@@ -117,19 +142,25 @@ export class WarmPool {
     const admitted = queue.enter(name);
     const freeSlot = typeof admitted === 'function' ? admitted : await admitted;
     let instance: Instance;
-    let start: StartKind;
-    let current: FunctionVersion;
-    const timings: Record<string, number> = {};
     try {
-      current = this.functions.active(name);
-      timings.queue = performance.now() - arrived;
-      ({ instance, start } = await this.place(current));
+      instance = await this.waitForInstance(name);
     } catch (err) {
       freeSlot();
       throw err;
     }
-    const prewarmed = instance.requests === 0 && instance.prewarmed;
-    if (start !== 'warm') Object.assign(timings, instance.startTimings);
+    const fresh = instance.requests === 0;
+    const prewarmed = fresh && instance.prewarmed;
+    const start: StartKind = fresh ? instance.startedAs : 'warm';
+    const waited = performance.now() - arrived;
+    const timings: Record<string, number> = {};
+    if (start === 'warm') timings.queue = waited;
+    else {
+      // The request waited through its instance's start: those phases are reported as
+      // such, and `queue` is the rest of the wait.
+      const startMs = Object.values(instance.startTimings).reduce((a, b) => a + b, 0);
+      timings.queue = Math.max(0, waited - startMs);
+      Object.assign(timings, instance.startTimings);
+    }
     // The first request counts here, not in forward: a second request must not see it as unused.
     instance.requests++;
     let released = false;
@@ -137,13 +168,12 @@ export class WarmPool {
       instance,
       start,
       prewarmed,
-      version: current.version,
+      version: instance.version,
       timings,
       release: (outcome) => {
         if (released) return;
         released = true;
-        this.release(instance);
-        if (outcome === 'broken') void this.remove(instance);
+        this.release(instance, outcome);
         freeSlot();
       },
     };
@@ -180,27 +210,27 @@ export class WarmPool {
    */
   async prepare(fn: FunctionVersion): Promise<void> {
     this.stemCells.want(fn.spec.runtime);
-    const instance = await this.startInstance(fn);
-    instance.prewarmed = true;
-    // Retired while it started (its function was removed or replaced): it goes at once.
-    if (instance.state === 'draining') await this.remove(instance);
-    else instance.state = 'idle';
+    const instance = await this.startInstance(fn, false);
+    if (instance) instance.prewarmed = true;
+    this.dispatch(fn.spec.name);
   }
 
   /**
    * Retire every instance of `name` except those of `keepVersion`: idle ones stop now,
-   * busy ones after their requests, ones still starting once they have started (and
-   * served the request they were started for).
+   * busy ones after their requests, ones still starting once they have started. Requests
+   * waiting for an instance are placed again, on `keepVersion` (or refused: the function
+   * is gone).
    */
   async retire(name: string, keepVersion?: number): Promise<void> {
     for (const start of this.pending) {
       if (start.name === name && start.version !== keepVersion) start.retired = true;
     }
     const doomed = [...this.instances.values()].filter(
-      (i) => i.functionName === name && i.version !== keepVersion,
+      (i) => i.functionName === name && i.version !== keepVersion && i.state !== 'starting',
     );
     await Promise.all(doomed.map((instance) => this.stop(instance.id)));
     if (keepVersion === undefined) this.queues.delete(name);
+    this.dispatch(name);
   }
 
   async list(): Promise<InstanceInfo[]> {
@@ -226,8 +256,13 @@ export class WarmPool {
   async stop(id: string): Promise<void> {
     const instance = this.instances.get(id);
     if (!instance) throw new KilnError('instance_not_found', `no instance ${id} (kiln ps lists them)`, 404);
-    if (instance.inflight === 0 && instance.state !== 'starting') await this.remove(instance);
-    else instance.state = 'draining';
+    if (instance.state === 'starting') {
+      // Its start goes on; once the handler has loaded, it sees the mark and stops.
+      for (const start of this.pending) if (start.id === id) start.retired = true;
+      return;
+    }
+    if (instance.inflight === 0) await this.remove(instance);
+    else instance.moveTo('draining');
   }
 
   /** Container starts in flight for `name` (every function when undefined). */
@@ -242,6 +277,9 @@ export class WarmPool {
   async shutdown(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    const refused = new KilnError('shutting_down', 'Kiln is shutting down', 503);
+    for (const line of this.lines.values()) for (const waiter of line.splice(0)) waiter.fail(refused);
+    await this.maintaining;
     await Promise.allSettled([...this.starting]);
     await this.stemCells.shutdown();
     await Promise.all([...this.instances.values()].map((i) => this.remove(i)));
@@ -259,50 +297,137 @@ export class WarmPool {
     return queue;
   }
 
-  private async place(fn: FunctionVersion): Promise<{ instance: Instance; start: StartKind }> {
-    for (const instance of this.instances.values()) {
-      if (
-        instance.functionName === fn.spec.name &&
-        instance.version === fn.version &&
-        (instance.state === 'idle' || instance.state === 'busy') &&
-        instance.inflight < fn.spec.concurrency
-      ) {
-        this.claim(instance);
-        return { instance, start: instance.requests === 0 ? instance.startedAs : 'warm' };
+  /** Join `name`'s line and wait until `dispatch` places this request on an instance. */
+  private waitForInstance(name: string): Promise<Instance> {
+    if (this.closed) return Promise.reject(new KilnError('shutting_down', 'Kiln is shutting down', 503));
+    return new Promise((resolve, reject) => {
+      let line = this.lines.get(name);
+      if (!line) {
+        line = [];
+        this.lines.set(name, line);
       }
+      line.push({ place: resolve, fail: reject });
+      this.dispatch(name);
+    });
+  }
+
+  /** What `place` sees of the active version: its instances, and its starts in flight as `starting`. */
+  private placementView(fn: FunctionVersion): PlacedInstance[] {
+    const view: PlacedInstance[] = [];
+    for (const instance of this.instancesOf(fn.spec.name)) {
+      if (instance.version !== fn.version) continue;
+      // A starting instance is counted once, through its pending start below.
+      if (instance.state === 'starting') continue;
+      view.push({ id: instance.id, state: instance.state, inflight: instance.inflight });
     }
-    const instance = await this.startInstance(fn);
-    this.claim(instance);
-    return { instance, start: instance.startedAs };
+    for (const start of this.pending) {
+      if (start.name === fn.spec.name && start.version === fn.version && !start.retired)
+        view.push({ id: start.id, state: 'starting', inflight: 0 });
+    }
+    return view;
+  }
+
+  /** Place `name`'s waiting requests, head first, until placement says wait. */
+  private dispatch(name: string): void {
+    const line = this.lines.get(name);
+    if (!line || line.length === 0) return;
+    let fn: FunctionVersion;
+    try {
+      fn = this.functions.active(name);
+    } catch (err) {
+      // The function was removed while these requests waited.
+      for (const waiter of line.splice(0)) waiter.fail(err);
+      return;
+    }
+    while (line.length > 0 && !this.closed) {
+      const decision = place({
+        instances: this.placementView(fn),
+        maxInstances: fn.spec.maxInstances,
+        concurrency: fn.spec.concurrency,
+        waiting: line.length,
+      });
+      if (decision.kind === 'wait') return;
+      if (decision.kind === 'start') {
+        // It never rejects: a failure fails the requests it was for (failWaitersOf).
+        void this.startInstance(fn, true).catch(() => undefined);
+        continue;
+      }
+      const instance = this.instances.get(decision.id);
+      if (!instance) return;
+      this.claim(instance);
+      line.shift()?.place(instance);
+    }
   }
 
   private claim(instance: Instance): void {
     instance.inflight++;
-    // A draining instance still serves the request that started it, then goes.
-    if (instance.state !== 'draining') instance.state = 'busy';
+    instance.moveTo('busy');
   }
 
-  private release(instance: Instance): void {
+  private release(instance: Instance, outcome: 'ok' | 'broken'): void {
     instance.inflight--;
     instance.lastUsedAt = Date.now();
     if (!this.instances.has(instance.id)) return;
-    if (instance.state === 'draining') {
+    if (outcome === 'broken') void this.remove(instance);
+    else if (instance.state === 'draining') {
       if (instance.inflight === 0) void this.remove(instance);
     } else if (instance.inflight === 0) {
-      instance.state = 'idle';
+      instance.moveTo('idle');
     }
+    this.dispatch(instance.functionName);
   }
 
-  private startInstance(fn: FunctionVersion): Promise<Instance> {
-    if (this.closed) return Promise.reject(new KilnError('shutting_down', 'Kiln is shutting down', 503));
-    const pending: PendingStart = { name: fn.spec.name, version: fn.version, retired: false };
+  /**
+   * Start an instance and load its handler. `forWaiting`: placement asked for it, so a
+   * failure fails the waiting requests it was for (and resolves undefined); otherwise
+   * (a deploy, `minInstances`) the failure is the caller's. Resolves undefined too when the
+   * start was retired meanwhile: the instance is stopped as soon as it has started.
+   */
+  private async startInstance(fn: FunctionVersion, forWaiting: boolean): Promise<Instance | undefined> {
+    if (this.closed) throw new KilnError('shutting_down', 'Kiln is shutting down', 503);
+    const pending: PendingStart = {
+      id: `start-${++this.startCount}`,
+      name: fn.spec.name,
+      version: fn.version,
+      retired: false,
+      forWaiting,
+    };
     this.pending.add(pending);
     const started = this.launch(fn, pending);
     this.starting.add(started);
-    return started.finally(() => {
-      this.starting.delete(started);
+    try {
+      const instance = await started;
       this.pending.delete(pending);
-    });
+      if (instance.state === 'gone') return undefined;
+      if (pending.retired || this.closed) {
+        await this.remove(instance);
+        return undefined;
+      }
+      instance.moveTo('idle');
+      return instance;
+    } catch (err) {
+      this.pending.delete(pending);
+      if (!forWaiting) throw err;
+      this.failWaitersOf(fn, err);
+      return undefined;
+    } finally {
+      this.starting.delete(started);
+      this.dispatch(fn.spec.name);
+    }
+  }
+
+  /**
+   * A start placement asked for failed: the requests it was for fail with its error. Those
+   * are the head of the line beyond what the other starts in flight will absorb, at most
+   * one instance's worth (`concurrency`); the rest keep waiting and are placed again.
+   */
+  private failWaitersOf(fn: FunctionVersion, err: unknown): void {
+    const line = this.lines.get(fn.spec.name);
+    if (!line) return;
+    const othersStarting = this.placementView(fn).filter((i) => i.state === 'starting').length;
+    const uncovered = line.length - othersStarting * fn.spec.concurrency;
+    const failing = Math.min(fn.spec.concurrency, Math.max(0, uncovered));
+    for (const waiter of line.splice(0, failing)) waiter.fail(err);
   }
 
   /** A specialized stem cell if one is ready, else a cold container; either way, initialized. */
@@ -321,11 +446,14 @@ export class WarmPool {
       phases.ready = container.timings.readyMs;
     }
     const instance = new Instance(container, fn, stem ? 'stem' : 'cold');
-    // Retired while its container started: it serves what it was started for, then goes.
-    if (pending.retired) instance.state = 'draining';
-    this.instances.set(instance.id, instance);
+    pending.id = instance.id;
+    this.track(instance);
     // A process that dies on its own leaves the pool at once.
-    void container.exited.then(() => this.instances.delete(instance.id));
+    void container.exited.then(() => {
+      if (!this.forget(instance)) return;
+      instance.moveTo('gone');
+      this.dispatch(instance.functionName);
+    });
     const initStarted = performance.now();
     try {
       await instance.init(initPayloadOf(fn, this.lambda, randomBytes(16).toString('hex')), INIT_TIMEOUT_MS);
@@ -344,13 +472,48 @@ export class WarmPool {
     return instance;
   }
 
-  private async remove(instance: Instance): Promise<void> {
+  private instancesOf(name: string): ReadonlySet<Instance> {
+    return this.byFunction.get(name) ?? NONE;
+  }
+
+  private track(instance: Instance): void {
+    this.instances.set(instance.id, instance);
+    let set = this.byFunction.get(instance.functionName);
+    if (!set) {
+      set = new Set();
+      this.byFunction.set(instance.functionName, set);
+    }
+    set.add(instance);
+  }
+
+  /** Drop an instance from the pool's books; false if it was not in them. */
+  private forget(instance: Instance): boolean {
+    if (this.instances.get(instance.id) !== instance) return false;
     this.instances.delete(instance.id);
+    const set = this.byFunction.get(instance.functionName);
+    set?.delete(instance);
+    if (set?.size === 0) this.byFunction.delete(instance.functionName);
+    return true;
+  }
+
+  private async remove(instance: Instance): Promise<void> {
+    const present = this.forget(instance);
     await instance.destroy();
+    if (present) this.dispatch(instance.functionName);
+  }
+
+  /** One maintenance pass at a time: a pass still running when the timer fires is not doubled. */
+  private maintain(): Promise<void> {
+    if (!this.maintaining) {
+      this.maintaining = this.maintainOnce().finally(() => {
+        this.maintaining = undefined;
+      });
+    }
+    return this.maintaining;
   }
 
   /** Scale to zero after `idleTtlMs`, but never below `minInstances`; top up to it. */
-  private async maintain(): Promise<void> {
+  private async maintainOnce(): Promise<void> {
     const now = Date.now();
     const active = this.functions.allActive();
     // An idle instance of no active version (a deploy that failed after its trial start,
@@ -363,10 +526,9 @@ export class WarmPool {
     }
     for (const fn of active) {
       if (this.closed) return;
-      const mine = [...this.instances.values()].filter(
-        (i) => i.functionName === fn.spec.name && i.version === fn.version && i.state !== 'draining',
-      );
-      let keep = mine.length;
+      const view = this.placementView(fn).filter((i) => i.state !== 'draining');
+      let keep = view.length;
+      const mine = [...this.instancesOf(fn.spec.name)].filter((i) => i.version === fn.version);
       for (const instance of mine) {
         if (keep <= fn.spec.minInstances) break;
         if (instance.state === 'idle' && now - instance.lastUsedAt > fn.spec.idleTtlMs) {
@@ -374,7 +536,7 @@ export class WarmPool {
           await this.remove(instance);
         }
       }
-      for (let i = keep; i < fn.spec.minInstances; i++) {
+      for (let i = keep; i < fn.spec.minInstances && !this.closed; i++) {
         await this.prepare(fn).catch((err: Error) =>
           console.error(`kiln: keeping ${fn.spec.name} at minInstances failed: ${err.message}`),
         );

@@ -34,6 +34,8 @@ export class FakeContainer implements Container {
   readonly exited: Promise<ContainerExit>;
   /** The version whose handler it loaded (a stem cell: none until `/init`). */
   version: number | undefined;
+  /** Requests to `/hold` waiting for `release()` now. */
+  holding = 0;
   private stopping = false;
   private exit!: (exit: ContainerExit) => void;
   private held = gate();
@@ -121,8 +123,11 @@ export class FakeContainer implements Container {
       res.end('{"ok":true}');
       return;
     }
-    if (url.pathname === '/hold') await this.held.wait;
-    else await sleep(Number(url.searchParams.get('ms') ?? 0));
+    if (url.pathname === '/hold') {
+      this.holding++;
+      await this.held.wait;
+      this.holding--;
+    } else await sleep(Number(url.searchParams.get('ms') ?? 0));
     res.end(`v${this.version}`);
   }
 }
@@ -143,6 +148,11 @@ export class FakeLauncher implements ContainerLauncher {
   coldGate: Promise<void> | undefined;
   stemGate: Promise<void> | undefined;
   failSpecialize = false;
+  /** This many of the next cold starts fail (after `coldGate`), as a runtime that cannot start a container. */
+  failColdStarts = 0;
+  /** Cold starts in flight now, and the most ever at once. */
+  coldStarting = 0;
+  mostColdStarting = 0;
 
   private constructor(readonly dir: string) {}
 
@@ -152,8 +162,18 @@ export class FakeLauncher implements ContainerLauncher {
 
   async startFunction(fn: FunctionVersion): Promise<Container> {
     this.events.push(`cold ${fn.spec.name}@${fn.version}`);
-    await this.coldGate;
-    return this.track(await FakeContainer.start(this.dir, { version: fn.version }));
+    this.coldStarting++;
+    this.mostColdStarting = Math.max(this.mostColdStarting, this.coldStarting);
+    try {
+      await this.coldGate;
+      if (this.failColdStarts > 0) {
+        this.failColdStarts--;
+        throw new KilnError('instance_start_failed', 'the fake runtime refused to start a container', 502);
+      }
+      return this.track(await FakeContainer.start(this.dir, { version: fn.version }));
+    } finally {
+      this.coldStarting--;
+    }
   }
 
   async startStemCell(_language: LanguageName): Promise<StemCellStart> {

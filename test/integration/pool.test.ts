@@ -113,6 +113,64 @@ describe('queueing', () => {
   });
 });
 
+describe('a burst on a function scaled to zero', () => {
+  /** Deploy `slow` with maxInstances 2 × concurrency 4, then stop the deploy's instance: zero left. */
+  async function deployAtZero(name: string, extra: Record<string, string> = {}): Promise<void> {
+    const deployed = await deployDir(t.url, path.join(FIXTURES, 'slow'), {
+      name,
+      runtime: 'node',
+      maxInstances: '2',
+      concurrency: '4',
+      ...extra,
+    });
+    expect(deployed.status).toBe(201);
+    for (const i of await instancesOf(t.url, name))
+      await fetch(`${t.url}/instances/${i.id}`, { method: 'DELETE' });
+    await eventually(async () => (await instancesOf(t.url, name)).length === 0);
+  }
+
+  /** Fire `n` requests at once; poll `GET /instances` until they are all answered, and once after. */
+  async function burstWatched(name: string, n: number): Promise<{ answers: Response[]; most: number }> {
+    let most = 0;
+    let done = false;
+    const watching = (async () => {
+      while (!done) {
+        most = Math.max(most, (await instancesOf(t.url, name)).length);
+        await sleep(20);
+      }
+    })();
+    const answers = await Promise.all(Array.from({ length: n }, () => fetch(`${t.url}/fn/${name}/?ms=50`)));
+    done = true;
+    await watching;
+    most = Math.max(most, (await instancesOf(t.url, name)).length);
+    return { answers, most };
+  }
+
+  it('64 concurrent first requests to maxInstances 2 × concurrency 4: all 200, never more than 2 instances', async () => {
+    await deployAtZero('zero-burst');
+    const { answers, most } = await burstWatched('zero-burst', 64);
+    expect(answers.map((r) => r.status)).toEqual(Array(64).fill(200));
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(2);
+    expect(new Set(answers.map((r) => r.headers.get('x-kiln-instance'))).size).toBeLessThanOrEqual(2);
+    const ids = new Set(answers.map((r) => r.headers.get('x-kiln-request-id')));
+    expect(ids.size).toBe(64);
+  });
+
+  it('the same with maxQueue 4: only 200 and 429, each request answered exactly once, never more than 2 instances', async () => {
+    await deployAtZero('zero-tight', { maxQueue: '4' });
+    const { answers, most } = await burstWatched('zero-tight', 64);
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    // 2 × 4 placed (or waiting for their instance) and 4 in the queue are admitted at once.
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(12);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(2);
+    const bodies = await Promise.all(answers.map((r) => r.text()));
+    expect(bodies.filter((b) => b === 'slept 50\n')).toHaveLength(statuses.filter((s) => s === 200).length);
+  });
+});
+
 describe('scale', () => {
   it('reaps instances idle past idleTtlMs back to minInstances 0', async () => {
     await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), {
