@@ -19,8 +19,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq crun runc debootstrap ca-certificates util-linux mount >/dev/null
 # For the test suite only, not for Kiln (its builds run javac in a builder image): a JDK
-# compiles the Java shim's process tests and some fixtures on the host, g++ a native addon.
-apt-get install -y -qq openjdk-17-jdk-headless g++ >/dev/null
+# compiles the Java shim's process tests and some fixtures on the host, g++ a native addon,
+# the AWS CLI calls Lambda's Invoke API with a signed request (test/lambda/gateway-invoke.test.ts).
+apt-get install -y -qq openjdk-17-jdk-headless g++ awscli >/dev/null
 npm ci --no-audit --no-fund
 npm ci --no-audit --no-fund --prefix examples/hello-ts
 node dist/cli/main.js doctor --fix

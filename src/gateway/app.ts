@@ -6,6 +6,7 @@ import { errorResponse } from './errors.js';
 import * as asyncRoutes from './routes/async.js';
 import * as functions from './routes/functions.js';
 import * as instances from './routes/instances.js';
+import * as lambdaInvoke from './routes/lambda-invoke.js';
 import * as logs from './routes/logs.js';
 import * as metrics from './routes/metrics.js';
 import type { RouteContext } from './routes/route-context.js';
@@ -36,6 +37,7 @@ const ROUTES: { register(context: RouteContext): void }[] = [
   instances,
   asyncRoutes,
   metrics,
+  lambdaInvoke,
 ];
 
 /**
@@ -56,6 +58,7 @@ export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
     maxDeployBytes: options.maxDeployBytes ?? 128 * 1024 * 1024,
     maxInvokeBytes: options.maxInvokeBytes ?? 6 * 1024 * 1024,
     invokeCheck: options.token === undefined ? undefined : new BearerCheck(options.token),
+    token: options.token,
   };
   for (const routes of ROUTES) routes.register(context);
   return app;

@@ -12,6 +12,7 @@ interface InvokeOptions {
   include?: boolean;
   async?: boolean;
   callback?: string;
+  event?: string;
 }
 
 export function register(program: Command): void {
@@ -28,9 +29,63 @@ export function register(program: Command): void {
       'queue it (POST /async/<name>/...) and print the invocation id; `kiln async get ID` shows it',
     )
     .option('--callback <url>', 'with --async: POST the result to this URL when it is done')
+    .option(
+      '-e, --event <file>',
+      "raw invoke through Lambda's Invoke API: the JSON event from a file (- reads stdin); prints the handler's result, exits 1 on a function error",
+    )
     .action(async (name: string, options: InvokeOptions) => {
-      process.exitCode = await invoke(name, options);
+      process.exitCode =
+        options.event === undefined ? await invoke(name, options) : await invokeRaw(name, options);
     });
+}
+
+/**
+ * `POST /2015-03-31/functions/NAME/invocations`, as `aws lambda invoke` and `sam local invoke
+ * -e` do: the event in, the handler's result out. A function error is still a 200 with
+ * `X-Amz-Function-Error`: the error JSON is printed like a result and the exit code is 1.
+ */
+async function invokeRaw(name: string, options: InvokeOptions): Promise<number> {
+  if (
+    options.data !== undefined ||
+    options.header?.length ||
+    options.path !== '/' ||
+    options.request !== 'GET' ||
+    options.async
+  ) {
+    throw new KilnError(
+      'invalid_option',
+      '--event cannot be combined with -d, -H, -p, -X or --async: the event is the whole request',
+    );
+  }
+  const event = options.event === '-' ? await readStdin() : await readFile(options.event!);
+  const client = new GatewayClient();
+  const res = await client.request('POST', `/2015-03-31/functions/${encodeURIComponent(name)}/invocations`, {
+    body: event,
+    headers: { 'content-type': 'application/json' },
+  });
+  if (!res.ok) return client.fail(res);
+  if (options.include) {
+    console.log(`HTTP ${res.status} ${res.statusText}`);
+    for (const [k, v] of res.headers) console.log(`${k}: ${v}`);
+    console.log();
+  }
+  const result = Buffer.from(await res.arrayBuffer());
+  process.stdout.write(result);
+  if (result.length && result[result.length - 1] !== 0x0a && process.stdout.isTTY) process.stdout.write('\n');
+  const functionError = res.headers.get('x-amz-function-error');
+  if (functionError) {
+    console.error(
+      `kiln: the function failed (${functionError}); its logs: kiln logs ${name} --request ${res.headers.get('x-amz-request-id') ?? ''}`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 async function invoke(name: string, options: InvokeOptions): Promise<number> {

@@ -13,4 +13,6 @@ export interface RouteContext {
   maxInvokeBytes: number;
   /** The token check for invokes of `auth: "token"` functions (undefined: no token, they fail closed). */
   invokeCheck: BearerCheck | undefined;
+  /** The control token, for routes that check it their own way (Lambda's Invoke API: SigV4); undefined: none. */
+  token?: string;
 }

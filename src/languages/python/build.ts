@@ -11,19 +11,19 @@ import type { FunctionBuild, FunctionBuildInput } from '../language.js';
  * `copyCheckedTree`. A syntax or import error shows when the shim loads the module, in
  * its container, with its traceback.
  *
- * Layout: the bundle's layout is kept (`handler=src.app.handler` finds `src/app.py`). Only
+ * Layout: the bundle's layout is kept (`handler=src/app.handler` or `src.app.handler` finds
+ * `src/app.py`). Only
  * when the module is not found and the bundle is a single top-level dir (`tar czf b.tgz
  * myfn/`) is that dir the code root.
  */
 export async function buildPython(input: FunctionBuildInput, handler: string): Promise<FunctionBuild> {
-  const dot = handler.lastIndexOf('.');
-  if (dot <= 0 || dot === handler.length - 1 || !/^[\w.]+$/.test(handler)) {
+  const modulePath = pythonModulePath(handler);
+  if (!modulePath) {
     throw new KilnError(
       'entry_not_found',
-      `python handler "${handler}" must be module.function, e.g. handler.handler`,
+      `python handler "${handler}" must be module.function or dir/module.function, e.g. handler.handler or src/app.handler`,
     );
   }
-  const modulePath = handler.slice(0, dot).split('.').join('/');
   let root = input.srcDir;
   let entry = await findModule(root, modulePath);
   if (!entry) {
@@ -43,6 +43,20 @@ export async function buildPython(input: FunctionBuildInput, handler: string): P
     what: 'the bundle',
   });
   return { handler, entry };
+}
+
+/**
+ * The module's path for a handler string, as Lambda's python runtime reads it
+ * (awslambdaric bootstrap `_get_handler`: `modname, fname = handler.rsplit(".", 1)`, then
+ * `import_module(modname.replace("/", "."))`): `src/app.handler` and `src.app.handler` are
+ * both `src/app`. Undefined when the string has no module, no function, or an empty part.
+ */
+export function pythonModulePath(handler: string): string | undefined {
+  const dot = handler.lastIndexOf('.');
+  if (dot <= 0 || dot === handler.length - 1 || !/^[\w./]+$/.test(handler)) return undefined;
+  const parts = handler.slice(0, dot).replaceAll('/', '.').split('.');
+  if (parts.some((p) => p === '')) return undefined;
+  return parts.join('/');
 }
 
 /**
