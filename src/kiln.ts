@@ -15,6 +15,7 @@ import { SnapshotStore } from './image/snapshot-store.js';
 import { LogStore } from './logs/log-store.js';
 import { ImageLauncher } from './pool/image-launcher.js';
 import { regionFromEnv } from './pool/lambda-environment.js';
+import { StartAdmission } from './pool/start-admission.js';
 import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
 import { detectCgroupTree } from './runtime/cgroup/host.js';
@@ -123,8 +124,10 @@ export class Kiln {
     await clearDebris(data);
     const logs = new LogStore(data.logs);
     const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs);
-    const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv());
-    const pool = new WarmPool(launcher, functions, stemCells, { region: regionFromEnv() });
+    // One bound on container starts for the whole host: function instances and stem cells.
+    const starts = new StartAdmission();
+    const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv(), undefined, starts);
+    const pool = new WarmPool(launcher, functions, stemCells, { region: regionFromEnv() }, starts);
     pool.startMaintenance();
     const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp, sandbox);
     const telemetry = options.telemetry ?? new Telemetry();

@@ -4,6 +4,7 @@ import type { FunctionVersion } from '../functions/function-store.js';
 import type { LanguageName } from '../languages/registry.js';
 import type { Container } from '../runtime/container.js';
 import type { ContainerLauncher } from './container-launcher.js';
+import type { StartAdmission } from './start-admission.js';
 
 /** A prewarmed generic container: runtime and shim started, no function yet. */
 interface StemCell {
@@ -39,6 +40,8 @@ export class StemCellPool {
     private readonly launcher: ContainerLauncher,
     readonly perLanguage: number,
     private readonly log: (line: string) => void = (line) => console.error(`kiln: ${line}`),
+    /** The host's bound on container starts; refills wait behind starts for requests. */
+    private readonly starts?: StartAdmission,
   ) {}
 
   /** Keep stem cells of `language` from now on. */
@@ -120,8 +123,8 @@ export class StemCellPool {
     const have = (this.ready.get(language)?.length ?? 0) + (this.starting.get(language) ?? 0);
     for (let i = have; i < this.perLanguage; i++) {
       this.starting.set(language, (this.starting.get(language) ?? 0) + 1);
-      const started: Promise<void> = this.launcher
-        .startStemCell(language)
+      const start = () => this.launcher.startStemCell(language);
+      const started: Promise<void> = (this.starts ? this.starts.run(start, 'background') : start())
         .then(({ container, baseLayers }) => {
           if (this.closed) return container.stop().then(() => undefined);
           const cell: StemCell = { language, container, baseLayers };

@@ -7,6 +7,7 @@ import {
   fnVersion,
   gate,
 } from '../../test/fakes/fake-launcher.js';
+import { StartAdmission } from './start-admission.js';
 import { StemCellPool } from './stem-cells.js';
 import { WarmPool } from './warm-pool.js';
 
@@ -20,9 +21,9 @@ let directory: FakeDirectory;
 let pool: WarmPool;
 const logged: string[] = [];
 
-function makePool(stemCellsPerLanguage = 0): WarmPool {
-  const stemCells = new StemCellPool(launcher, stemCellsPerLanguage, (line) => logged.push(line));
-  pool = new WarmPool(launcher, directory, stemCells);
+function makePool(stemCellsPerLanguage = 0, starts = new StartAdmission()): WarmPool {
+  const stemCells = new StemCellPool(launcher, stemCellsPerLanguage, (line) => logged.push(line), starts);
+  pool = new WarmPool(launcher, directory, stemCells, undefined, starts);
   return pool;
 }
 
@@ -255,6 +256,35 @@ describe('the scheduler', () => {
     expect(next.instanceId).not.toBe(first!.id);
     containerOf(first!.id).release();
     await held;
+  });
+});
+
+describe('start admission', () => {
+  it('first requests to many functions at once start one container at a time under a bound of 1, and all are answered', async () => {
+    makePool(0, new StartAdmission(1));
+    const names = Array.from({ length: 6 }, (_, i) => `storm${i}`);
+    for (const name of names) directory.activate(fnVersion(name, 1));
+    const answers = await Promise.all(names.flatMap((name) => [get(pool, name), get(pool, name)]));
+    expect(answers.map(body)).toEqual(Array(12).fill('v1'));
+    expect(launcher.mostColdStarting).toBe(1);
+  });
+
+  it('a function removed while its start waits for admission never starts a container', async () => {
+    makePool(0, new StartAdmission(1));
+    directory.activate(fnVersion('first', 1));
+    directory.activate(fnVersion('dropped', 1));
+    const held = gate();
+    launcher.coldGate = held.wait;
+    const first = get(pool, 'first');
+    const dropped = get(pool, 'dropped');
+    await until(() => pool.pendingStarts() === 2);
+    directory.remove('dropped');
+    await pool.retire('dropped');
+    await expect(dropped).rejects.toMatchObject({ code: 'function_not_found' });
+    held.open();
+    expect(body(await first)).toBe('v1');
+    await until(() => pool.pendingStarts() === 0);
+    expect(launcher.events).toEqual(['cold first@1']);
   });
 });
 

@@ -8,6 +8,7 @@ import { Instance, type InstanceState, type StartKind } from './instance.js';
 import { DEFAULT_REGION, initPayloadOf, type LambdaSettings } from './lambda-environment.js';
 import { type PlacedInstance, place } from './placement.js';
 import type { ShimRequest, ShimResponse } from './shim-protocol.js';
+import { StartAdmission, type StartPriority } from './start-admission.js';
 import type { StemCellInfo, StemCellPool } from './stem-cells.js';
 
 export interface Invocation {
@@ -122,6 +123,8 @@ export class WarmPool {
     private readonly functions: FunctionDirectory,
     readonly stemCells: StemCellPool,
     private readonly lambda: LambdaSettings = { region: DEFAULT_REGION },
+    /** Shared with the stem cells: every container start on the host waits its turn here. */
+    private readonly starts: StartAdmission = new StartAdmission(),
   ) {}
 
   /** Reap idle instances and keep `minInstances` running, every `intervalMs`. */
@@ -208,9 +211,9 @@ export class WarmPool {
    * Start one instance of a version and load its handler: proves a deploy works before
    * it becomes active, and leaves an instance ready for its first request.
    */
-  async prepare(fn: FunctionVersion): Promise<void> {
+  async prepare(fn: FunctionVersion, priority: StartPriority = 'request'): Promise<void> {
     this.stemCells.want(fn.spec.runtime);
-    const instance = await this.startInstance(fn, false);
+    const instance = await this.startInstance(fn, false, priority);
     if (instance) instance.prewarmed = true;
     this.dispatch(fn.spec.name);
   }
@@ -383,7 +386,11 @@ export class WarmPool {
    * (a deploy, `minInstances`) the failure is the caller's. Resolves undefined too when the
    * start was retired meanwhile: the instance is stopped as soon as it has started.
    */
-  private async startInstance(fn: FunctionVersion, forWaiting: boolean): Promise<Instance | undefined> {
+  private async startInstance(
+    fn: FunctionVersion,
+    forWaiting: boolean,
+    priority: StartPriority = 'request',
+  ): Promise<Instance | undefined> {
     if (this.closed) throw new KilnError('shutting_down', 'Kiln is shutting down', 503);
     const pending: PendingStart = {
       id: `start-${++this.startCount}`,
@@ -393,12 +400,17 @@ export class WarmPool {
       forWaiting,
     };
     this.pending.add(pending);
-    const started = this.launch(fn, pending);
+    // The start waits its turn among all the host's starts (issue 8 item 7); one retired or
+    // shut down while it waited never starts.
+    const started = this.starts.run(
+      () => (pending.retired || this.closed ? Promise.resolve(undefined) : this.launch(fn, pending)),
+      priority,
+    );
     this.starting.add(started);
     try {
       const instance = await started;
       this.pending.delete(pending);
-      if (instance.state === 'gone') return undefined;
+      if (!instance || instance.state === 'gone') return undefined;
       if (pending.retired || this.closed) {
         await this.remove(instance);
         return undefined;
@@ -537,7 +549,7 @@ export class WarmPool {
         }
       }
       for (let i = keep; i < fn.spec.minInstances && !this.closed; i++) {
-        await this.prepare(fn).catch((err: Error) =>
+        await this.prepare(fn, 'background').catch((err: Error) =>
           console.error(`kiln: keeping ${fn.spec.name} at minInstances failed: ${err.message}`),
         );
       }
