@@ -133,6 +133,7 @@ export class Kiln {
     const telemetry = options.telemetry ?? new Telemetry();
     telemetry.metrics.watch({
       instances: () => pool.list(),
+      queueDepths: () => pool.queueDepths(),
       stemCellsReady: async () => {
         const ready: Record<string, number> = {};
         for (const cell of await pool.listStemCells()) ready[cell.language] = (ready[cell.language] ?? 0) + 1;

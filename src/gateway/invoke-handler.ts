@@ -7,6 +7,7 @@ import type { Kiln } from '../kiln.js';
 import { breaksInstance } from '../pool/instance.js';
 import type { RequestBody, ResponseSink } from '../pool/shim-client.js';
 import type { Lease } from '../pool/warm-pool.js';
+import type { InvokeTelemetry } from '../telemetry/telemetry.js';
 import { parseInvokePath } from './invoke-path.js';
 import { requestHeadersForShim, responseHeadersForClient } from './proxy-headers.js';
 
@@ -52,14 +53,20 @@ async function proxy(
 ): Promise<void> {
   let lease: Lease | undefined;
   let outcome: 'ok' | 'broken' = 'ok';
+  let trace: InvokeTelemetry | undefined;
+  let errorCode: string | undefined;
   try {
     const target = parseInvokePath(req.url ?? '/');
+    const requestId = randomUUID();
+    // Its span, phases (Server-Timing), metrics and log line (src/telemetry).
+    trace = kiln.telemetry.invoke(target.name, requestId, req.method ?? 'GET', target.rest, req.headers);
     checkInvokeAuth(kiln.functions, target.name, req.headers.authorization, check);
     if (declaredTooLarge(req, maxBodyBytes)) throw tooLarge(maxBodyBytes);
+    trace.acquiring();
     lease = await kiln.pool.acquire(target.name);
+    trace.leased({ ...lease, instanceId: lease.instance.id, runtime: lease.instance.target.spec.runtime });
     // The client may have gone while the request waited for its turn.
     if (res.destroyed) return;
-    const requestId = randomUUID();
     // The gateway's token, when it guards this function, is never shown to the function.
     const headers = requestHeadersForShim(
       req.rawHeaders,
@@ -71,14 +78,16 @@ async function proxy(
     headers.push('x-kiln-request-id', requestId);
     if (req.headers.host === undefined) headers.push('host', 'localhost');
     const method = req.method ?? 'GET';
-    const sent = performance.now();
-    const { instance, timings } = lease;
+    // With tracing on, the function gets this call's span as its `traceparent`.
+    trace.calling(headers);
+    const { instance } = lease;
     const held = lease;
+    const phases = trace;
     const sink: ResponseSink = {
       onHead(status, shimHeaders, contentLength, whole) {
         // With a streamed answer the head leaves before the body exists: `fn` is the time
         // to the response head.
-        timings.fn = performance.now() - sent;
+        phases.called();
         const out = responseHeadersForClient(shimHeaders);
         out.push(
           'x-kiln-start',
@@ -90,7 +99,7 @@ async function proxy(
           'x-kiln-request-id',
           requestId,
           'server-timing',
-          serverTiming(timings),
+          phases.serverTiming(),
         );
         if (held.prewarmed) out.push('x-kiln-prewarmed', 'true');
         if (contentLength !== undefined) out.push('content-length', String(contentLength));
@@ -116,10 +125,13 @@ async function proxy(
     await exchange.finished;
   } catch (err) {
     if (breaksInstance(err)) outcome = 'broken';
+    errorCode = err instanceof KilnError ? err.code : 'internal_error';
     if (err instanceof KilnError && err.code === 'client_closed') return;
     sendError(res, err);
   } finally {
     lease?.release(outcome);
+    // 499 (nginx's "client closed request") when the client left before an answer began.
+    trace?.finish(res.headersSent ? res.statusCode : 499, errorCode);
   }
 }
 
@@ -133,12 +145,6 @@ function requestBody(req: IncomingMessage, maxBodyBytes: number): RequestBody {
   const n = Number(length);
   if (n === 0) return { kind: 'bytes', bytes: Buffer.alloc(0) };
   return { kind: 'stream', stream: req, length: n, limit: maxBodyBytes };
-}
-
-function serverTiming(timings: Record<string, number>): string {
-  let out = '';
-  for (const phase in timings) out += `${out ? ', ' : ''}${phase};dur=${timings[phase]!.toFixed(2)}`;
-  return out;
 }
 
 /**

@@ -268,6 +268,13 @@ export class WarmPool {
     else instance.moveTo('draining');
   }
 
+  /** Requests waiting for a queue slot, by function (`kiln_queue_depth`). */
+  queueDepths(): Record<string, number> {
+    const depths: Record<string, number> = {};
+    for (const [name, queue] of this.queues) depths[name] = queue.counts.waiting;
+    return depths;
+  }
+
   /** Container starts in flight for `name` (every function when undefined). */
   pendingStarts(name?: string): number {
     return [...this.pending].filter((p) => name === undefined || p.name === name).length;

@@ -58,6 +58,7 @@ export class KilnMetrics {
   private readonly invokeDuration: Histogram<'function' | 'start'>;
   private readonly failures: Counter<'function' | 'reason'>;
   private readonly coldStart: Histogram<'runtime' | 'start' | 'phase'>;
+  private readonly coldStarts: Counter<'function' | 'runtime' | 'start'>;
   private readonly queueWait: Histogram<'function'>;
   private readonly queueDepth: Gauge<'function'>;
   private readonly instances: Gauge<'function' | 'state'>;
@@ -96,6 +97,12 @@ export class KilnMetrics {
       help: 'Instance starts a request waited for, by runtime, start kind (cold, stem) and phase (mount, runtime, ready, specialize, init; total)',
       labelNames: ['runtime', 'start', 'phase'],
       buckets: START_BUCKETS,
+      registers,
+    });
+    this.coldStarts = new Counter({
+      name: 'kiln_cold_starts_total',
+      help: 'Instance starts a request waited for, by function, runtime and start kind (cold, stem)',
+      labelNames: ['function', 'runtime', 'start'],
       registers,
     });
     this.queueWait = new Histogram({
@@ -163,7 +170,8 @@ export class KilnMetrics {
   }
 
   /** A start this request waited for: each phase's seconds, and their total. */
-  started(runtime: string, start: string, phases: Record<string, number>): void {
+  started(fn: string, runtime: string, start: string, phases: Record<string, number>): void {
+    this.coldStarts.inc({ function: fn, runtime, start });
     let total = 0;
     for (const [phase, seconds] of Object.entries(phases)) {
       this.coldStart.observe({ runtime, start, phase }, seconds);

@@ -70,10 +70,15 @@ export class PhaseRecorder {
    * Phases known only by their durations, run one after another and ending at `end`
    * (a start's phases as the pool reports them), laid back to back in the given order.
    */
-  recordSequence(durations: Record<string, number>, end: number, options: PhaseOptions = {}): void {
+  recordSequence(
+    durations: Record<string, number>,
+    end: number,
+    options: PhaseOptions = {},
+    spanNames: Record<string, string> = {},
+  ): void {
     let at = end - Object.values(durations).reduce((sum, ms) => sum + ms, 0);
     for (const [name, ms] of Object.entries(durations)) {
-      this.record(name, at, at + ms, options);
+      this.record(name, at, at + ms, { ...options, spanName: spanNames[name] ?? options.spanName });
       at += ms;
     }
   }

@@ -51,6 +51,15 @@ export class Telemetry {
   }
 }
 
+/** Span names of a start's phases (the pool's names are Server-Timing tokens). */
+const START_SPANS: Record<string, string> = {
+  mount: 'mount',
+  runtime: 'runtime create+start',
+  ready: 'shim ready',
+  specialize: 'specialize',
+  init: 'init',
+};
+
 /** One invoke: its span (`faas.*`, `http.*`, `kiln.*`), phases, metrics and log line. */
 export class InvokeTelemetry {
   readonly phases = new PhaseRecorder();
@@ -100,11 +109,12 @@ export class InvokeTelemetry {
       this.telemetry.metrics.queued(this.fn, queue / 1000);
     }
     if (lease.start === 'warm') return;
-    this.phases.recordSequence(startPhases, end, { parent: 'acquire', untraced: lease.prewarmed === true });
+    const untraced = lease.prewarmed === true;
+    this.phases.recordSequence(startPhases, end, { parent: 'acquire', untraced }, START_SPANS);
     if (!lease.prewarmed) {
       const seconds: Record<string, number> = {};
       for (const [phase, ms] of Object.entries(startPhases)) seconds[phase] = ms / 1000;
-      this.telemetry.metrics.started(lease.runtime, lease.start, seconds);
+      this.telemetry.metrics.started(this.fn, lease.runtime, lease.start, seconds);
     }
   }
 
@@ -113,9 +123,18 @@ export class InvokeTelemetry {
    * of this call's span, so the function's own spans are its children; off, the caller's
    * `traceparent` (if any) stays in `outgoing` as it came.
    */
-  calling(outgoing: Record<string, string | string[]>): void {
+  calling(outgoing: string[]): void {
     this.call = this.phases.begin('fn', { spanName: 'call' });
-    this.root?.propagate('fn', 'call', this.call.start, outgoing);
+    if (!this.root) return;
+    const context: Record<string, string> = {};
+    this.root.propagate('fn', 'call', this.call.start, context);
+    // `outgoing` is [name, value, name, value, …] (the proxy's raw form): the caller's
+    // trace context is replaced by this call's.
+    for (let i = outgoing.length - 2; i >= 0; i -= 2) {
+      const name = outgoing[i]!.toLowerCase();
+      if (name === 'traceparent' || name === 'tracestate') outgoing.splice(i, 2);
+    }
+    for (const [name, value] of Object.entries(context)) outgoing.push(name, value);
   }
 
   /** The function's answer (its head, for a streamed body) is in. */

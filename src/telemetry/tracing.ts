@@ -74,18 +74,11 @@ export class TraceRoot {
    * its context into `outgoing` as `traceparent`/`tracestate`: the function's own spans
    * become its children.
    */
-  propagate(
-    phaseName: string,
-    spanName: string,
-    startedAt: number,
-    outgoing: Record<string, string | string[]>,
-  ): void {
+  propagate(phaseName: string, spanName: string, startedAt: number, outgoing: Record<string, string>): void {
     const span = trace
       .getTracer('kiln')
       .startSpan(spanName, { kind: SpanKind.CLIENT, startTime: epoch(startedAt) }, this.context);
     this.live.set(phaseName, span);
-    delete outgoing.traceparent;
-    delete outgoing.tracestate;
     propagation.inject(trace.setSpan(this.context, span), outgoing);
   }
 
