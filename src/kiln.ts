@@ -4,7 +4,6 @@ import path from 'node:path';
 import { AsyncInvoker } from './async/async-invoker.js';
 import { AsyncStore } from './async/async-store.js';
 import { BaseImageBuilder, type BuildLog } from './build/base-images.js';
-import { OciBuildSandbox } from './build/oci-sandbox.js';
 import { DataDir } from './data-dir.js';
 import { clearDebris } from './deploy/debris.js';
 import { Deployer } from './deploy/deployer.js';
@@ -21,6 +20,7 @@ import { WarmPool } from './pool/warm-pool.js';
 import { detectCgroupTree } from './runtime/cgroup/host.js';
 import { ContainerRuntime } from './runtime/container-runtime.js';
 import { selectOciRuntime } from './runtime/oci/select.js';
+import { OciBuildSandbox } from './runtime/oci-build-sandbox.js';
 import { parseUidRange, UidLeases } from './runtime/uid-leases.js';
 import { Telemetry } from './telemetry/telemetry.js';
 

@@ -4,10 +4,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuilderImage } from '../../src/build/base-images.js';
-import { OciBuildSandbox } from '../../src/build/oci-sandbox.js';
 import type { SandboxJob, SandboxOutput } from '../../src/build/sandbox.js';
 import { Kiln } from '../../src/kiln.js';
 import { selectOciRuntime } from '../../src/runtime/oci/select.js';
+import { OciBuildSandbox } from '../../src/runtime/oci-build-sandbox.js';
 import { DEFAULT_UID_RANGE, UidLeases } from '../../src/runtime/uid-leases.js';
 import { TEST_CACHE } from '../harness.js';
 

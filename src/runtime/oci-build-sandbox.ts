@@ -6,19 +6,19 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import PQueue from 'p-queue';
-import { KilnError } from '../errors.js';
-import type { OciRuntimeDriver } from '../runtime/oci/driver.js';
-import { type BindMount, buildOciSpec, type SeccompFilter } from '../runtime/oci-spec.js';
-import { functionSeccompFilter } from '../runtime/seccomp/function-filter.js';
-import type { UidLeases } from '../runtime/uid-leases.js';
-import { copyCheckedTree } from './checked-copy.js';
+import { copyCheckedTree } from '../build/checked-copy.js';
 import {
   type BuildSandbox,
   SANDBOX_PATHS,
   type SandboxJob,
   type SandboxLimits,
   type SandboxOutput,
-} from './sandbox.js';
+} from '../build/sandbox.js';
+import { KilnError } from '../errors.js';
+import type { OciRuntimeDriver } from './oci/driver.js';
+import { type BindMount, buildOciSpec, type SeccompFilter } from './oci-spec.js';
+import { functionSeccompFilter } from './seccomp/function-filter.js';
+import type { UidLeases } from './uid-leases.js';
 
 const execFileP = promisify(execFile);
 
