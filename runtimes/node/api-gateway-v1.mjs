@@ -73,6 +73,8 @@ export function buildEvent(req, requestId, now = new Date()) {
     requestContext: {
       accountId: ACCOUNT_ID,
       apiId: API_ID,
+      // As in AWS's payload format 1.0 example: no authorizer, so its claims and scopes are null.
+      authorizer: { claims: null, scopes: null },
       domainName: domain,
       domainPrefix: domain.split('.')[0],
       extendedRequestId: requestId,

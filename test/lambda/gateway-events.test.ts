@@ -1,13 +1,19 @@
 // API Gateway's two payload formats through a real gateway and deploy, field by field against
 // AWS's documented examples ("Create AWS Lambda proxy integrations for HTTP APIs in API
-// Gateway": payload format 1.0 and 2.0), with the spec's eventFormat choosing the format. The
-// handler (a python bundle of only src/) answers the event it got as JSON.
+// Gateway": payload format 1.0 and 2.0), with the spec's eventFormat choosing the format. Each
+// language's handler answers the event it got as JSON; all three shims must build the same event
+// (python's bundle holds only src/, java's handler reads the event's bytes as its shim wrote them).
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployDir, startTestGateway, type TestGateway } from '../harness.js';
 
-const FIXTURE = path.join(import.meta.dirname, 'fixtures/gateway/src-only-python');
+const FIXTURES = path.join(import.meta.dirname, 'fixtures/gateway');
+const LANGUAGES = [
+  { runtime: 'node', fixture: 'events-node', handler: 'index.handler' },
+  { runtime: 'python', fixture: 'src-only-python', handler: 'src/app.handler' },
+  { runtime: 'java', fixture: 'events-java', handler: 'echo.Echo' },
+] as const;
 const AWS_TIME = /^\d{2}\/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -38,19 +44,21 @@ async function exampleRequest(t: TestGateway, name: string): Promise<Record<stri
   return (await res.body.json()) as Record<string, unknown>;
 }
 
-describe('API Gateway payload formats through a deploy', () => {
+describe.each(LANGUAGES)('$runtime: API Gateway payload formats through a deploy', (lang) => {
   let t: TestGateway;
+  const v2 = `events-v2-${lang.runtime}`;
+  const v1 = `events-v1-${lang.runtime}`;
   beforeAll(async () => {
     t = await startTestGateway();
     for (const [name, eventFormat] of [
-      ['events-v2', '2.0'],
-      ['events-v1', '1.0'],
-    ]) {
-      const res = await deployDir(t.url, FIXTURE, {
-        name: name!,
-        runtime: 'python',
-        handler: 'src/app.handler',
-        eventFormat: eventFormat!,
+      [v2, '2.0'],
+      [v1, '1.0'],
+    ] as const) {
+      const res = await deployDir(t.url, path.join(FIXTURES, lang.fixture), {
+        name,
+        runtime: lang.runtime,
+        handler: lang.handler,
+        eventFormat,
       });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
     }
@@ -58,7 +66,7 @@ describe('API Gateway payload formats through a deploy', () => {
   afterAll(() => t?.close());
 
   it('eventFormat 2.0 (the default): the HTTP API event, field by field', async () => {
-    const event = await exampleRequest(t, 'events-v2');
+    const event = await exampleRequest(t, v2);
     // AWS's example has these keys; pathParameters and stageVariables only with routes and
     // stages, which Kiln does not have (README: differences from AWS).
     expect(Object.keys(event).sort()).toEqual(
@@ -124,7 +132,7 @@ describe('API Gateway payload formats through a deploy', () => {
   });
 
   it('eventFormat 1.0: the REST-style event, field by field', async () => {
-    const event = await exampleRequest(t, 'events-v1');
+    const event = await exampleRequest(t, v1);
     expect(Object.keys(event).sort()).toEqual(
       [
         'version',
@@ -142,8 +150,12 @@ describe('API Gateway payload formats through a deploy', () => {
         'isBase64Encoded',
       ].sort(),
     );
+    // Every path reaches the function's one handler as on a REST API whose `/{proxy+}` resource
+    // integrates with it (Kiln's rule, README: Lambda compatibility).
     expect(event).toMatchObject({
       version: '1.0',
+      resource: '/{proxy+}',
+      pathParameters: { proxy: 'my/path' },
       path: '/my/path',
       httpMethod: 'POST',
       multiValueQueryStringParameters: { parameter1: ['value1', 'value2'], parameter2: ['value'] },
@@ -177,12 +189,19 @@ describe('API Gateway payload formats through a deploy', () => {
       ].sort(),
     );
     expect(context).toMatchObject({
+      accountId: expect.stringMatching(/^\d{12}$/),
+      domainName: '127.0.0.1',
+      domainPrefix: '127',
+      resourceId: null,
+      resourcePath: '/{proxy+}',
       authorizer: { claims: null, scopes: null },
       httpMethod: 'POST',
       path: '/my/path',
       protocol: 'HTTP/1.1',
       stage: '$default',
     });
+    expect(context.requestId).toMatch(UUID);
+    expect(context.extendedRequestId).toBe(context.requestId);
     expect(context.requestTime).toMatch(AWS_TIME);
     expect(typeof context.requestTimeEpoch).toBe('number');
     const identity = context.identity as Record<string, unknown>;
@@ -206,13 +225,13 @@ describe('API Gateway payload formats through a deploy', () => {
   });
 
   it('a redeploy without eventFormat is a whole new spec: its version gets format 2.0', async () => {
-    const res = await deployDir(t.url, FIXTURE, {
-      name: 'events-v1',
-      runtime: 'python',
-      handler: 'src/app.handler',
+    const res = await deployDir(t.url, path.join(FIXTURES, lang.fixture), {
+      name: v1,
+      runtime: lang.runtime,
+      handler: lang.handler,
     });
     expect(res.status).toBe(201);
-    const event = await exampleRequest(t, 'events-v1');
+    const event = await exampleRequest(t, v1);
     expect(event.version).toBe('2.0');
   });
 });

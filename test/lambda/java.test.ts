@@ -227,13 +227,13 @@ describe('payload format 1.0: the event', () => {
     );
     expect(event).toMatchObject({
       version: '1.0',
-      resource: '$default',
+      resource: '/{proxy+}',
       path: '/my/path',
       httpMethod: 'POST',
       // One value per name: the last one; every value in the multiValue maps.
       queryStringParameters: { parameter1: 'value2', parameter2: 'value' },
       multiValueQueryStringParameters: { parameter1: ['value1', 'value2'], parameter2: ['value'] },
-      pathParameters: null,
+      pathParameters: { proxy: 'my/path' },
       stageVariables: null,
       body: 'Hello from Lambda',
       isBase64Encoded: false,
@@ -256,7 +256,9 @@ describe('payload format 1.0: the event', () => {
       path: '/my/path',
       protocol: 'HTTP/1.1',
       requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
-      resourcePath: '$default',
+      resourceId: null,
+      resourcePath: '/{proxy+}',
+      authorizer: { claims: null, scopes: null },
       stage: '$default',
     });
     expect(ctx.identity).toEqual({
@@ -282,12 +284,17 @@ describe('payload format 1.0: the event', () => {
     const shim = await serving('conformance.events.EventEcho', { eventFormat: '1.0' });
     const event = json((await shim.request('GET', '/')).body) as Record<string, unknown>;
     expect(event).toMatchObject({
+      resource: '/',
       path: '/',
+      pathParameters: null,
       queryStringParameters: null,
       multiValueQueryStringParameters: null,
       body: null,
       isBase64Encoded: false,
     });
+    expect((event.requestContext as Record<string, unknown>).resourcePath).toBe('/');
+    const nested = json((await shim.request('DELETE', '/a%20b/c+d')).body) as Record<string, unknown>;
+    expect(nested).toMatchObject({ path: '/a%20b/c+d', pathParameters: { proxy: 'a b/c+d' } });
   });
 });
 

@@ -285,6 +285,7 @@ describe('API Gateway payload format 1.0 (eventFormat "1.0")', () => {
       requestContext: {
         accountId: '000000000000',
         apiId: 'kiln',
+        authorizer: { claims: null, scopes: null },
         domainName: 'id.execute-api.us-east-1.amazonaws.com',
         domainPrefix: 'id',
         extendedRequestId: 'id',

@@ -116,9 +116,18 @@ final class ApiGatewayEvent {
     identity.put("user", null);
     identity.put("userAgent", agent != null ? agent : "");
     identity.put("userArn", null);
+    // Every path reaches the function's one handler, as on a REST API whose root `/` and greedy
+    // `/{proxy+}` resources both integrate with it (the node and python shims' rule).
+    boolean root = t.path.isEmpty() || t.path.equals("/");
+    String resource = root ? "/" : "/{proxy+}";
+    Map<String, Object> authorizer = new LinkedHashMap<>();
+    authorizer.put("claims", null);
+    authorizer.put("scopes", null);
     Map<String, Object> ctx = new LinkedHashMap<>();
     ctx.put("accountId", ACCOUNT_ID);
     ctx.put("apiId", API_ID);
+    // As in AWS's payload format 1.0 example: no authorizer, so its claims and scopes are null.
+    ctx.put("authorizer", authorizer);
     String domain = domainName(req);
     ctx.put("domainName", domain);
     ctx.put("domainPrefix", domainPrefix(domain));
@@ -130,13 +139,13 @@ final class ApiGatewayEvent {
     ctx.put("requestId", requestId);
     ctx.put("requestTime", requestTime(nowMs));
     ctx.put("requestTimeEpoch", nowMs);
-    ctx.put("resourceId", "$default");
-    ctx.put("resourcePath", "$default");
+    ctx.put("resourceId", null);
+    ctx.put("resourcePath", resource);
     ctx.put("stage", "$default");
 
     Map<String, Object> event = new LinkedHashMap<>();
     event.put("version", "1.0");
-    event.put("resource", "$default");
+    event.put("resource", resource);
     event.put("path", t.path);
     event.put("httpMethod", req.method);
     event.put("headers", headers);
@@ -144,7 +153,7 @@ final class ApiGatewayEvent {
     event.put("queryStringParameters", query.isEmpty() ? null : query);
     event.put("multiValueQueryStringParameters", multiQuery.isEmpty() ? null : multiQuery);
     event.put("requestContext", ctx);
-    event.put("pathParameters", null);
+    event.put("pathParameters", root ? null : Map.of("proxy", Target.decodePath(t.path.substring(1))));
     event.put("stageVariables", null);
     event.put("body", null);
     boolean binary = putBody(event, req);
@@ -254,6 +263,11 @@ final class ApiGatewayEvent {
         out.add(new String[] {decode(eq >= 0 ? pair.substring(0, eq) : pair), decode(eq >= 0 ? pair.substring(eq + 1) : "")});
       }
       return out;
+    }
+
+    /** A path's percent-escapes decoded ('+' is a plus in a path); a malformed one stays as written. */
+    static String decodePath(String s) {
+      return s.indexOf('%') < 0 ? s : decode(s.replace("+", "%2B"));
     }
 
     /** A malformed escape stays as written rather than failing the request. */
