@@ -210,4 +210,68 @@ describe('Deployer', () => {
     expect(() => functions.get('doomed')).toThrow(expect.objectContaining({ code: 'function_not_found' }));
     expect(await images.resolve('fn/doomed:1')).toBeUndefined();
   });
+
+  it('makes no version for the same files and spec again, and says so; a changed spec or file makes one', async () => {
+    const first = await deployer.deploy({ bundle: await bundle('same'), fields: fields('idem') });
+    // Packed again from another dir: other mtimes, same files.
+    const again = await deployer.deploy({ bundle: await bundle('same'), fields: fields('idem') });
+    expect(again.unchanged).toBe(true);
+    expect(again.version).toEqual(first.version);
+    expect(functions.get('idem').versions).toHaveLength(1);
+    expect(target.events).toEqual(['prepare idem@1', 'retire idem keep 1']);
+    const bigger = await deployer.deploy({
+      bundle: await bundle('same'),
+      fields: { ...fields('idem'), memoryMb: 256 },
+    });
+    expect(bigger).toMatchObject({ unchanged: false, version: { version: 2 } });
+    const edited = await deployer.deploy({
+      bundle: await bundle('edited'),
+      fields: { ...fields('idem'), memoryMb: 256 },
+    });
+    expect(edited).toMatchObject({ unchanged: false, version: { version: 3 } });
+    expect(edited.version.sourceDigest).not.toBe(first.version.sourceDigest);
+  });
+
+  it('rolls back without a build: the earlier version is prepared, recorded active, the rest retired', async () => {
+    for (const text of ['one', 'two', 'three'])
+      await deployer.deploy({ bundle: await bundle(text), fields: fields('rb') });
+    target.events.length = 0;
+    const back = await deployer.rollback('rb');
+    expect(back).toMatchObject({ version: { version: 2 }, previous: 3, unchanged: false });
+    expect(target.events).toEqual(['prepare rb@2', 'retire rb keep 2']);
+    expect(functions.active('rb').version).toBe(2);
+    expect((await deployer.rollback('rb', 1)).version.version).toBe(1);
+    expect(await deployer.rollback('rb', 1)).toMatchObject({ unchanged: true });
+    await expect(deployer.rollback('rb', 9)).rejects.toMatchObject({
+      code: 'version_not_found',
+      status: 404,
+    });
+    await expect(deployer.rollback('rb')).rejects.toMatchObject({ code: 'no_previous_version', status: 409 });
+    // A failed trial start leaves the active version as it was.
+    target.refuse = new KilnError('handler_load_failed', 'no', 400);
+    await expect(deployer.rollback('rb', 3)).rejects.toMatchObject({ code: 'handler_load_failed' });
+    expect(functions.active('rb').version).toBe(1);
+  });
+
+  it('updates config as a new version of the same image, tagged; a patch that changes nothing makes none', async () => {
+    const first = await deployer.deploy({ bundle: await bundle('cfg'), fields: fields('cfg') });
+    const updated = await deployer.updateConfig('cfg', { memoryMb: 512, env: { MODE: 'x' } });
+    expect(updated).toMatchObject({ previous: 1, unchanged: false, version: { version: 2 } });
+    expect(updated.version.image).toBe(first.version.image);
+    expect(updated.version.spec).toMatchObject({ memoryMb: 512, env: { MODE: 'x' } });
+    expect((await images.resolve('fn/cfg:2'))?.digest).toBe(first.version.image);
+    expect(await deployer.updateConfig('cfg', { memoryMb: 512 })).toMatchObject({
+      unchanged: true,
+      version: { version: 2 },
+    });
+    await expect(deployer.updateConfig('cfg', { handler: 'x.y' })).rejects.toMatchObject({
+      code: 'not_patchable',
+    });
+    // The same files deployed with the updated spec are the active version already.
+    const redeploy = await deployer.deploy({
+      bundle: await bundle('cfg'),
+      fields: { ...fields('cfg'), memoryMb: 512, env: '{"MODE":"x"}' },
+    });
+    expect(redeploy.unchanged).toBe(true);
+  });
 });

@@ -5,13 +5,15 @@ import { Readable } from 'node:stream';
 import type { BaseImages } from '../build/base-images.js';
 import { type BundleLimits, DEFAULT_BUNDLE_LIMITS, receiveBundle } from '../build/bundle.js';
 import type { BuildSandbox } from '../build/sandbox.js';
+import { sourceDigest } from '../build/source-digest.js';
 import { KilnError } from '../errors.js';
 import type { FunctionRecord, FunctionStore, FunctionVersion } from '../functions/function-store.js';
-import { parseSpec, validateName, validateRuntime } from '../functions/spec.js';
+import { type FunctionSpec, parseSpec, validateName, validateRuntime } from '../functions/spec.js';
+import { patchSpec, sameSpec } from '../functions/spec-patch.js';
 import type { ImageStore } from '../image/image-store.js';
 import { packLayer } from '../image/layer-tar.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
-import type { ImageConfig } from '../image/types.js';
+import { type ImageConfig, MediaType } from '../image/types.js';
 import { languageNamed } from '../languages/registry.js';
 import { PhaseRecorder } from '../telemetry/phase-recorder.js';
 
@@ -29,6 +31,11 @@ export interface DeployResult {
   version: FunctionVersion;
   /** True when the function layer was already in the store (same code deployed before). */
   layerReused: boolean;
+  /**
+   * True when the active version already had these files, this spec and this base image:
+   * no version was made, nothing was built, `version` is the active one.
+   */
+  unchanged: boolean;
   /** Where the deploy's time went, in ms (the gateway sends them as `Server-Timing`). */
   timings: DeployTimings;
 }
@@ -50,6 +57,16 @@ export interface DeployTimings {
   prepare: number;
   /** The version recorded, tagged, the old one retired. */
   commit: number;
+}
+
+/** A change of the active version without a build: a rollback, or a config update. */
+export interface ActivationResult {
+  record: FunctionRecord;
+  version: FunctionVersion;
+  /** The version that was active before. */
+  previous: number;
+  /** Nothing changed: the version asked for was active already (or the patch changed nothing). */
+  unchanged: boolean;
 }
 
 /** What the deployer needs from the pool: a trial start, and a switch to the new version. */
@@ -92,11 +109,30 @@ export class Deployer {
     try {
       const src = path.join(work, 'src');
       const body = req.bundle instanceof Readable ? req.bundle : Readable.from([req.bundle]);
-      await phases.time('receive', () => receiveBundle(body, src, this.limits), { spanName: 'unpack' });
+      // The files' digest is part of receiving them: a redeploy of the same ones stops at `queue`.
+      const digest = await phases.time(
+        'receive',
+        async () => {
+          await receiveBundle(body, src, this.limits);
+          return sourceDigest(src);
+        },
+        { spanName: 'unpack' },
+      );
       const spec = parseSpec({ ...(await readKilnJson(src)), ...req.fields });
       const queued = phases.begin('queue');
       return await this.serialized(spec.name, async () => {
         queued.end();
+        const same = await this.activeWith(spec, digest);
+        if (same) {
+          const timings = deployTimings(phases.durations());
+          return {
+            record: this.store.get(spec.name),
+            version: same,
+            layerReused: true,
+            unchanged: true,
+            timings,
+          };
+        }
         const layerRoot = path.join(work, 'layer');
         const fnDir = path.join(layerRoot, 'fn');
         const buildDir = path.join(work, 'build');
@@ -148,6 +184,7 @@ export class Deployer {
           layer: layer.digest,
           handler: build.handler,
           source: build.entry,
+          sourceDigest: digest,
           spec,
         };
         imageWrite.end();
@@ -162,11 +199,74 @@ export class Deployer {
         await this.target.retire(spec.name, version.version);
         committing.end();
         const timings = deployTimings(phases.durations());
-        return { record, version: this.store.active(spec.name), layerReused, timings };
+        return { record, version: this.store.active(spec.name), layerReused, unchanged: false, timings };
       });
     } finally {
       await rm(work, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Make an earlier version active again (a rollback; the previous one by number when none
+   * is named). Nothing is built: the version's image is in the store under its tag. Its
+   * instance is started and its handler loaded first, so the switch serves at once; then
+   * the record says it is active, and the other versions' instances drain (requests they
+   * hold finish; queued ones take the version active when their turn comes).
+   */
+  async rollback(name: string, version?: number): Promise<ActivationResult> {
+    return this.serialized(name, async () => {
+      const record = this.store.get(name);
+      const previous = record.activeVersion;
+      const target =
+        version === undefined ? this.store.previousVersion(name) : this.store.version(record, version);
+      if (target.version === previous) return { record, version: target, previous, unchanged: true };
+      await this.target.prepare(target);
+      const updated = await this.store.activate(name, target.version);
+      await this.target.retire(name, target.version);
+      return { record: updated, version: target, previous, unchanged: false };
+    });
+  }
+
+  /**
+   * A config update (`PATCH /functions/:name`): a new version with the active one's image
+   * and a patched spec (limits, env), proved by a trial start like a deploy's. A patch that
+   * changes nothing makes no version.
+   */
+  async updateConfig(name: string, patch: unknown): Promise<ActivationResult> {
+    return this.serialized(name, async () => {
+      const active = this.store.active(name);
+      const spec = patchSpec(active.spec, patch);
+      if (sameSpec(spec, active.spec))
+        return { record: this.store.get(name), version: active, previous: active.version, unchanged: true };
+      const { createdAt: _, ...rest } = active;
+      const version = { ...rest, version: this.store.nextVersion(name), spec };
+      await this.target.prepare({ ...version, createdAt: new Date().toISOString() });
+      const record = await this.store.addActiveVersion(version);
+      const size = (await this.images.readBlob(active.image)).length;
+      await this.images.tag(`fn/${name}:${version.version}`, {
+        mediaType: MediaType.manifest,
+        digest: active.image,
+        size,
+      });
+      await this.target.retire(name, version.version);
+      return { record, version: this.store.active(name), previous: active.version, unchanged: false };
+    });
+  }
+
+  /**
+   * The active version when it has these files and this spec on the current base image: a
+   * redeploy of it changes nothing. A base image rebuilt since (a new shim) makes a new version.
+   */
+  private async activeWith(spec: FunctionSpec, digest: string): Promise<FunctionVersion | undefined> {
+    if (!this.store.has(spec.name)) return undefined;
+    const active = this.store.active(spec.name);
+    if (active.sourceDigest !== digest || !sameSpec(active.spec, spec)) return undefined;
+    const base = await this.baseImages.ensure(spec.runtime);
+    const image = await this.images.getImage(active.image);
+    const layersOf = (ds: { digest: string }[]) => ds.map((d) => d.digest).join(',');
+    return layersOf(image.manifest.layers.slice(0, -1)) === layersOf(base.manifest.layers)
+      ? active
+      : undefined;
   }
 
   async remove(name: string): Promise<void> {

@@ -10,6 +10,7 @@ import * as lambdaInvoke from './routes/lambda-invoke.js';
 import * as logs from './routes/logs.js';
 import * as metrics from './routes/metrics.js';
 import type { RouteContext } from './routes/route-context.js';
+import * as versions from './routes/versions.js';
 
 export interface GatewayOptions {
   /**
@@ -33,6 +34,7 @@ function requireToken(token: string | undefined): MiddlewareHandler {
 /** Route modules, one per area of the API (`routes/`): a new area is a file plus a line here. */
 const ROUTES: { register(context: RouteContext): void }[] = [
   functions,
+  versions,
   logs,
   instances,
   asyncRoutes,

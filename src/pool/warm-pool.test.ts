@@ -123,6 +123,27 @@ describe('WarmPool', () => {
     expect((await pool.list()).map((i) => i.version)).toEqual([2]);
   });
 
+  it('serves a version pinned by number or alias beside the active one; a deploy retires neither the active nor aliased', async () => {
+    makePool();
+    const [v1, v2, v3] = [1, 2, 3].map((n) => fnVersion('pinned', n));
+    directory.add(v1!);
+    directory.add(v2!);
+    directory.activate(v3!);
+    directory.aliases.set('pinned@prod', 1);
+    expect(body(await get(pool, 'pinned'))).toBe('v3');
+    expect(body(await get(pool, 'pinned@2'))).toBe('v2');
+    expect(body(await get(pool, 'pinned@prod'))).toBe('v1');
+    expect((await pool.list()).map((i) => i.version).sort()).toEqual([1, 2, 3]);
+    // A new active version: v3 and the pinned-by-number v2 go, prod's v1 stays.
+    const v4 = fnVersion('pinned', 4);
+    await pool.prepare(v4);
+    directory.activate(v4);
+    await pool.retire('pinned', 4);
+    expect((await pool.list()).map((i) => i.version).sort()).toEqual([1, 4]);
+    expect((await get(pool, 'pinned@prod')).start).toBe('warm');
+    await expect(get(pool, 'pinned@9')).rejects.toMatchObject({ code: 'version_not_found' });
+  });
+
   it('removing a function while its instance starts leaves no instance behind', async () => {
     makePool();
     const held = gate();

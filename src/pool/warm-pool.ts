@@ -53,10 +53,14 @@ export interface InstanceInfo {
   cpuUsageUs: number;
 }
 
-/** Where the pool learns which version of a function is active (the function store). */
+/** Where the pool learns which version of a function serves (the function store). */
 export interface FunctionDirectory {
   active(name: string): FunctionVersion;
   allActive(): FunctionVersion[];
+  /** The version an invoke names: `NAME` (the active one), `NAME@7`, `NAME@alias`. */
+  resolve(ref: string): FunctionVersion;
+  /** Versions of `name` that aliases point at: kept like the active one, not retired by a deploy. */
+  aliasedVersions(name: string): number[];
 }
 
 /** Errors after which an instance cannot be trusted with another request. */
@@ -73,6 +77,8 @@ interface PendingStart {
   retired: boolean;
   /** Started by placement for waiting requests (not a deploy's or `minInstances`' start). */
   forWaiting: boolean;
+  /** The line it was started for (`NAME`, `NAME@7`, `NAME@alias`), when `forWaiting`. */
+  ref?: string;
 }
 
 /** A request admitted to its function's queue, waiting to be placed on an instance. */
@@ -135,18 +141,21 @@ export class WarmPool {
   }
 
   /**
-   * Admit a request to `name`'s queue (429 `queue_full` past `maxQueue`), then place it on an
-   * instance of the version active when it is placed (after a redeploy, nothing waiting runs
-   * the old code), starting one if placement says so.
+   * Admit a request to its function's queue (429 `queue_full` past `maxQueue`), then place
+   * it on an instance of the version `ref` names when it is placed (after a redeploy or an
+   * alias moved, nothing waiting runs the old code), starting one if placement says so.
+   * `ref` is a function name (its active version) or a version pinned by number or alias
+   * (`NAME@7`, `NAME@prod`; the function store resolves it).
    */
-  async acquire(name: string): Promise<Lease> {
+  async acquire(ref: string): Promise<Lease> {
+    const name = this.functions.resolve(ref).spec.name;
     const queue = this.queueFor(this.functions.active(name));
     const arrived = performance.now();
     const admitted = queue.enter(name);
     const freeSlot = typeof admitted === 'function' ? admitted : await admitted;
     let instance: Instance;
     try {
-      instance = await this.waitForInstance(name);
+      instance = await this.waitForInstance(ref);
     } catch (err) {
       freeSlot();
       throw err;
@@ -183,8 +192,8 @@ export class WarmPool {
   }
 
   /** `acquire`, send the request, release: the whole request through the pool, buffered. */
-  async invoke(name: string, req: ShimRequest): Promise<Invocation> {
-    const lease = await this.acquire(name);
+  async invoke(ref: string, req: ShimRequest): Promise<Invocation> {
+    const lease = await this.acquire(ref);
     const { instance, timings } = lease;
     let outcome: 'ok' | 'broken' = 'ok';
     try {
@@ -219,17 +228,22 @@ export class WarmPool {
   }
 
   /**
-   * Retire every instance of `name` except those of `keepVersion`: idle ones stop now,
-   * busy ones after their requests, ones still starting once they have started. Requests
-   * waiting for an instance are placed again, on `keepVersion` (or refused: the function
-   * is gone).
+   * Retire every instance of `name` except those of `keepVersion` and of the versions its
+   * aliases name (all of them when `keepVersion` is undefined): idle ones stop now, busy
+   * ones after their requests, ones still starting once they have started. Requests
+   * waiting for an instance are placed again, on the version their ref names now (or
+   * refused: the function is gone).
    */
   async retire(name: string, keepVersion?: number): Promise<void> {
+    // Versions aliases point at keep their instances too (a deploy does not move `prod`).
+    const keep = new Set(
+      keepVersion === undefined ? [] : [keepVersion, ...this.functions.aliasedVersions(name)],
+    );
     for (const start of this.pending) {
-      if (start.name === name && start.version !== keepVersion) start.retired = true;
+      if (start.name === name && !keep.has(start.version)) start.retired = true;
     }
     const doomed = [...this.instances.values()].filter(
-      (i) => i.functionName === name && i.version !== keepVersion && i.state !== 'starting',
+      (i) => i.functionName === name && !keep.has(i.version) && i.state !== 'starting',
     );
     await Promise.all(doomed.map((instance) => this.stop(instance.id)));
     if (keepVersion === undefined) this.queues.delete(name);
@@ -307,17 +321,20 @@ export class WarmPool {
     return queue;
   }
 
-  /** Join `name`'s line and wait until `dispatch` places this request on an instance. */
-  private waitForInstance(name: string): Promise<Instance> {
+  /**
+   * Join the line of `ref` (`NAME`, `NAME@7`, `NAME@alias`: one line per ref, each placed on
+   * the version its ref names) and wait until `dispatch` places this request on an instance.
+   */
+  private waitForInstance(ref: string): Promise<Instance> {
     if (this.closed) return Promise.reject(new KilnError('shutting_down', 'Kiln is shutting down', 503));
     return new Promise((resolve, reject) => {
-      let line = this.lines.get(name);
+      let line = this.lines.get(ref);
       if (!line) {
         line = [];
-        this.lines.set(name, line);
+        this.lines.set(ref, line);
       }
       line.push({ place: resolve, fail: reject });
-      this.dispatch(name);
+      this.dispatchLine(ref);
     });
   }
 
@@ -337,13 +354,20 @@ export class WarmPool {
     return view;
   }
 
-  /** Place `name`'s waiting requests, head first, until placement says wait. */
+  /** Run every line of function `name`: its own and those of its pinned refs. */
   private dispatch(name: string): void {
-    const line = this.lines.get(name);
+    for (const ref of [...this.lines.keys()]) {
+      if (ref === name || ref.startsWith(`${name}@`)) this.dispatchLine(ref);
+    }
+  }
+
+  /** Place the waiting requests of `ref`, head first, until placement says wait. */
+  private dispatchLine(ref: string): void {
+    const line = this.lines.get(ref);
     if (!line || line.length === 0) return;
     let fn: FunctionVersion;
     try {
-      fn = this.functions.active(name);
+      fn = this.functions.resolve(ref);
     } catch (err) {
       // The function was removed while these requests waited.
       for (const waiter of line.splice(0)) waiter.fail(err);
@@ -359,7 +383,7 @@ export class WarmPool {
       if (decision.kind === 'wait') return;
       if (decision.kind === 'start') {
         // It never rejects: a failure fails the requests it was for (failWaitersOf).
-        void this.startInstance(fn, true).catch(() => undefined);
+        void this.startInstance(fn, true, 'request', ref).catch(() => undefined);
         continue;
       }
       const instance = this.instances.get(decision.id);
@@ -397,6 +421,7 @@ export class WarmPool {
     fn: FunctionVersion,
     forWaiting: boolean,
     priority: StartPriority = 'request',
+    ref = fn.spec.name,
   ): Promise<Instance | undefined> {
     if (this.closed) throw new KilnError('shutting_down', 'Kiln is shutting down', 503);
     const pending: PendingStart = {
@@ -405,6 +430,7 @@ export class WarmPool {
       version: fn.version,
       retired: false,
       forWaiting,
+      ref,
     };
     this.pending.add(pending);
     // The start waits its turn among all the host's starts (issue 8 item 7); one retired or
@@ -427,7 +453,7 @@ export class WarmPool {
     } catch (err) {
       this.pending.delete(pending);
       if (!forWaiting) throw err;
-      this.failWaitersOf(fn, err);
+      this.failWaitersOf(ref, fn, err);
       return undefined;
     } finally {
       this.starting.delete(started);
@@ -440,8 +466,8 @@ export class WarmPool {
    * are the head of the line beyond what the other starts in flight will absorb, at most
    * one instance's worth (`concurrency`); the rest keep waiting and are placed again.
    */
-  private failWaitersOf(fn: FunctionVersion, err: unknown): void {
-    const line = this.lines.get(fn.spec.name);
+  private failWaitersOf(ref: string, fn: FunctionVersion, err: unknown): void {
+    const line = this.lines.get(ref);
     if (!line) return;
     const othersStarting = this.placementView(fn).filter((i) => i.state === 'starting').length;
     const uncovered = line.length - othersStarting * fn.spec.concurrency;
@@ -535,9 +561,15 @@ export class WarmPool {
   private async maintainOnce(): Promise<void> {
     const now = Date.now();
     const active = this.functions.allActive();
-    // An idle instance of no active version (a deploy that failed after its trial start,
-    // say) serves nothing: stop it, after a grace period that a deploy in progress needs.
-    const serving = new Set(active.map((fn) => `${fn.spec.name}@${fn.version}`));
+    // An idle instance of a version neither active nor aliased (a deploy that failed after
+    // its trial start, a version invoked pinned by number) stops after a grace period that
+    // a deploy in progress needs.
+    const serving = new Set(
+      active.flatMap((fn) => [
+        `${fn.spec.name}@${fn.version}`,
+        ...this.functions.aliasedVersions(fn.spec.name).map((v) => `${fn.spec.name}@${v}`),
+      ]),
+    );
     for (const instance of [...this.instances.values()]) {
       const orphan = !serving.has(`${instance.functionName}@${instance.version}`);
       if (orphan && instance.state === 'idle' && now - instance.lastUsedAt > ORPHAN_GRACE_MS)

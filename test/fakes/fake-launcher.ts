@@ -210,6 +210,7 @@ export class FakeDirectory implements FunctionDirectory {
 
   activate(fn: FunctionVersion): void {
     this.activeVersions.set(fn.spec.name, fn);
+    this.add(fn);
   }
 
   remove(name: string): void {
@@ -224,6 +225,27 @@ export class FakeDirectory implements FunctionDirectory {
 
   allActive(): FunctionVersion[] {
     return [...this.activeVersions.values()];
+  }
+
+  /** Every version the pool was handed, for invokes pinned by number. */
+  private readonly known = new Map<string, FunctionVersion>();
+  readonly aliases = new Map<string, number>();
+
+  add(fn: FunctionVersion): void {
+    this.known.set(`${fn.spec.name}@${fn.version}`, fn);
+  }
+
+  resolve(ref: string): FunctionVersion {
+    const [name, qualifier] = ref.split('@') as [string, string | undefined];
+    if (qualifier === undefined) return this.active(name);
+    const version = /^\d+$/.test(qualifier) ? Number(qualifier) : this.aliases.get(`${name}@${qualifier}`);
+    const fn = this.known.get(`${name}@${version}`);
+    if (!fn) throw new KilnError('version_not_found', `no version ${ref}`, 404);
+    return fn;
+  }
+
+  aliasedVersions(name: string): number[] {
+    return [...this.aliases].filter(([k]) => k.startsWith(`${name}@`)).map(([, v]) => v);
   }
 }
 

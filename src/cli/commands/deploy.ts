@@ -73,10 +73,17 @@ async function deploy(dir: string, options: DeployOptions): Promise<void> {
     version: number;
     layer: string;
     layerReused: boolean;
+    unchanged?: boolean;
   }>('POST', `/functions?${query}`, {
     body: await packDir(dir),
     headers: { 'content-type': 'application/gzip' },
   });
+  if (result.unchanged) {
+    console.log(
+      `${result.function.name} unchanged: version ${result.version} already has these files and this spec (no new version)`,
+    );
+    return;
+  }
   console.log(
     `deployed ${result.function.name} version ${result.version} in ${Date.now() - started} ms (layer ${result.layer.slice(0, 19)}${result.layerReused ? ', unchanged' : ''})`,
   );

@@ -8,6 +8,7 @@ import * as invoke from './invoke.js';
 import * as logs from './logs.js';
 import * as runtimes from './runtimes.js';
 import * as serve from './serve.js';
+import * as versions from './versions.js';
 
 /**
  * Every `kiln` command, one module each: a module registers its own command(s) and
@@ -20,6 +21,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   asyncCommands,
   logs,
   functions,
+  versions,
   instances,
   doctor,
   runtimes,

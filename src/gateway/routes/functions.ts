@@ -14,6 +14,7 @@ function summary(record: FunctionRecord) {
     memoryMb: active?.spec.memoryMb,
     image: active?.image,
     versions: record.versions.length,
+    aliases: record.aliases ?? {},
     updatedAt: record.updatedAt,
   };
 }
@@ -46,15 +47,13 @@ export function register({ app, kiln, control, maxDeployBytes }: RouteContext): 
         version: result.version.version,
         layer: result.version.layer,
         layerReused: result.layerReused,
+        unchanged: result.unchanged,
       },
-      201,
+      result.unchanged ? 200 : 201,
     );
   });
   app.get('/functions', control, (c) => c.json({ functions: kiln.functions.list().map(summary) }));
   app.get('/functions/:name', control, (c) => c.json(kiln.functions.get(c.req.param('name'))));
-  app.get('/functions/:name/versions', control, (c) =>
-    c.json({ versions: kiln.functions.get(c.req.param('name')).versions }),
-  );
   app.delete('/functions/:name', control, async (c) => {
     await kiln.removeFunction(c.req.param('name'));
     return c.json({ deleted: c.req.param('name') });
