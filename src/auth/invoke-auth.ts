@@ -7,6 +7,8 @@ import { type BearerCheck, unauthorized } from './bearer.js';
  * the world). A gateway run with `--insecure-no-auth` has no token to accept, so such a
  * function then answers 401 to everyone: it fails closed.
  * An unknown function is a 404 `function_not_found`, as the pool would answer.
+ * `name` may pin a version (`NAME@7`, `NAME@alias`): then the token is needed when that
+ * version or the active one asks for it, so an old version cannot open what the function closed.
  */
 export function checkInvokeAuth(
   functions: FunctionStore,
@@ -14,6 +16,8 @@ export function checkInvokeAuth(
   authorization: string | undefined,
   check: BearerCheck | undefined,
 ): void {
-  if (functions.active(name).spec.auth !== 'token') return;
+  const target = functions.resolve(name);
+  const active = functions.active(target.spec.name);
+  if (target.spec.auth !== 'token' && active.spec.auth !== 'token') return;
   if (!check?.accepts(authorization)) throw unauthorized(`function "${name}"`);
 }

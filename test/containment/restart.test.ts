@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { EXAMPLES, FIXTURES } from '../harness.js';
+import { GatewayProcess } from './gateway-process.js';
+
+const execFileP = promisify(execFile);
+
+/**
+ * issue 12 (durability): a gateway killed with SIGKILL while its instances and stem cells
+ * run comes back with every function, version and alias serving, and nothing of the dead
+ * run left: no container in its runtime's state root, no mount under its data dir, no
+ * cgroup of its containers, no uid lease.
+ */
+let gateway: GatewayProcess;
+
+beforeAll(async () => {
+  gateway = await GatewayProcess.start({ KILN_STEM_CELLS: '1' });
+});
+afterAll(() => gateway?.remove());
+
+async function containers(): Promise<string[]> {
+  const { stdout } = await execFileP('crun', ['--root', gateway.stateRoot, 'list', '-q']).catch(() => ({
+    stdout: '',
+  }));
+  return stdout.split('\n').filter(Boolean);
+}
+
+async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`));
+}
+
+/** Every cgroup dir of these container ids, in every hierarchy of the host. */
+async function cgroupsOf(ids: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const hierarchy of await readdir('/sys/fs/cgroup')) {
+    for (const id of ids) {
+      const dir = path.join('/sys/fs/cgroup', hierarchy, 'kiln', id);
+      if (existsSync(dir)) found.push(dir);
+    }
+  }
+  return found;
+}
+
+async function leasesOf(stateRoot: string): Promise<string[]> {
+  const held: string[] = [];
+  for (const uid of await readdir('/run/kiln/uids').catch(() => [] as string[])) {
+    const owner = await readFile(path.join('/run/kiln/uids', uid), 'utf8').catch(() => '');
+    if (owner.trim() === stateRoot) held.push(uid);
+  }
+  return held;
+}
+
+async function serves(ref: string, expected: string): Promise<void> {
+  const res = await fetch(`${gateway.url}/fn/${ref}/?name=again`);
+  expect(res.status, ref).toBe(200);
+  expect(await res.text(), ref).toContain(expected);
+}
+
+it('kill -9 with instances running, then a restart: every function, version and alias serves, nothing of the dead run remains', async () => {
+  expect((await gateway.deploy(path.join(EXAMPLES, 'hello-node'), { name: 'web' })).status).toBe(201);
+  expect(
+    (await gateway.deploy(path.join(FIXTURES, 'hello-v2'), { name: 'web', runtime: 'node' })).status,
+  ).toBe(201);
+  const alias = await fetch(`${gateway.url}/functions/web/aliases/prod`, {
+    method: 'PUT',
+    headers: gateway.headers({ 'content-type': 'application/json' }),
+    body: '{"version":1}',
+  });
+  expect(alias.status).toBe(200);
+  const py = await gateway.deploy(path.join(EXAMPLES, 'hello-python'), { name: 'py', minInstances: '1' });
+  expect(py.status).toBe(201);
+  await serves('web', 'version two');
+  await serves('web@1', 'Hello, again!');
+  await serves('web@prod', 'Hello, again!');
+  await serves('py', 'again');
+
+  const instances = path.join(gateway.dataDir, 'instances');
+  const before = [
+    ...new Set([...(await containers()), ...(await readdir(instances)).filter((n) => !n.startsWith('.'))]),
+  ];
+  // web@2, web@1, py, and the stem cells of node and python.
+  expect(before.length).toBeGreaterThanOrEqual(3);
+  const ofDeadRun = (mounts: string[]) =>
+    mounts.filter((m) => before.includes(path.relative(instances, m).split('/')[0]!));
+  expect(ofDeadRun(await mountsUnder(instances))).not.toEqual([]);
+  expect(await cgroupsOf(before)).not.toEqual([]);
+  await gateway.kill9();
+  // The dead gateway's containers still run: nothing reaped them.
+  expect((await containers()).filter((id) => before.includes(id))).not.toEqual([]);
+
+  await gateway.launch();
+  expect(
+    (await containers()).filter((id) => before.includes(id)),
+    'containers',
+  ).toEqual([]);
+  expect(ofDeadRun(await mountsUnder(instances)), 'mounts').toEqual([]);
+  expect(await cgroupsOf(before), 'cgroups').toEqual([]);
+  expect(
+    before.filter((id) => existsSync(path.join(instances, id))),
+    'instance dirs',
+  ).toEqual([]);
+  // Only leases of containers the new run started are held (a stem cell may be starting:
+  // its lease comes before its container).
+  await expect
+    .poll(async () => (await leasesOf(gateway.stateRoot)).length <= (await containers()).length, {
+      timeout: 30_000,
+    })
+    .toBe(true);
+
+  await serves('web', 'version two');
+  await serves('web@1', 'Hello, again!');
+  await serves('web@prod', 'Hello, again!');
+  await serves('py', 'again');
+  const record = await (await fetch(`${gateway.url}/functions/web`, { headers: gateway.headers() })).json();
+  expect(record).toMatchObject({ activeVersion: 2, aliases: { prod: 1 } });
+});
