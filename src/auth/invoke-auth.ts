@@ -16,8 +16,12 @@ export function checkInvokeAuth(
   authorization: string | undefined,
   check: BearerCheck | undefined,
 ): void {
-  const target = functions.resolve(name);
-  const active = functions.active(target.spec.name);
-  if (target.spec.auth !== 'token' && active.spec.auth !== 'token') return;
+  if (!invokeNeedsToken(functions, name)) return;
   if (!check?.accepts(authorization)) throw unauthorized(`function "${name}"`);
+}
+
+/** Whether invokes of `name` (maybe `NAME@7`, `NAME@alias`) need the gateway's token. */
+export function invokeNeedsToken(functions: FunctionStore, name: string): boolean {
+  const target = functions.resolve(name);
+  return target.spec.auth === 'token' || functions.active(target.spec.name).spec.auth === 'token';
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BearerCheck } from '../auth/bearer.js';
-import { checkInvokeAuth } from '../auth/invoke-auth.js';
+import { checkInvokeAuth, invokeNeedsToken } from '../auth/invoke-auth.js';
 import { errorAnswer, KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
 import { breaksInstance } from '../pool/instance.js';
@@ -70,7 +70,7 @@ async function proxy(
     // The gateway's token, when it guards this function, is never shown to the function.
     const headers = requestHeadersForShim(
       req.rawHeaders,
-      check !== undefined && lease.instance.target.spec.auth === 'token',
+      check !== undefined && invokeNeedsToken(kiln.functions, target.name),
     );
     const remote = req.socket.remoteAddress ?? '127.0.0.1';
     const forwarded = req.headers['x-forwarded-for'];
