@@ -69,7 +69,7 @@ export function defaultStartLimit(
   if (env !== undefined && env !== '') {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1)
-      throw new Error(`KILN_MAX_STARTS must be a positive integer, not "${env}"`);
+      throw new KilnError('invalid_config', `KILN_MAX_STARTS must be a positive integer, got "${env}"`, 500);
     return n;
   }
   return Math.max(2, cores * 2);

@@ -51,14 +51,15 @@ async function until(check: () => boolean | Promise<boolean>, limitMs = 5000): P
 }
 
 describe('WarmPool', () => {
-  it('serves the instance a deploy prepared: first request says cold, the next warm, same instance', async () => {
+  it('serves the instance a deploy prepared: both requests say warm, the first prewarmed, same instance', async () => {
     makePool();
     const v1 = fnVersion('hello', 1);
     await pool.prepare(v1);
     directory.activate(v1);
     const first = await get(pool, 'hello');
     const second = await get(pool, 'hello');
-    expect([first.start, second.start]).toEqual(['cold', 'warm']);
+    expect([first.start, second.start]).toEqual(['warm', 'warm']);
+    expect([first.prewarmed, second.prewarmed]).toEqual([true, false]);
     expect(second.instanceId).toBe(first.instanceId);
     expect(body(second)).toBe('v1');
     expect(launcher.events).toEqual(['cold hello@1']);
@@ -365,7 +366,7 @@ describe('WarmPool.acquire', () => {
     next.release('ok');
   });
 
-  it('says prewarmed for the first request of an instance a deploy started, and only for it', async () => {
+  it('says warm and prewarmed for the first request of an instance a deploy started, without its start phases', async () => {
     makePool();
     const v1 = fnVersion('ahead', 1);
     await pool.prepare(v1);
@@ -375,6 +376,9 @@ describe('WarmPool.acquire', () => {
     const second = await pool.acquire('ahead');
     second.release('ok');
     expect([first.prewarmed, second.prewarmed]).toEqual([true, false]);
+    // It was warm when the first request came: neither says how it started, nor its phases.
+    expect([first.start, second.start]).toEqual(['warm', 'warm']);
+    expect(Object.keys(first.timings)).toEqual(['queue']);
     expect(second.instance.id).toBe(first.instance.id);
   });
 

@@ -105,9 +105,9 @@ interface Waiter {
  * retires the old version's instances: idle ones stop, busy ones finish their requests, starts
  * in flight stop once started; waiting requests go to the new version.
  *
- * `x-kiln-start` is `warm` once an instance has served a request; an instance's first
- * request reports how the instance started, even when a deploy started it ahead of time
- * (`Lease.prewarmed` says that it was).
+ * `x-kiln-start` is `warm` once an instance has served a request, and for the first request
+ * of an instance started ahead of time (a deploy, `minInstances`: `Lease.prewarmed`); the
+ * first request of an instance started for waiting requests reports how it started.
  */
 export class WarmPool {
   private readonly instances = new Map<string, Instance>();
@@ -160,9 +160,12 @@ export class WarmPool {
       freeSlot();
       throw err;
     }
+    // An instance started ahead of any request (a deploy's trial start, `minInstances`) was
+    // warm by the time this request came: it says `warm` and `prewarmed`, and the start's
+    // phases are not this request's (issue 10).
     const fresh = instance.requests === 0;
     const prewarmed = fresh && instance.prewarmed;
-    const start: StartKind = fresh ? instance.startedAs : 'warm';
+    const start: StartKind = fresh && !prewarmed ? instance.startedAs : 'warm';
     const waited = performance.now() - arrived;
     const timings: Record<string, number> = {};
     if (start === 'warm') timings.queue = waited;
@@ -222,8 +225,7 @@ export class WarmPool {
    */
   async prepare(fn: FunctionVersion, priority: StartPriority = 'request'): Promise<void> {
     this.stemCells.want(fn.spec.runtime);
-    const instance = await this.startInstance(fn, false, priority);
-    if (instance) instance.prewarmed = true;
+    await this.startInstance(fn, false, priority);
     this.dispatch(fn.spec.name);
   }
 
@@ -448,6 +450,8 @@ export class WarmPool {
         await this.remove(instance);
         return undefined;
       }
+      // Marked before it can take a request: the dispatch below may place one on it at once.
+      instance.prewarmed = !forWaiting;
       instance.moveTo('idle');
       return instance;
     } catch (err) {

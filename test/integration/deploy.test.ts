@@ -58,16 +58,18 @@ describe('deploy and invoke the examples in crun containers', () => {
     expect(body.requestId).toBe(res.headers.get('x-kiln-request-id'));
   });
 
-  it('the deploy starts an instance: its first request says cold, and the same instance serves the next warm', async () => {
+  it('the deploy starts an instance: its first request says warm and prewarmed (not the start it did not wait for), and the same instance serves the next', async () => {
     await deployDir(t.url, path.join(FIXTURES, 'hello-v2'), { name: 'fresh', runtime: 'node' });
     const a = await fetch(`${t.url}/fn/fresh/`);
     const b = await fetch(`${t.url}/fn/fresh/`);
-    expect(a.headers.get('x-kiln-start')).toBe('cold');
+    expect(a.headers.get('x-kiln-start')).toBe('warm');
+    expect(a.headers.get('x-kiln-prewarmed')).toBe('true');
     expect(b.headers.get('x-kiln-start')).toBe('warm');
-    // Server-Timing tells where the time went: the start's phases on the first, none after.
+    expect(b.headers.get('x-kiln-prewarmed')).toBeNull();
+    // Server-Timing holds this request's phases only: the deploy's start was not its own.
     const phases = (res: Response) =>
       (res.headers.get('server-timing') ?? '').split(', ').map((p) => p.split(';')[0]);
-    expect(phases(a)).toEqual(['queue', 'mount', 'runtime', 'ready', 'init', 'fn']);
+    expect(phases(a)).toEqual(['queue', 'fn']);
     expect(phases(b)).toEqual(['queue', 'fn']);
     expect(b.headers.get('x-kiln-instance')).toBe(a.headers.get('x-kiln-instance'));
     const { instances } = (await (await fetch(`${t.url}/instances`)).json()) as {

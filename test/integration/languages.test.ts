@@ -333,8 +333,14 @@ describe('stem cells for python and java', () => {
       });
       expect(res.status).toBe(201);
       const first = await fetch(`${s.url}/fn/${runtime}-stem${p}`);
-      expect(first.headers.get('x-kiln-start')).toBe('stem');
+      // The deploy's own start took the stem cell; its first request finds it warm.
+      expect(first.headers.get('x-kiln-prewarmed')).toBe('true');
       expect(await first.text()).toContain(text);
+      const { instances } = (await (await fetch(`${s.url}/instances`)).json()) as {
+        instances: { id: string; startedAs: string }[];
+      };
+      const served = instances.find((i) => i.id === first.headers.get('x-kiln-instance'));
+      expect(served?.startedAs).toBe('stem');
     },
   );
 });

@@ -267,7 +267,7 @@ describe('stem cells', () => {
 
   let stemmedId: string | null = null;
 
-  it("a just-deployed function's first request is stem, the next warm, and the pool refills", async () => {
+  it('a request that finds no instance takes a stem cell (stem, with its specialize phases), the next is warm, and the pool refills', async () => {
     // The first deploy of a language asks for its stem cells; wait until they are ready.
     await deployDir(s.url, path.join(FIXTURES, 'hello-v2'), { name: 'first', runtime: 'node' });
     await s.kiln.pool.stemCells.whenFull();
@@ -277,8 +277,14 @@ describe('stem cells', () => {
       memoryMb: '80',
     });
     expect(deployed.status).toBe(201);
+    // The deploy's own start took a stem cell: stop it, so that a request starts one itself.
+    for (const i of await instancesOf(s.url, 'stemmed'))
+      await fetch(`${s.url}/instances/${i.id}`, { method: 'DELETE' });
+    await eventually(async () => (await instancesOf(s.url, 'stemmed')).length === 0);
+    await s.kiln.pool.stemCells.whenFull();
     const first = await fetch(`${s.url}/fn/stemmed/`);
     expect(first.headers.get('x-kiln-start')).toBe('stem');
+    expect(first.headers.get('x-kiln-prewarmed')).toBeNull();
     stemmedId = first.headers.get('x-kiln-instance');
     expect(first.headers.get('server-timing')).toMatch(
       /^queue;dur=[\d.]+, specialize;dur=[\d.]+, init;dur=[\d.]+, fn;dur=[\d.]+$/,
