@@ -4,6 +4,13 @@
 import { logError } from './lambda-console.mjs';
 
 const TICK = Symbol('tick');
+/**
+ * Past this many bytes read before the tick, the body is streamed even if it could all be
+ * read at once: a stream that produces synchronously on every pull (1 GiB from a `pull()`
+ * that enqueues at once) would otherwise be held whole in the function's memory (issue 8:
+ * a 1 GiB response got the function killed for memory).
+ */
+const WHOLE_BODY_MAX = 1024 * 1024;
 
 function toRequest(req) {
   const headers = new Headers();
@@ -36,9 +43,10 @@ function bytes(chunk) {
 }
 
 /**
- * Read the body until it ends or until a read is still pending when the event loop comes
- * round (setImmediate): a body built from a string, bytes or an already-filled stream ends
- * first and is sent whole; one that waits on anything is streamed from then on.
+ * Read the body until it ends, until a read is still pending when the event loop comes
+ * round (setImmediate), or until more than WHOLE_BODY_MAX bytes are held: a small body
+ * built from a string, bytes or an already-filled stream ends first and is sent whole; one
+ * that waits on anything, or is large, is streamed from then on.
  */
 async function writeResponse(response, res) {
   const headers = responseHeaders(response);
@@ -50,8 +58,9 @@ async function writeResponse(response, res) {
   const reader = stream.getReader();
   const tick = new Promise((resolve) => setImmediate(resolve, TICK));
   const chunks = [];
+  let held = 0;
   let next = reader.read();
-  for (;;) {
+  while (held <= WHOLE_BODY_MAX) {
     const r = await Promise.race([next, tick]);
     if (r === TICK) break;
     if (r.done) {
@@ -59,6 +68,7 @@ async function writeResponse(response, res) {
       return;
     }
     chunks.push(bytes(r.value));
+    held += r.value.length;
     next = reader.read();
   }
   res.writeHead(response.status, headers);

@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { BearerCheck, unauthorized } from '../auth/bearer.js';
 import { KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
+import type { ConnectionLimits } from './connection-limits.js';
 import { errorResponse } from './errors.js';
 import * as asyncRoutes from './routes/async.js';
 import * as functions from './routes/functions.js';
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   token?: string;
   maxDeployBytes?: number;
   maxInvokeBytes?: number;
+  /** Connection caps and timeouts (`connection-limits.ts`); defaults suit one machine. */
+  connections?: Partial<ConnectionLimits>;
 }
 
 function requireToken(token: string | undefined): MiddlewareHandler {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Kiln } from '../kiln.js';
 import { createApp, type GatewayOptions } from './app.js';
+import { connectionLimits, limitConnections, raiseFileLimit } from './connection-limits.js';
 import { type DrainResult, RequestDrain } from './drain.js';
 import {
   createInvokeHandler,
@@ -53,7 +54,7 @@ export function startGateway(
     res.writeContinue();
     route(req, res);
   });
-  server.keepAliveTimeout = 65_000;
+  limitConnections(server, connectionLimits(raiseFileLimit(console.error), options.connections));
   const requests = new RequestDrain(server, isLogFollow);
   return new Promise((resolve) => {
     server.listen(port, host, () => {

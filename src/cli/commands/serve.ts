@@ -24,6 +24,16 @@ export function register(program: Command): void {
       process.env.KILN_SHUTDOWN_GRACE_MS || '30000',
     )
     .option(
+      '--max-connections <n>',
+      'open client connections in all (at most half the open-file limit)',
+      process.env.KILN_MAX_CONNECTIONS || '16384',
+    )
+    .option(
+      '--max-connections-per-client <n>',
+      'open connections from one client address (raise it behind a reverse proxy)',
+      process.env.KILN_MAX_CONNECTIONS_PER_CLIENT || '1024',
+    )
+    .option(
       '--insecure-no-auth',
       'serve the control plane without a token (anyone who reaches the port can deploy code)',
     )
@@ -35,7 +45,20 @@ interface ServeOptions {
   port: string;
   examples?: string;
   grace: string;
+  maxConnections: string;
+  maxConnectionsPerClient: string;
   insecureNoAuth?: boolean;
+}
+
+/** A positive whole number from a flag, or a 400-style error naming the flag and its env. */
+function positiveCount(value: string, flag: string, env: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new KilnError(
+      'invalid_connection_limit',
+      `${flag} (${env}) must be a whole number ≥ 1, got "${value}"`,
+    );
+  return n;
 }
 
 async function serve(options: ServeOptions): Promise<void> {
@@ -48,6 +71,14 @@ async function serve(options: ServeOptions): Promise<void> {
       'invalid_grace',
       `--grace (KILN_SHUTDOWN_GRACE_MS) must be whole ms ≥ 0, got "${options.grace}"`,
     );
+  const connections = {
+    maxConnections: positiveCount(options.maxConnections, '--max-connections', 'KILN_MAX_CONNECTIONS'),
+    maxConnectionsPerClient: positiveCount(
+      options.maxConnectionsPerClient,
+      '--max-connections-per-client',
+      'KILN_MAX_CONNECTIONS_PER_CLIENT',
+    ),
+  };
   // Decided before anything starts: a refused configuration leaves no trace.
   const source = chooseTokenSource({
     host: options.host,
@@ -61,7 +92,7 @@ async function serve(options: ServeOptions): Promise<void> {
   if (source.kind === 'env') token = source.token;
   else if (source.kind === 'file') token = await loadOrCreateToken(kiln.data.controlToken);
   else stderrLog(`WARNING: ${source.warning}`);
-  const gateway = await startGateway(kiln, options.host, port, { token });
+  const gateway = await startGateway(kiln, options.host, port, { token, connections });
   if (tracing) stderrLog(`tracing: spans go to ${tracing.shownUrl}`);
   const auth =
     source.kind === 'env'
