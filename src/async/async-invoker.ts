@@ -333,7 +333,11 @@ export class AsyncInvoker {
         headers: answer.response.headers,
         body: storeBody(answer.response.body),
       };
-      outcome = outcomeOfStatus(answer.response.status);
+      // A raw invoke (Lambda's Invoke API, `Event`) answers a handler's exception as a 200.
+      const functionError = answer.response.headers['x-kiln-function-error'];
+      if (functionError !== undefined)
+        attempt.error = { code: 'function_error', message: `the handler failed (${String(functionError)})` };
+      outcome = outcomeOfStatus(answer.response.status, functionError !== undefined);
     } catch (err) {
       const code = err instanceof KilnError ? err.code : 'internal_error';
       attempt.error = { code, message: (err as Error).message };

@@ -26,7 +26,10 @@ export interface AsyncAttempt {
   version?: number;
   /** The function's answer status, when it answered. */
   status?: number;
-  /** Why the attempt failed without an answer (`timeout`, `function_crashed`, `gateway_restarted`, …). */
+  /**
+   * Why the attempt failed: without an answer (`timeout`, `function_crashed`,
+   * `gateway_restarted`, …), or `function_error` beside a raw invoke's status 200.
+   */
   error?: { code: string; message: string };
 }
 

@@ -14,6 +14,7 @@ describe('async retry policy', () => {
     expect(outcomeOfStatus(302)).toEqual({ kind: 'final', state: 'succeeded' });
     expect(outcomeOfStatus(404)).toEqual({ kind: 'final', state: 'failed' });
     expect(outcomeOfStatus(500)).toEqual({ kind: 'retry' });
+    expect(outcomeOfStatus(200, true)).toEqual({ kind: 'retry' });
     expect(outcomeOfError('timeout', 504)).toEqual({ kind: 'retry' });
     expect(outcomeOfError('function_crashed', 502)).toEqual({ kind: 'retry' });
     expect(outcomeOfError('function_not_found', 404)).toEqual({ kind: 'final', state: 'failed' });

@@ -21,9 +21,14 @@ export type AttemptOutcome =
   /** Not the function's doing (its queue is full, the gateway is stopping): try again, not counted. */
   | { kind: 'requeue' };
 
-/** An attempt's outcome from the function's answer status. 5xx retries, as Lambda retries function errors. */
-export function outcomeOfStatus(status: number): AttemptOutcome {
-  if (status >= 500) return { kind: 'retry' };
+/**
+ * An attempt's outcome from the function's answer: 5xx retries, as Lambda retries function
+ * errors; so does a raw invoke's 200 that carries a function error (the handler threw:
+ * `x-kiln-function-error`, Lambda's `X-Amz-Function-Error`), which Lambda's `Event`
+ * invocations retry too (AWS Lambda Developer Guide, "Error handling and automatic retries").
+ */
+export function outcomeOfStatus(status: number, functionError = false): AttemptOutcome {
+  if (status >= 500 || functionError) return { kind: 'retry' };
   if (status >= 400) return { kind: 'final', state: 'failed' };
   return { kind: 'final', state: 'succeeded' };
 }

@@ -8,6 +8,8 @@ import { errorAnswer, KilnError } from '../errors.js';
 
 /** Lambda's synchronous payload cap, for request and response (AWS, "Lambda quotas": 6 MB = 6291456 bytes). */
 export const MAX_PAYLOAD_BYTES = 6_291_456;
+/** An `Event` (asynchronous) invoke's payload cap: "for asynchronous invocations, the maximum payload size is 1 MB" (AWS Lambda API Reference, "Invoke"). */
+export const MAX_EVENT_PAYLOAD_BYTES = 1_048_576;
 
 export interface FunctionTarget {
   name: string;

@@ -31,6 +31,20 @@ async function eventually<T>(probe: () => Promise<T | undefined>, what: string):
   throw new Error(`never: ${what}`);
 }
 
+interface AsyncView {
+  state: string;
+  attempts: { status?: number; error?: { code: string } }[];
+  result?: { body: { data: string } };
+}
+
+/** An async invocation once it is finished (a condition wait). */
+async function finished(t: TestGateway, id: string): Promise<AsyncView> {
+  return eventually(async () => {
+    const view = (await (await fetch(`${t.url}/async/${id}`)).json()) as AsyncView;
+    return ['succeeded', 'failed', 'dead'].includes(view.state) ? view : undefined;
+  }, `invocation ${id} finished`);
+}
+
 async function logLines(t: TestGateway, name: string, requestId: string): Promise<string[]> {
   const res = await fetch(`${t.url}/functions/${name}/logs?request=${requestId}`);
   const text = await res.text();
@@ -149,22 +163,48 @@ describe("Lambda's Invoke API, without a control token", () => {
     expect(byArn.status).toBe(200);
   });
 
-  it('answers DryRun with 204 and refuses Event (asynchronous invoke) with a clear 400', async () => {
+  it('answers DryRun with 204 and nothing run', async () => {
     const dry = await fetch(invokeUrl(t, NAME), {
       method: 'POST',
       body: '{}',
       headers: { 'x-amz-invocation-type': 'DryRun' },
     });
     expect(dry.status).toBe(204);
-    const event = await fetch(invokeUrl(t, NAME), {
-      method: 'POST',
-      body: '{}',
-      headers: { 'x-amz-invocation-type': 'Event' },
+  });
+
+  it('queues an Event invoke: 202 with its request id, then the result under /async/<id>', async () => {
+    const event = (body: string) =>
+      fetch(invokeUrl(t, NAME), { method: 'POST', body, headers: { 'x-amz-invocation-type': 'Event' } });
+    const res = await event('{"order":8}');
+    expect(res.status).toBe(202);
+    expect(await res.text()).toBe('');
+    const id = res.headers.get('x-amz-request-id')!;
+    expect(id).toMatch(UUID);
+    expect(res.headers.get('location')).toBe(`/async/${id}`);
+    const done = await finished(t, id);
+    expect(done.state).toBe('succeeded');
+    // The handler's awsRequestId is the invocation id.
+    expect(JSON.parse(done.result!.body.data)).toMatchObject({
+      echo: { order: 8 },
+      function: NAME,
+      requestId: id,
     });
-    expect(event.status).toBe(400);
-    const body = (await event.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('async_invoke_unsupported');
-    expect(body.error.message).toContain('RequestResponse');
+
+    // A handler that raises is retried (asyncRetries, default 2), then dead: as Lambda retries Event invokes.
+    const failing = await event('{"fail":"async"}');
+    expect(failing.status).toBe(202);
+    const dead = await finished(t, failing.headers.get('x-amz-request-id')!);
+    expect(dead.state).toBe('dead');
+    expect(dead.attempts.map((a) => `${a.status} ${a.error?.code}`)).toEqual(
+      Array(3).fill('200 function_error'),
+    );
+    expect(JSON.parse(dead.result!.body.data)).toMatchObject({ errorMessage: 'failed on purpose: async' });
+
+    const notJson = await event('{nope');
+    expect(notJson.status).toBe(400);
+    const tooLarge = await event(JSON.stringify({ pad: 'x'.repeat(1_048_576) }));
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.headers.get('x-amzn-errortype')).toBe('RequestTooLargeException');
   });
 });
 
@@ -214,12 +254,13 @@ describe("Lambda's Invoke API with a control token", () => {
     const out = path.join(work, 'out.json');
     const payload = path.join(work, 'payload.json');
     await writeFile(payload, '{"from":"aws"}');
-    const run = (secret: string) =>
+    const run = (secret: string, ...extra: string[]) =>
       execFileP(
         aws!,
         [
           'lambda',
           'invoke',
+          ...extra,
           '--endpoint-url',
           t.url,
           '--function-name',
@@ -249,6 +290,12 @@ describe("Lambda's Invoke API with a control token", () => {
       (err: { stderr: string }) => err.stderr,
     );
     expect(refused).toContain('InvalidSignatureException');
+    // --invocation-type Event: queued, 202, the request id is the async invocation's.
+    const queued = await run(token, '--invocation-type', 'Event', '--debug');
+    expect(JSON.parse(queued.stdout)).toEqual({ StatusCode: 202 });
+    const id = /x-amz-request-id['"]?: ['"]?([0-9a-f-]{36})/i.exec(queued.stderr)?.[1];
+    expect(id, 'the request id in the AWS CLI debug log').toMatch(UUID);
+    expect(await finished(t, id!)).toMatchObject({ state: 'succeeded' });
   });
 
   it('kiln invoke --event prints the raw result, reads - as stdin, and exits 1 on a function error', async () => {
@@ -269,6 +316,12 @@ describe("Lambda's Invoke API with a control token", () => {
         child.on('close', (code) => resolve({ code, stdout, stderr }));
         child.stdin.end(input);
       });
+    const queued = await execFileP(process.execPath, [cli, 'invoke', NAME, '--event', eventFile, '--async'], {
+      env,
+    });
+    const id = queued.stdout.trim();
+    expect(id).toMatch(UUID);
+    expect(JSON.parse((await finished(t, id)).result!.body.data)).toMatchObject({ echo: { from: 'file' } });
     const fromStdin = await run('{"from":"stdin"}');
     expect(fromStdin.code).toBe(0);
     expect(JSON.parse(fromStdin.stdout)).toMatchObject({ echo: { from: 'stdin' } });

@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('--callback <url>', 'with --async: POST the result to this URL when it is done')
     .option(
       '-e, --event <file>',
-      "raw invoke through Lambda's Invoke API: the JSON event from a file (- reads stdin); prints the handler's result, exits 1 on a function error",
+      "raw invoke through Lambda's Invoke API: the JSON event from a file (- reads stdin); prints the handler's result, exits 1 on a function error (with --async: an Event invoke, prints the invocation id)",
     )
     .action(async (name: string, options: InvokeOptions) => {
       process.exitCode =
@@ -50,20 +50,26 @@ async function invokeRaw(name: string, options: InvokeOptions): Promise<number> 
     options.header?.length ||
     options.path !== '/' ||
     options.request !== 'GET' ||
-    options.async
+    options.callback !== undefined
   ) {
     throw new KilnError(
       'invalid_option',
-      '--event cannot be combined with -d, -H, -p, -X or --async: the event is the whole request',
+      '--event cannot be combined with -d, -H, -p, -X or --callback: the event is the whole request',
     );
   }
   const event = options.event === '-' ? await readStdin() : await readFile(options.event!);
   const client = new GatewayClient();
+  // With --async: Lambda's `Event` invocation type, queued as an async invocation (202).
+  const type = options.async ? 'Event' : 'RequestResponse';
   const res = await client.request('POST', `/2015-03-31/functions/${encodeURIComponent(name)}/invocations`, {
     body: event,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-amz-invocation-type': type },
   });
   if (!res.ok) return client.fail(res);
+  if (options.async) {
+    console.log(res.headers.get('x-amz-request-id'));
+    return 0;
+  }
   if (options.include) {
     console.log(`HTTP ${res.status} ${res.statusText}`);
     for (const [k, v] of res.headers) console.log(`${k}: ${v}`);

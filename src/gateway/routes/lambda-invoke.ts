@@ -4,12 +4,14 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { BearerCheck, unauthorized } from '../../auth/bearer.js';
 import { isSigV4, verifySigV4 } from '../../auth/sigv4.js';
 import { KilnError } from '../../errors.js';
+import type { Kiln } from '../../kiln.js';
 import { regionFromEnv } from '../../pool/lambda-environment.js';
 import {
   awsErrorAnswer,
   checkQualifier,
   functionArn,
   functionErrorOf,
+  MAX_EVENT_PAYLOAD_BYTES,
   MAX_PAYLOAD_BYTES,
   parseFunctionName,
 } from '../lambda-invoke-api.js';
@@ -46,12 +48,7 @@ export function register({ app, kiln, token }: RouteContext): void {
       checkQualifier(target, record.activeVersion, arn);
       const type = c.req.header('x-amz-invocation-type') ?? 'RequestResponse';
       if (type === 'DryRun') return c.body(null, 204, { 'x-amz-executed-version': String(active.version) });
-      if (type === 'Event') {
-        throw new KilnError(
-          'async_invoke_unsupported',
-          'InvocationType Event (asynchronous invoke) is not supported yet: invoke with RequestResponse',
-        );
-      }
+      if (type === 'Event') return await submitEvent(c, kiln, target.name, body);
       if (type !== 'RequestResponse') {
         throw new KilnError(
           'invalid_parameter',
@@ -112,6 +109,31 @@ export function register({ app, kiln, token }: RouteContext): void {
       const answer = awsErrorAnswer(err);
       return c.json(answer.body, answer.status as ContentfulStatusCode, answer.headers);
     }
+  });
+}
+
+/**
+ * `X-Amz-Invocation-Type: Event`: the event is stored as an async invocation (durable before
+ * the answer, retried on function errors, dead-lettered: src/async) and Lambda's answer is
+ * 202 with no body; its request id is the invocation id, so `GET /async/<id>` shows how it
+ * went and the handler's `awsRequestId` is that id on every attempt.
+ */
+async function submitEvent(c: Context, kiln: Kiln, name: string, body: Buffer): Promise<Response> {
+  if (body.length > MAX_EVENT_PAYLOAD_BYTES)
+    throw new KilnError(
+      'request_too_large',
+      `Request must be smaller than ${MAX_EVENT_PAYLOAD_BYTES} bytes for an asynchronous (Event) invoke`,
+      413,
+    );
+  checkJson(body);
+  // Lambda passes ClientContext to synchronous invokes only (API Reference, "Invoke").
+  const headers = { 'content-type': 'application/json', 'x-kiln-invoke': 'raw' };
+  const inv = await kiln.asyncInvoker.submit(name, { method: 'POST', path: '/', headers, body });
+  return c.body(null, 202, {
+    'x-amz-request-id': inv.id,
+    'x-amzn-requestid': inv.id,
+    'x-kiln-invocation-id': inv.id,
+    location: `/async/${inv.id}`,
   });
 }
 
