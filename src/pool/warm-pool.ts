@@ -296,6 +296,11 @@ export class WarmPool {
     return [...this.pending].filter((p) => name === undefined || p.name === name).length;
   }
 
+  /** Container starts on the host running now and waiting their turn (`StartAdmission`). */
+  startAdmission(): { running: number; waiting: number; limit: number } {
+    return { ...this.starts.counts, limit: this.starts.limit };
+  }
+
   listStemCells(): Promise<StemCellInfo[]> {
     return this.stemCells.list();
   }
