@@ -9,11 +9,16 @@ import { listTree } from '../image/layer-tar.js';
  * A digest of a received bundle's files: every path (sorted), its kind, a file's execute bit
  * and content, a link's target. Tar metadata (mtimes, owners, entry order, gzip level) is
  * not part of it, so `kiln deploy` of an unchanged dir gives the same digest however the
- * tar was made. Hard links count as the files they name.
+ * tar was made. Hard links count as the files they name. `include` picks paths, so that the
+ * CLI digests a dir as the bundle it would send (`kiln apply` compares before it packs).
  */
-export async function sourceDigest(dir: string): Promise<string> {
+export async function sourceDigest(
+  dir: string,
+  include: (rel: string) => boolean = () => true,
+): Promise<string> {
   const all = createHash('sha256');
   for (const rel of await listTree(dir)) {
+    if (!include(rel)) continue;
     const full = path.join(dir, rel);
     const st = await lstat(full);
     if (st.isDirectory()) all.update(`d ${JSON.stringify(rel)}\n`);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import * as apply from './apply.js';
 import * as asyncCommands from './async.js';
 import * as deploy from './deploy.js';
 import * as doctor from './doctor.js';
@@ -17,6 +18,7 @@ import * as versions from './versions.js';
 const COMMANDS: { register(program: Command): void }[] = [
   serve,
   deploy,
+  apply,
   invoke,
   asyncCommands,
   logs,

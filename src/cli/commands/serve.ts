@@ -3,12 +3,14 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { chooseTokenSource } from '../../auth/bind-policy.js';
 import { loadOrCreateToken } from '../../auth/token-file.js';
+import { pathExists } from '../../disk.js';
 import { KilnError } from '../../errors.js';
 import { startGateway } from '../../gateway/server.js';
 import { Kiln } from '../../kiln.js';
 import { installTracing } from '../../telemetry/otel-sdk.js';
 import { deployFields } from '../deploy-fields.js';
 import { packDir } from '../pack-dir.js';
+import { loadStack } from '../stack/stack-loader.js';
 import { stderrLog } from '../stderr-log.js';
 
 export function register(program: Command): void {
@@ -133,6 +135,11 @@ async function serve(options: ServeOptions): Promise<void> {
 async function deployExamples(kiln: Kiln, dir: string, url: string): Promise<void> {
   for (const name of (await readdir(dir)).sort()) {
     const fnDir = path.join(dir, name);
+    // A dir with a kiln.yaml is a stack (examples/stack): its functions, not the dir, deploy.
+    if (await pathExists(path.join(fnDir, 'kiln.yaml'))) {
+      await deployStackExample(kiln, path.join(fnDir, 'kiln.yaml'), url);
+      continue;
+    }
     try {
       const fields = await deployFields(fnDir, {});
       const result = await kiln.deployer.deploy({ bundle: await packDir(fnDir), fields });
@@ -142,5 +149,22 @@ async function deployExamples(kiln: Kiln, dir: string, url: string): Promise<voi
     } catch (err) {
       stderrLog(`example ${name} did not deploy: ${(err as Error).message}`);
     }
+  }
+}
+
+async function deployStackExample(kiln: Kiln, file: string, url: string): Promise<void> {
+  try {
+    for (const fn of await loadStack(file)) {
+      try {
+        const result = await kiln.deployer.deploy({ bundle: await packDir(fn.absDir), fields: fn.query });
+        stderrLog(
+          `deployed ${fn.name} v${result.version.version} (stack ${file}): curl ${url}/fn/${fn.name}/`,
+        );
+      } catch (err) {
+        stderrLog(`stack example ${fn.name} did not deploy: ${(err as Error).message}`);
+      }
+    }
+  } catch (err) {
+    stderrLog(`stack ${file} did not deploy: ${(err as Error).message}`);
   }
 }

@@ -1,0 +1,118 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import PQueue from 'p-queue';
+import type { FunctionRecord } from '../../functions/function-store.js';
+import { GatewayClient, GatewayError } from '../gateway-client.js';
+import { packDir } from '../pack-dir.js';
+import { type LoadedFunction, loadStack } from '../stack/stack-loader.js';
+import { type CurrentFunction, formatStep, planStack, type StackStep } from '../stack/stack-plan.js';
+
+/** Deploys at once: the gateway builds one per core, and uploads overlap the builds. */
+const PARALLEL_DEPLOYS = 3;
+
+export function register(program: Command): void {
+  program
+    .command('apply')
+    .description('deploy the functions of a stack file that changed (source or spec), in parallel')
+    .option('-f, --file <file>', 'the stack file', 'kiln.yaml')
+    .option('--prune', 'remove functions the file does not name')
+    .action(async (options: { file: string; prune?: boolean }) => {
+      process.exitCode = await apply(options.file, Boolean(options.prune));
+    });
+  program
+    .command('diff')
+    .description(
+      'show what `kiln apply` would do: + create, ~ update, - remove (--prune); exit 1 if anything',
+    )
+    .option('-f, --file <file>', 'the stack file', 'kiln.yaml')
+    .option('--prune', 'include removals of functions the file does not name')
+    .action(async (options: { file: string; prune?: boolean }) => {
+      const { steps } = await plan(options.file, Boolean(options.prune));
+      const lines = steps.map(formatStep).filter((l) => l !== undefined);
+      for (const line of lines) console.log(line);
+      process.exitCode = lines.length ? 1 : 0;
+    });
+}
+
+async function plan(file: string, prune: boolean) {
+  // The whole file is checked before the gateway is asked anything.
+  const desired = await loadStack(path.resolve(file));
+  const client = new GatewayClient();
+  const { functions } = await client.json<{ functions: { name: string }[] }>('GET', '/functions');
+  const current: CurrentFunction[] = await Promise.all(
+    functions.map(async ({ name }) => {
+      const record = await client.json<FunctionRecord>('GET', `/functions/${encodeURIComponent(name)}`);
+      const active = record.versions.find((v) => v.version === record.activeVersion);
+      const digest = (active as { sourceDigest?: string } | undefined)?.sourceDigest;
+      return { name, spec: active!.spec, sourceDigest: digest };
+    }),
+  );
+  return { desired, client, steps: planStack(desired, current, { prune }) };
+}
+
+async function apply(file: string, prune: boolean): Promise<number> {
+  const { desired, client, steps } = await plan(file, prune);
+  const byName = new Map(desired.map((d) => [d.name, d]));
+  const queue = new PQueue({ concurrency: PARALLEL_DEPLOYS });
+  // Each step's outcome, so a function waits for those it depends on (`dependsOn`) and is
+  // skipped when one of them failed; the rest run in parallel.
+  const outcomes = new Map<string, Promise<boolean>>();
+  const outcome = (step: StackStep): Promise<boolean> => {
+    let done = outcomes.get(step.name);
+    if (done) return done;
+    done = (async () => {
+      const deps = byName.get(step.name)?.dependsOn ?? [];
+      const failedDeps: string[] = [];
+      for (const dep of deps) {
+        const depStep = steps.find((s) => s.name === dep);
+        if (depStep && !(await outcome(depStep))) failedDeps.push(dep);
+      }
+      if (failedDeps.length) {
+        console.log(`${step.name}: skipped: ${failedDeps.join(', ')} failed`);
+        return false;
+      }
+      return (await queue.add(() => report(step, byName.get(step.name), client))) ?? false;
+    })();
+    outcomes.set(step.name, done);
+    return done;
+  };
+  const results = await Promise.all(steps.map(outcome));
+  return results.every(Boolean) ? 0 : 1;
+}
+
+/** Run one step and print its line: what was done and how long it took, or why it failed. */
+async function report(
+  step: StackStep,
+  fn: LoadedFunction | undefined,
+  client: GatewayClient,
+): Promise<boolean> {
+  const started = Date.now();
+  try {
+    const done = await run(step, fn, client);
+    console.log(`${step.name}: ${done}${step.kind === 'unchanged' ? '' : ` (${Date.now() - started} ms)`}`);
+    return true;
+  } catch (err) {
+    const code = err instanceof GatewayError ? ` [${err.code}]` : '';
+    console.log(`${step.name}: failed: ${(err as Error).message}${code}`);
+    return false;
+  }
+}
+
+async function run(step: StackStep, fn: LoadedFunction | undefined, client: GatewayClient): Promise<string> {
+  switch (step.kind) {
+    case 'unchanged':
+      return 'unchanged';
+    case 'remove':
+      await client.json('DELETE', `/functions/${encodeURIComponent(step.name)}`);
+      return 'removed';
+    default: {
+      const result = await client.json<{ version: number; unchanged?: boolean }>(
+        'POST',
+        `/functions?${new URLSearchParams(fn!.query)}`,
+        { body: await packDir(fn!.absDir), headers: { 'content-type': 'application/gzip' } },
+      );
+      if (step.kind === 'create') return `created version ${result.version}`;
+      return `${result.unchanged ? 'unchanged at' : 'updated to'} version ${result.version} (${step.changes.join('; ')})`;
+    }
+  }
+}

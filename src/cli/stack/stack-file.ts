@@ -1,0 +1,271 @@
+import { isMap, isScalar, LineCounter, type Node, type Pair, parseDocument, type YAMLMap } from 'yaml';
+import { KilnError } from '../../errors.js';
+import { parseSpec, SPEC_FIELDS, validateName, validateRuntime } from '../../functions/spec.js';
+
+/**
+ * `kiln.yaml`: many functions and their shared defaults in one file, like a compose file or
+ * OpenFaaS's stack.yml:
+ *
+ *   defaults:              # any spec field; env is merged, the function's names win
+ *     memoryMb: 128
+ *   functions:
+ *     api:                 # the function's name
+ *       dir: api           # its directory, relative to this file (default: the name)
+ *       runtime: node
+ *       handler: index.handler
+ *       env: { LOG_LEVEL: info }
+ *
+ * Parsing is pure (text in, functions or issues out); every issue names the file, line,
+ * column and field, and a stack with any issue is applied not at all.
+ */
+export interface StackFunction {
+  name: string;
+  /** The function's directory, as written (relative to the stack file) */
+  dir: string;
+  /** Spec fields for the deploy (no name): defaults merged under the function's own. */
+  fields: Record<string, unknown>;
+  /** Functions of the stack deployed before this one (`dependsOn`, compose's `depends_on`). */
+  dependsOn: string[];
+  line: number;
+}
+
+export interface StackIssue {
+  file: string;
+  line: number;
+  column: number;
+  field: string;
+  message: string;
+}
+
+export interface ParsedStack {
+  functions: StackFunction[];
+  issues: StackIssue[];
+}
+
+/** Fields only a function may set, not `defaults`: where it is and what it waits for. */
+const OWN_FIELDS = ['dir', 'dependsOn'];
+/** Fields a stack may set per function or in `defaults` (`name` is the key). */
+export const STACK_FIELDS = [...OWN_FIELDS, ...SPEC_FIELDS.filter((f) => f !== 'name')];
+const TOP_LEVEL = ['version', 'defaults', 'functions'];
+
+export function parseStack(file: string, text: string): ParsedStack {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  const issues: StackIssue[] = [];
+  const at = (node: Node | Pair | null | undefined, field: string, message: string) => {
+    const offset =
+      (node as Node | undefined)?.range?.[0] ?? ((node as Pair | undefined)?.key as Node)?.range?.[0] ?? 0;
+    const pos = lines.linePos(offset);
+    issues.push({ file, line: pos.line, column: pos.col, field, message });
+  };
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+    issues.push({
+      file,
+      line: pos.line,
+      column: pos.col,
+      field: '(yaml)',
+      message: e.message.split('\n')[0]!,
+    });
+  }
+  if (issues.length) return { functions: [], issues };
+  const root = doc.contents;
+  if (!isMap(root)) {
+    at(root as Node, '(file)', 'a stack file is a map with "functions" (and optional "defaults")');
+    return { functions: [], issues };
+  }
+  for (const pair of root.items) {
+    const key = keyOf(pair);
+    if (!TOP_LEVEL.includes(key))
+      at(pair.key as Node, key, `unknown top-level field: use ${TOP_LEVEL.join(', ')}`);
+  }
+  const defaultsNode = root.get('defaults', true) as Node | undefined;
+  let defaults = new Map<string, Pair>();
+  if (defaultsNode !== undefined) {
+    if (!isMap(defaultsNode)) at(defaultsNode, 'defaults', '"defaults" must be a map of spec fields');
+    else defaults = fieldsOf(defaultsNode, 'defaults', at);
+  }
+  const functionsNode = root.get('functions', true) as Node | undefined;
+  if (!isMap(functionsNode)) {
+    at(functionsNode ?? root, 'functions', '"functions" must be a map of function names to their fields');
+    return { functions: [], issues };
+  }
+  const functions: StackFunction[] = [];
+  const dependsOnAt = new Map<string, Node>();
+  for (const pair of functionsNode.items) {
+    const name = keyOf(pair);
+    const where = `functions.${name}`;
+    try {
+      validateName(name);
+    } catch (err) {
+      at(pair.key as Node, where, (err as Error).message);
+      continue;
+    }
+    if (pair.value !== null && !isMap(pair.value)) {
+      at(pair.value as Node, where, `function "${name}" must be a map of fields`);
+      continue;
+    }
+    const own = pair.value ? fieldsOf(pair.value as YAMLMap, where, at) : new Map<string, Pair>();
+    // Where each field's value comes from: the function's own, else defaults.
+    const source = new Map<string, { pair: Pair; field: string }>();
+    for (const [k, p] of defaults) source.set(k, { pair: p, field: `defaults.${k}` });
+    for (const [k, p] of own) source.set(k, { pair: p, field: `${where}.${k}` });
+    const fields: Record<string, unknown> = {};
+    let ok = true;
+    for (const [k, { pair: p, field }] of source) {
+      if (k === 'env') continue;
+      const value = (p.value as Node | null)?.toJSON();
+      const problem = checkField(k, value);
+      if (problem) {
+        at(p.value as Node, field, problem);
+        ok = false;
+      } else if (!OWN_FIELDS.includes(k)) {
+        fields[k] = value;
+      }
+    }
+    const env: Record<string, unknown> = {};
+    for (const [p, field] of [
+      [defaults.get('env'), 'defaults.env'],
+      [own.get('env'), `${where}.env`],
+    ] as const) {
+      if (!p) continue;
+      const value = (p.value as Node | null)?.toJSON();
+      const problem = checkField('env', value);
+      if (problem) {
+        at(p.value as Node, field, problem);
+        ok = false;
+      } else {
+        Object.assign(env, value);
+      }
+    }
+    if (Object.keys(env).length) fields.env = env;
+    const dirValue = (own.get('dir')?.value as Node | null | undefined)?.toJSON();
+    const dir = typeof dirValue === 'string' && dirValue ? dirValue : name;
+    const dependsOnPair = own.get('dependsOn');
+    const dependsOnValue = (dependsOnPair?.value as Node | null | undefined)?.toJSON();
+    const dependsOn = Array.isArray(dependsOnValue) ? (dependsOnValue as string[]) : [];
+    if (ok && fields.runtime !== undefined) {
+      // The whole spec, for rules across fields (minInstances ≤ maxInstances).
+      try {
+        parseSpec({ ...fields, name });
+      } catch (err) {
+        at(pair.key as Node, where, (err as Error).message);
+        ok = false;
+      }
+    }
+    if (ok) {
+      const line = lines.linePos((pair.key as Node).range![0]).line;
+      functions.push({ name, dir, fields, dependsOn, line });
+      if (dependsOnPair) dependsOnAt.set(name, dependsOnPair.value as Node);
+    }
+  }
+  // `dependsOn` names functions of this file, and never leads back to the function itself.
+  const named = new Set(functionsNode.items.map(keyOf));
+  for (const fn of functions) {
+    const node = dependsOnAt.get(fn.name);
+    for (const dep of fn.dependsOn) {
+      if (dep === fn.name) at(node, `functions.${fn.name}.dependsOn`, `"${dep}" cannot depend on itself`);
+      else if (!named.has(dep))
+        at(node, `functions.${fn.name}.dependsOn`, `"${dep}" is not a function of this stack`);
+    }
+  }
+  const cycle = dependencyCycle(functions);
+  if (cycle)
+    at(
+      dependsOnAt.get(cycle[0]!),
+      `functions.${cycle[0]}.dependsOn`,
+      `a dependency cycle: ${cycle.join(' → ')}`,
+    );
+  // A bad default is reported once, not once per function that uses it.
+  const seen = new Set<string>();
+  const unique = issues.filter((i) => {
+    const key = `${i.line}:${i.column}:${i.field}:${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return { functions, issues: unique };
+}
+
+/**
+ * A cycle among the functions' `dependsOn` (names of the path that closes it, first name
+ * again at the end), or undefined. Names outside the list are ignored (reported apart).
+ */
+export function dependencyCycle(functions: { name: string; dependsOn: string[] }[]): string[] | undefined {
+  const deps = new Map(functions.map((f) => [f.name, f.dependsOn]));
+  const done = new Set<string>();
+  const path: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    if (done.has(name)) return undefined;
+    const open = path.indexOf(name);
+    if (open >= 0) return [...path.slice(open), name];
+    path.push(name);
+    for (const dep of deps.get(name) ?? []) {
+      if (dep === name || !deps.has(dep)) continue;
+      const cycle = visit(dep);
+      if (cycle) return cycle;
+    }
+    path.pop();
+    done.add(name);
+    return undefined;
+  };
+  for (const f of functions) {
+    const cycle = visit(f.name);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+/** One field's problem, or undefined: the spec's own rules for its value. */
+function checkField(key: string, value: unknown): string | undefined {
+  try {
+    if (key === 'dir') {
+      if (typeof value !== 'string' || value === '') return '"dir" must be a directory path';
+      return undefined;
+    }
+    if (key === 'dependsOn') {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
+        return '"dependsOn" must be a list of function names';
+      return undefined;
+    }
+    if (key === 'runtime') {
+      validateRuntime(value);
+      return undefined;
+    }
+    parseSpec({ name: 'x', runtime: 'node', [key]: value });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+function keyOf(pair: Pair): string {
+  return isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+}
+
+function fieldsOf(
+  map: YAMLMap,
+  where: string,
+  at: (node: Node | null | undefined, field: string, message: string) => void,
+): Map<string, Pair> {
+  const out = new Map<string, Pair>();
+  for (const pair of map.items) {
+    const key = keyOf(pair);
+    if (!STACK_FIELDS.includes(key) || (where === 'defaults' && OWN_FIELDS.includes(key))) {
+      at(pair.key as Node, `${where}.${key}`, `unknown field "${key}": use ${STACK_FIELDS.join(', ')}`);
+      continue;
+    }
+    out.set(key, pair);
+  }
+  return out;
+}
+
+/** All issues as one error: `file:line:column: field: message`, one per line. */
+export function stackError(issues: StackIssue[]): KilnError {
+  return new KilnError(
+    'invalid_stack',
+    `the stack has ${issues.length} problem(s); nothing was applied:\n${issues
+      .map((i) => `${i.file}:${i.line}:${i.column}: ${i.field}: ${i.message}`)
+      .join('\n')}`,
+  );
+}

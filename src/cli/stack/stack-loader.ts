@@ -1,0 +1,74 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { sourceDigest } from '../../build/source-digest.js';
+import { KilnError } from '../../errors.js';
+import { type FunctionSpec, parseSpec } from '../../functions/spec.js';
+import { deployFields } from '../deploy-fields.js';
+import { isPacked } from '../pack-dir.js';
+import { parseStack, type StackFunction, type StackIssue, stackError } from './stack-file.js';
+
+/** A stack function ready to compare and deploy: its dir, the deploy's fields, its spec and source digest. */
+export interface LoadedFunction extends StackFunction {
+  absDir: string;
+  /** Query fields of `POST /functions` (strings; env as JSON). */
+  query: Record<string, string>;
+  spec: FunctionSpec;
+  sourceDigest: string;
+}
+
+/**
+ * Read and check a whole stack file before anything is applied: the YAML and every field
+ * (`parseStack`), then each function's dir, its runtime (detected from the files when
+ * unsaid) and the spec the gateway would make of it with the dir's own `kiln.json`.
+ * Any issue throws `invalid_stack` listing them all.
+ */
+export async function loadStack(file: string): Promise<LoadedFunction[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new KilnError('not_found', `no stack file ${file} (kiln apply -f FILE)`);
+  }
+  const shown = path.relative(process.cwd(), file) || file;
+  const { functions, issues } = parseStack(shown, text);
+  const loaded: LoadedFunction[] = [];
+  for (const fn of functions) {
+    const issue = (message: string): StackIssue => ({
+      file: shown,
+      line: fn.line,
+      column: 3,
+      field: `functions.${fn.name}`,
+      message,
+    });
+    const absDir = path.resolve(path.dirname(file), fn.dir);
+    const st = await stat(absDir).catch(() => undefined);
+    if (!st?.isDirectory()) {
+      issues.push(issue(`dir "${fn.dir}" is not a directory (relative to the stack file)`));
+      continue;
+    }
+    try {
+      const flags: Record<string, unknown> = { name: fn.name };
+      for (const [k, v] of Object.entries(fn.fields))
+        flags[k] = typeof v === 'object' ? JSON.stringify(v) : String(v);
+      const fields = await deployFields(absDir, flags);
+      const kilnJson = await readKilnJson(absDir);
+      const spec = parseSpec({ ...kilnJson, ...fields });
+      const query = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]));
+      loaded.push({ ...fn, absDir, query, spec, sourceDigest: await sourceDigest(absDir, isPacked) });
+    } catch (err) {
+      issues.push(issue((err as Error).message));
+    }
+  }
+  if (issues.length) throw stackError(issues);
+  return loaded;
+}
+
+async function readKilnJson(dir: string): Promise<Record<string, unknown>> {
+  const text = await readFile(path.join(dir, 'kiln.json'), 'utf8').catch(() => undefined);
+  if (text === undefined) return {};
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new KilnError('invalid_spec', `${dir}/kiln.json is not valid JSON`);
+  }
+}
