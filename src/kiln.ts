@@ -134,6 +134,13 @@ export class Kiln {
     telemetry.metrics.watch({
       instances: () => pool.list(),
       queueDepths: () => pool.queueDepths(),
+      isFunction: (name) => {
+        try {
+          return functions.get(name) !== undefined;
+        } catch {
+          return false;
+        }
+      },
       stemCellsReady: async () => {
         const ready: Record<string, number> = {};
         for (const cell of await pool.listStemCells()) ready[cell.language] = (ready[cell.language] ?? 0) + 1;

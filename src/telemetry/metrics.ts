@@ -10,6 +10,12 @@ export interface MetricsSource {
   stemCellsReady(): Promise<Record<string, number>>;
   /** Requests waiting for a slot, by function (absent: the pool does not say). */
   queueDepths?(): Record<string, number>;
+  /**
+   * Whether a function of this name is deployed. An invoke of any other name is counted
+   * under `function=""`: names come from strangers, and each new label value is a new series
+   * the gateway keeps forever.
+   */
+  isFunction?(name: string): boolean;
 }
 
 export interface InstanceSample {
@@ -163,10 +169,11 @@ export class KilnMetrics {
   }
 
   invoked(sample: InvokeSample): void {
-    this.invocations.inc({ function: sample.function, status: String(sample.status), start: sample.start });
-    this.invokeDuration.observe({ function: sample.function, start: sample.start }, sample.seconds);
+    const fn = this.source?.isFunction?.(sample.function) === false ? '' : sample.function;
+    this.invocations.inc({ function: fn, status: String(sample.status), start: sample.start });
+    this.invokeDuration.observe({ function: fn, start: sample.start }, sample.seconds);
     const reason = sample.errorCode && FAILURE_REASONS[sample.errorCode];
-    if (reason) this.failures.inc({ function: sample.function, reason });
+    if (reason) this.failures.inc({ function: fn, reason });
   }
 
   /** A start this request waited for: each phase's seconds, and their total. */

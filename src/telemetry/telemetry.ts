@@ -120,21 +120,26 @@ export class InvokeTelemetry {
 
   /**
    * The request goes to the function now. With tracing on, `outgoing` gets the `traceparent`
-   * of this call's span, so the function's own spans are its children; off, the caller's
-   * `traceparent` (if any) stays in `outgoing` as it came.
+   * of this call's span (replacing the caller's), so the function's own spans are its
+   * children; off, the caller's `traceparent` (if any) stays in `outgoing` as it came.
+   * `outgoing` is the proxy's raw `[name, value, …]` list or a buffered request's record.
    */
-  calling(outgoing: string[]): void {
+  calling(outgoing: string[] | Record<string, string | string[]>): void {
     this.call = this.phases.begin('fn', { spanName: 'call' });
     if (!this.root) return;
     const context: Record<string, string> = {};
     this.root.propagate('fn', 'call', this.call.start, context);
-    // `outgoing` is [name, value, name, value, …] (the proxy's raw form): the caller's
-    // trace context is replaced by this call's.
-    for (let i = outgoing.length - 2; i >= 0; i -= 2) {
-      const name = outgoing[i]!.toLowerCase();
-      if (name === 'traceparent' || name === 'tracestate') outgoing.splice(i, 2);
+    if (Array.isArray(outgoing)) {
+      for (let i = outgoing.length - 2; i >= 0; i -= 2) {
+        const name = outgoing[i]!.toLowerCase();
+        if (name === 'traceparent' || name === 'tracestate') outgoing.splice(i, 2);
+      }
+      for (const [name, value] of Object.entries(context)) outgoing.push(name, value);
+      return;
     }
-    for (const [name, value] of Object.entries(context)) outgoing.push(name, value);
+    for (const name of Object.keys(outgoing))
+      if (name.toLowerCase() === 'traceparent' || name.toLowerCase() === 'tracestate') delete outgoing[name];
+    Object.assign(outgoing, context);
   }
 
   /** The function's answer (its head, for a streamed body) is in. */

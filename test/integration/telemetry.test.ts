@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
+import {
+  getMetricsFromIterator,
+  type PromData,
+  type PromHistogramData,
+  type PromMetrics,
+} from 'prom2javascript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packDir } from '../../src/cli/pack-dir.js';
 import { type InstalledTracing, installTracing } from '../../src/telemetry/otel-sdk.js';
@@ -15,18 +20,27 @@ function callerContext(): { traceId: string; spanId: string; traceparent: string
   return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-01` };
 }
 
-async function metrics(url: string): Promise<PromFamily[]> {
+async function metrics(url: string): Promise<PromMetrics> {
   const res = await fetch(`${url}/metrics`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-  return parsePrometheusTextFormat(await res.text());
+  return getMetricsFromIterator((await res.text()).split('\n')[Symbol.iterator]());
 }
 
+const matches = (have: Record<string, string>, want: Record<string, string>) =>
+  Object.entries(want).every(([k, v]) => have[k] === v);
+
 /** The value of one sample of a counter or gauge (0 when absent), found by its labels. */
-function sample(families: PromFamily[], name: string, labels: Record<string, string>): number {
-  const family = families.find((f) => f.name === name);
-  const found = family?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
-  return found ? Number(found.value) : 0;
+function sample(families: PromMetrics, name: string, labels: Record<string, string>): number {
+  const found = (families[name]?.data as PromData[] | undefined)?.find((m) => matches(m.labels, labels));
+  return found?.value ?? 0;
+}
+
+/** How many observations one series of a histogram has (0 when absent), found by its labels. */
+function observations(families: PromMetrics, name: string, labels: Record<string, string>): number {
+  expect(families[name]?.type).toBe('histogram');
+  const found = (families[name]!.data as PromHistogramData[]).find((m) => matches(m.labels, labels));
+  return found?.count ?? 0;
 }
 
 function childrenOf(spans: ReceivedSpan[], parent: ReceivedSpan): ReceivedSpan[] {
@@ -202,10 +216,151 @@ describe('telemetry with an OTLP/HTTP endpoint', () => {
       sample(after, name, labels) - sample(before, name, labels);
     expect(moved('kiln_invocations_total', { function: 'echo', status: '200', start: 'cold' })).toBe(1);
     expect(moved('kiln_invocations_total', { function: 'echo', status: '200', start: 'warm' })).toBe(2);
-    expect(moved('kiln_invocations_total', { function: 'nothing-here', status: '404', start: 'none' })).toBe(
-      1,
-    );
+    // A name that is no function is counted under function="": strangers pick names, and
+    // each new label value would be a series kept forever.
+    expect(moved('kiln_invocations_total', { function: '', status: '404', start: 'none' })).toBe(1);
+    const counted = (after.kiln_invocations_total!.data as PromData[]).map((m) => m.labels.function);
+    expect(counted).not.toContain('nothing-here');
     expect(moved('kiln_cold_starts_total', { function: 'echo', runtime: 'node', start: 'cold' })).toBe(1);
     expect(sample(after, 'kiln_instances', { function: 'echo', state: 'idle' })).toBe(1);
+  });
+
+  it.each([
+    ['python', 'trace-echo-py', {}],
+    ['java', 'trace-echo-java', { handler: 'TraceEcho' }],
+  ])(
+    'a %s function gets the call span’s traceparent (and the caller’s tracestate) in its event’s headers',
+    async (runtime, fixture, extra) => {
+      const name = `echo-${runtime}`;
+      expect((await deployDir(t.url, path.join(FIXTURES, fixture), { name, runtime, ...extra })).status).toBe(
+        201,
+      );
+      const caller = callerContext();
+      const res = await fetch(`${t.url}/fn/${name}/`, {
+        headers: { traceparent: caller.traceparent, tracestate: 'k=v' },
+      });
+      expect(res.status).toBe(200);
+      const seen = await res.json();
+
+      await tracing.forceFlush();
+      const inTrace = () => receiver.spans.filter((s) => s.traceId === caller.traceId);
+      await receiver.waitFor(
+        () => inTrace().some((s) => s.name === name) && inTrace().some((s) => s.name === 'call'),
+      );
+      const root = inTrace().find((s) => s.name === name)!;
+      expect(root.parentSpanId).toBe(caller.spanId);
+      // The deploy's trial start served it: not a start this request waited for.
+      expect(root.attributes).toMatchObject({
+        'faas.name': name,
+        'faas.coldstart': false,
+        'kiln.prewarmed': true,
+      });
+      const call = inTrace().find((s) => s.name === 'call')!;
+      expect(call.parentSpanId).toBe(root.spanId);
+      expect(seen).toEqual({ traceparent: `00-${caller.traceId}-${call.spanId}-01`, tracestate: 'k=v' });
+    },
+  );
+
+  it('an invoke through Lambda’s Invoke API is one span in the caller’s trace, and counted', async () => {
+    expect(
+      (await deployDir(t.url, path.join(FIXTURES, 'trace-echo-py'), { name: 'raw-py', runtime: 'python' }))
+        .status,
+    ).toBe(201);
+    // The deploy's instance serves its first request; the traced one is warm.
+    expect((await fetch(`${t.url}/fn/raw-py/`)).status).toBe(200);
+    const before = await metrics(t.url);
+    const caller = callerContext();
+    const res = await fetch(`${t.url}/2015-03-31/functions/raw-py/invocations`, {
+      method: 'POST',
+      headers: { traceparent: caller.traceparent },
+      body: JSON.stringify({ headers: { traceparent: 'the event’s own' } }),
+    });
+    expect(res.status).toBe(200);
+    // A raw event reaches the handler as sent.
+    expect(await res.json()).toEqual({ traceparent: 'the event’s own', tracestate: null });
+    const requestId = res.headers.get('x-amz-request-id');
+    const timing = (res.headers.get('server-timing') ?? '').split(', ').map((p) => p.split(';')[0]);
+    expect(timing).toEqual(['queue', 'fn']);
+    expect(
+      (await fetch(`${t.url}/2015-03-31/functions/no-such-fn/invocations`, { method: 'POST', body: '{}' }))
+        .status,
+    ).toBe(404);
+
+    await tracing.forceFlush();
+    const inTrace = () => receiver.spans.filter((s) => s.traceId === caller.traceId);
+    await receiver.waitFor(() => inTrace().length >= 4);
+    const root = inTrace().find((s) => s.name === 'raw-py')!;
+    expect(root.parentSpanId).toBe(caller.spanId);
+    expect(root.attributes).toMatchObject({
+      'faas.invocation_id': requestId,
+      'http.request.method': 'POST',
+      'http.response.status_code': 200,
+      'kiln.start': 'warm',
+    });
+    expect(
+      childrenOf(inTrace(), root)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['acquire', 'call']);
+
+    const after = await metrics(t.url);
+    const moved = (labels: Record<string, string>) =>
+      sample(after, 'kiln_invocations_total', labels) - sample(before, 'kiln_invocations_total', labels);
+    expect(moved({ function: 'raw-py', status: '200', start: 'warm' })).toBe(1);
+    expect(moved({ function: '', status: '404', start: 'none' })).toBe(1);
+  });
+
+  it('a start from a stem cell shows as one: kiln.start=stem with its specialize phase, on /metrics by kind and phase', async () => {
+    const s = await startTestGateway({ stemCells: 1 });
+    try {
+      expect(
+        (await deployDir(s.url, path.join(FIXTURES, 'trace-echo'), { name: 'stemmed', runtime: 'node' }))
+          .status,
+      ).toBe(201);
+      // Without the deploy's instance, the next request takes the stem cell (once it is back).
+      for (const instance of await s.kiln.pool.list())
+        if (instance.function === 'stemmed') await s.kiln.pool.stop(instance.id);
+      await expect
+        .poll(async () => (await s.kiln.pool.list()).filter((i) => i.function === 'stemmed').length, {
+          timeout: 30_000,
+        })
+        .toBe(0);
+      await s.kiln.pool.stemCells.whenFull();
+
+      const caller = callerContext();
+      const res = await fetch(`${s.url}/fn/stemmed/`, { headers: { traceparent: caller.traceparent } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-kiln-start')).toBe('stem');
+      const timing = (res.headers.get('server-timing') ?? '').split(', ').map((p) => p.split(';')[0]);
+      expect(timing).toEqual(['queue', 'specialize', 'init', 'fn']);
+
+      await tracing.forceFlush();
+      const inTrace = () => receiver.spans.filter((sp) => sp.traceId === caller.traceId);
+      await receiver.waitFor(() => inTrace().length >= 6);
+      const root = inTrace().find((sp) => sp.name === 'stemmed')!;
+      expect(root.attributes).toMatchObject({ 'faas.coldstart': true, 'kiln.start': 'stem' });
+      const acquire = childrenOf(inTrace(), root).find((sp) => sp.name === 'acquire')!;
+      expect(acquire.attributes['kiln.start']).toBe('stem');
+      expect(childrenOf(inTrace(), acquire).map((sp) => sp.name)).toEqual([
+        'queue wait',
+        'specialize',
+        'init',
+      ]);
+
+      const after = await metrics(s.url);
+      expect(
+        sample(after, 'kiln_cold_starts_total', { function: 'stemmed', runtime: 'node', start: 'stem' }),
+      ).toBe(1);
+      expect(
+        sample(after, 'kiln_cold_starts_total', { function: 'stemmed', runtime: 'node', start: 'cold' }),
+      ).toBe(0);
+      const counted = (phase: string) =>
+        observations(after, 'kiln_cold_start_duration_seconds', { runtime: 'node', start: 'stem', phase });
+      expect([counted('specialize'), counted('init'), counted('total'), counted('mount')]).toEqual([
+        1, 1, 1, 0,
+      ]);
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -5,7 +5,10 @@ import { BearerCheck, unauthorized } from '../../auth/bearer.js';
 import { isSigV4, verifySigV4 } from '../../auth/sigv4.js';
 import { KilnError } from '../../errors.js';
 import type { Kiln } from '../../kiln.js';
+import { breaksInstance } from '../../pool/instance.js';
 import { regionFromEnv } from '../../pool/lambda-environment.js';
+import type { ShimResponse } from '../../pool/shim-protocol.js';
+import type { InvokeTelemetry } from '../../telemetry/telemetry.js';
 import {
   awsErrorAnswer,
   checkQualifier,
@@ -33,7 +36,25 @@ export function register({ app, kiln, token }: RouteContext): void {
   const bearer = token === undefined ? undefined : new BearerCheck(token);
   const gatewayRegion = regionFromEnv();
 
+  // Each invoke's span, phases (Server-Timing), metrics and log line, as a proxied invoke's.
+  const traces = new WeakMap<Request, { trace: InvokeTelemetry; errorCode?: string }>();
+  app.use('/2015-03-31/functions/:name/invocations', async (c, next) => {
+    const trace = kiln.telemetry.invoke(
+      c.req.param('name'),
+      randomUUID(),
+      'POST',
+      c.req.path,
+      c.req.header(),
+    );
+    const state: { trace: InvokeTelemetry; errorCode?: string } = { trace };
+    traces.set(c.req.raw, state);
+    await next();
+    trace.finish(c.res.status, state.errorCode);
+  });
+
   app.post('/2015-03-31/functions/:name/invocations', async (c) => {
+    const traced = traces.get(c.req.raw)!;
+    const { trace } = traced;
     try {
       const authorization = c.req.header('authorization');
       const signed = isSigV4(authorization);
@@ -56,7 +77,7 @@ export function register({ app, kiln, token }: RouteContext): void {
         );
       }
       checkJson(body);
-      const requestId = randomUUID();
+      const requestId = trace.requestId;
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         'x-kiln-invoke': 'raw',
@@ -65,10 +86,11 @@ export function register({ app, kiln, token }: RouteContext): void {
       const clientContext = c.req.header('x-amz-client-context');
       if (clientContext) headers['x-amz-client-context'] = clientContext;
       const ids = { 'x-amz-request-id': requestId, 'x-amzn-requestid': requestId };
-      let result: Awaited<ReturnType<typeof kiln.pool.invoke>>;
+      let result: Invoked;
       try {
-        result = await kiln.pool.invoke(target.name, { method: 'POST', path: '/', headers, body });
+        result = await invokeThrough(kiln, target.name, headers, body, trace);
       } catch (err) {
+        traced.errorCode = err instanceof KilnError ? err.code : 'internal_error';
         const failure = functionErrorOf(err, kiln.functions.active(target.name).spec.timeoutMs);
         if (!failure) throw err;
         return c.json(failure, 200, { ...ids, 'x-amz-function-error': 'Unhandled' });
@@ -80,6 +102,7 @@ export function register({ app, kiln, token }: RouteContext): void {
         'x-kiln-start': result.start,
         'x-kiln-instance': result.instanceId,
         'x-kiln-version': String(result.version),
+        'server-timing': trace.serverTiming(),
       };
       if (response.status !== 200) {
         // The shim refused the invoke itself (a fetch-style handler takes no raw events).
@@ -106,6 +129,7 @@ export function register({ app, kiln, token }: RouteContext): void {
         ...(typeof functionError === 'string' ? { 'x-amz-function-error': functionError } : {}),
       });
     } catch (err) {
+      traced.errorCode ??= err instanceof KilnError ? err.code : 'internal_error';
       const answer = awsErrorAnswer(err);
       return c.json(answer.body, answer.status as ContentfulStatusCode, answer.headers);
     }
@@ -135,6 +159,46 @@ async function submitEvent(c: Context, kiln: Kiln, name: string, body: Buffer): 
     'x-kiln-invocation-id': inv.id,
     location: `/async/${inv.id}`,
   });
+}
+
+interface Invoked {
+  response: ShimResponse;
+  start: string;
+  instanceId: string;
+  version: number;
+}
+
+/**
+ * The event through the pool (`WarmPool.acquire`, forward, release), buffered, with the
+ * invoke's telemetry told of the lease and the call. With tracing on the shim gets the
+ * call span's `traceparent` header (a raw event has no headers of its own to carry it).
+ */
+async function invokeThrough(
+  kiln: Kiln,
+  name: string,
+  headers: Record<string, string>,
+  body: Buffer,
+  trace: InvokeTelemetry,
+): Promise<Invoked> {
+  trace.acquiring();
+  const lease = await kiln.pool.acquire(name);
+  const { instance } = lease;
+  trace.leased({ ...lease, instanceId: instance.id, runtime: instance.target.spec.runtime });
+  let outcome: 'ok' | 'broken' = 'ok';
+  try {
+    trace.calling(headers);
+    const response = await instance.forward(
+      { method: 'POST', path: '/', headers, body },
+      instance.target.spec.timeoutMs,
+    );
+    trace.called();
+    return { response, start: lease.start, instanceId: instance.id, version: lease.version };
+  } catch (err) {
+    if (breaksInstance(err)) outcome = 'broken';
+    throw err;
+  } finally {
+    lease.release(outcome);
+  }
 }
 
 /** The body, refused past Lambda's 6 MB with AWS's RequestTooLargeException. */
