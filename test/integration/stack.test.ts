@@ -116,6 +116,24 @@ describe('kiln apply, diff and --prune', () => {
     expect(await (await fetch(`${t.url}/fn/front/`)).text()).toBe('front v2 hello\n');
   });
 
+  it('points the aliases the file names at the active version, without a deploy', async () => {
+    const withAliases = STACK.replace('maxInstances: 2', 'maxInstances: 3')
+      .replace('dependsOn: [back]', 'dependsOn: [back]\n    aliases: [live]')
+      .replace('handler: handler.handler', 'handler: handler.handler\n    aliases: [live, stable]');
+    await writeFile(path.join(dir, 'kiln.yaml'), withAliases);
+    expect(await kiln('diff')).toMatchObject({
+      code: 1,
+      stdout: '~ front: alias live\n~ back: alias live; alias stable\n',
+    });
+    const applied = await kiln('apply');
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toMatch(/^front: version 2 \(alias live\) \(\d+ ms\)$/m);
+    expect(await versions()).toEqual({ back: 1, extra: 2, front: 2 });
+    expect(await (await fetch(`${t.url}/fn/front@live/`)).text()).toBe('front v2 hello\n');
+    expect(await (await fetch(`${t.url}/fn/back@stable/`)).json()).toEqual({ back: 'hello' });
+    expect(await kiln('diff')).toMatchObject({ code: 0, stdout: '' });
+  });
+
   it('prunes what the file no longer names', async () => {
     const without = STACK.replace(/ {2}extra:\n(.*\n){2}/, '');
     await writeFile(path.join(dir, 'kiln.yaml'), without.replace('maxInstances: 2', 'maxInstances: 3'));

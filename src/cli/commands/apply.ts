@@ -42,9 +42,14 @@ async function plan(file: string, prune: boolean) {
   const current: CurrentFunction[] = await Promise.all(
     functions.map(async ({ name }) => {
       const record = await client.json<FunctionRecord>('GET', `/functions/${encodeURIComponent(name)}`);
-      const active = record.versions.find((v) => v.version === record.activeVersion);
-      const digest = (active as { sourceDigest?: string } | undefined)?.sourceDigest;
-      return { name, spec: active!.spec, sourceDigest: digest };
+      const active = record.versions.find((v) => v.version === record.activeVersion)!;
+      return {
+        name,
+        spec: active.spec,
+        sourceDigest: active.sourceDigest,
+        activeVersion: record.activeVersion,
+        aliases: record.aliases,
+      };
     }),
   );
   return { desired, client, steps: planStack(desired, current, { prune }) };
@@ -106,13 +111,30 @@ async function run(step: StackStep, fn: LoadedFunction | undefined, client: Gate
       await client.json('DELETE', `/functions/${encodeURIComponent(step.name)}`);
       return 'removed';
     default: {
-      const result = await client.json<{ version: number; unchanged?: boolean }>(
-        'POST',
-        `/functions?${new URLSearchParams(fn!.query)}`,
-        { body: await packDir(fn!.absDir), headers: { 'content-type': 'application/gzip' } },
-      );
-      if (step.kind === 'create') return `created version ${result.version}`;
-      return `${result.unchanged ? 'unchanged at' : 'updated to'} version ${result.version} (${step.changes.join('; ')})`;
+      let version: number;
+      let done: string;
+      if (step.kind === 'update' && !step.redeploy) {
+        version = step.activeVersion;
+        done = `version ${version}`;
+      } else {
+        const result = await client.json<{ version: number; unchanged?: boolean }>(
+          'POST',
+          `/functions?${new URLSearchParams(fn!.query)}`,
+          { body: await packDir(fn!.absDir), headers: { 'content-type': 'application/gzip' } },
+        );
+        version = result.version;
+        done =
+          step.kind === 'create'
+            ? `created version ${version}`
+            : `${result.unchanged ? 'unchanged at' : 'updated to'} version ${version}`;
+      }
+      for (const alias of fn!.aliases) {
+        await client.json('PUT', `/functions/${encodeURIComponent(step.name)}/aliases/${alias}`, {
+          body: JSON.stringify({ version }),
+          headers: { 'content-type': 'application/json' },
+        });
+      }
+      return step.kind === 'update' ? `${done} (${step.changes.join('; ')})` : done;
     }
   }
 }

@@ -8,6 +8,7 @@ functions:
   api:
     runtime: node
     handler: index.handler
+    aliases: [live]
     env:
       REGION: us
   worker:
@@ -27,6 +28,7 @@ describe('parseStack', () => {
         name: 'api',
         dir: 'api',
         dependsOn: [],
+        aliases: ['live'],
         line: 5,
         fields: {
           memoryMb: 256,
@@ -39,7 +41,8 @@ describe('parseStack', () => {
         name: 'worker',
         dir: 'jobs/worker',
         dependsOn: ['api'],
-        line: 10,
+        aliases: [],
+        line: 11,
         fields: {
           memoryMb: 256,
           runtime: 'java',
@@ -121,12 +124,14 @@ functions:
   d:
     runtime: node
     dependsOn: a
+    aliases: [Live]
 `,
     );
     expect(issues.map((i) => `${i.line}:${i.column} ${i.field}: ${i.message}`)).toEqual([
-      '2:3 defaults.dependsOn: unknown field "dependsOn": use dir, dependsOn, ' +
-        issues[0]!.message.split('dependsOn, ')[1],
+      '2:3 defaults.dependsOn: unknown field "dependsOn": use dir, dependsOn, aliases, ' +
+        issues[0]!.message.split('aliases, ')[1],
       '15:16 functions.d.dependsOn: "dependsOn" must be a list of function names',
+      '16:14 functions.d.aliases: alias "Live" is invalid: use 1-63 characters of a-z, 0-9 and "-", starting with a letter',
       '9:16 functions.b.dependsOn: "nowhere" is not a function of this stack',
       '9:16 functions.b.dependsOn: "b" cannot depend on itself',
       '6:16 functions.a.dependsOn: a dependency cycle: a → c → b → a',

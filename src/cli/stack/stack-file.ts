@@ -1,5 +1,6 @@
 import { isMap, isScalar, LineCounter, type Node, type Pair, parseDocument, type YAMLMap } from 'yaml';
 import { KilnError } from '../../errors.js';
+import { validateAliasName } from '../../functions/function-ref.js';
 import { parseSpec, SPEC_FIELDS, validateName, validateRuntime } from '../../functions/spec.js';
 
 /**
@@ -26,6 +27,8 @@ export interface StackFunction {
   fields: Record<string, unknown>;
   /** Functions of the stack deployed before this one (`dependsOn`, compose's `depends_on`). */
   dependsOn: string[];
+  /** Aliases `kiln apply` points at the version it leaves active (`/fn/NAME@alias`). */
+  aliases: string[];
   line: number;
 }
 
@@ -42,8 +45,8 @@ export interface ParsedStack {
   issues: StackIssue[];
 }
 
-/** Fields only a function may set, not `defaults`: where it is and what it waits for. */
-const OWN_FIELDS = ['dir', 'dependsOn'];
+/** Fields only a function may set, not `defaults`: where it is, what it waits for, its aliases. */
+const OWN_FIELDS = ['dir', 'dependsOn', 'aliases'];
 /** Fields a stack may set per function or in `defaults` (`name` is the key). */
 export const STACK_FIELDS = [...OWN_FIELDS, ...SPEC_FIELDS.filter((f) => f !== 'name')];
 const TOP_LEVEL = ['version', 'defaults', 'functions'];
@@ -144,6 +147,8 @@ export function parseStack(file: string, text: string): ParsedStack {
     const dependsOnPair = own.get('dependsOn');
     const dependsOnValue = (dependsOnPair?.value as Node | null | undefined)?.toJSON();
     const dependsOn = Array.isArray(dependsOnValue) ? (dependsOnValue as string[]) : [];
+    const aliasesValue = (own.get('aliases')?.value as Node | null | undefined)?.toJSON();
+    const aliases = Array.isArray(aliasesValue) ? (aliasesValue as string[]) : [];
     if (ok && fields.runtime !== undefined) {
       // The whole spec, for rules across fields (minInstances ≤ maxInstances).
       try {
@@ -155,7 +160,7 @@ export function parseStack(file: string, text: string): ParsedStack {
     }
     if (ok) {
       const line = lines.linePos((pair.key as Node).range![0]).line;
-      functions.push({ name, dir, fields, dependsOn, line });
+      functions.push({ name, dir, fields, dependsOn, aliases, line });
       if (dependsOnPair) dependsOnAt.set(name, dependsOnPair.value as Node);
     }
   }
@@ -226,6 +231,11 @@ function checkField(key: string, value: unknown): string | undefined {
     if (key === 'dependsOn') {
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
         return '"dependsOn" must be a list of function names';
+      return undefined;
+    }
+    if (key === 'aliases') {
+      if (!Array.isArray(value)) return '"aliases" must be a list of alias names';
+      for (const alias of value) validateAliasName(alias);
       return undefined;
     }
     if (key === 'runtime') {

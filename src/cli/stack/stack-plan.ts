@@ -5,6 +5,8 @@ export interface DesiredFunction {
   name: string;
   spec: FunctionSpec;
   sourceDigest: string;
+  /** Aliases to point at the version apply leaves active. */
+  aliases?: string[];
 }
 
 /** A function as the gateway has it (its active version). */
@@ -13,18 +15,23 @@ export interface CurrentFunction {
   spec: FunctionSpec;
   /** Undefined when the gateway did not record one: then the source counts as changed. */
   sourceDigest?: string;
+  activeVersion: number;
+  /** Alias → version number. */
+  aliases?: Record<string, number>;
 }
 
 export type StackStep =
   | { kind: 'create'; name: string }
-  | { kind: 'update'; name: string; changes: string[] }
+  /** `redeploy`: the source or spec differs; else only aliases move to `activeVersion`. */
+  | { kind: 'update'; name: string; changes: string[]; redeploy: boolean; activeVersion: number }
   | { kind: 'unchanged'; name: string }
   | { kind: 'remove'; name: string };
 
 /**
  * What `kiln apply` does, as data: create what the gateway lacks, update what differs in
- * source (the bundle's files digest) or spec, leave the rest, and with `prune` remove what the
- * file no longer names. Order: the file's, then removals by name.
+ * source (the bundle's files digest) or spec, or whose aliases the file names do not point at
+ * the active version, leave the rest, and with `prune` remove what the file no longer names.
+ * Order: the file's, then removals by name.
  */
 export function planStack(
   desired: DesiredFunction[],
@@ -38,7 +45,16 @@ export function planStack(
     const changes: string[] = [];
     if (now.sourceDigest !== d.sourceDigest) changes.push('source');
     changes.push(...specChanges(now.spec, d.spec));
-    return changes.length ? { kind: 'update', name: d.name, changes } : { kind: 'unchanged', name: d.name };
+    const redeploy = changes.length > 0;
+    // After a redeploy every alias the file names moves to the new version.
+    for (const alias of d.aliases ?? []) {
+      const at = now.aliases?.[alias];
+      if (redeploy || at !== now.activeVersion)
+        changes.push(`alias ${alias}${at === undefined || redeploy ? '' : ` ${at} → ${now.activeVersion}`}`);
+    }
+    return changes.length
+      ? { kind: 'update', name: d.name, changes, redeploy, activeVersion: now.activeVersion }
+      : { kind: 'unchanged', name: d.name };
   });
   if (options.prune) {
     const named = new Set(desired.map((d) => d.name));
