@@ -163,6 +163,19 @@ export class KilnMetrics {
     });
   }
 
+  /** Every metric family Kiln exports, with its type and label names (the dashboard's test reads it). */
+  families(): { name: string; type: string; labelNames: string[] }[] {
+    return this.registry.getMetricsAsArray().map((metric) => {
+      // prom-client keeps the names it was given on the metric; its types do not show them.
+      const { name, type, labelNames } = metric as unknown as {
+        name: string;
+        type: string;
+        labelNames: string[];
+      };
+      return { name, type, labelNames: [...labelNames] };
+    });
+  }
+
   /** Where the scrape-time gauges read from. */
   watch(source: MetricsSource): void {
     this.source = source;
