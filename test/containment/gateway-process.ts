@@ -43,6 +43,11 @@ export class GatewayProcess {
     return this.child?.pid;
   }
 
+  /** True while the gateway process has not exited. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get output(): string {
     return this.log;
   }
