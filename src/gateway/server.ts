@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
 import { createApp, type GatewayOptions } from './app.js';
+import { answerClientErrors } from './client-errors.js';
 import { connectionLimits, limitConnections, raiseFileLimit } from './connection-limits.js';
 import { type DrainResult, RequestDrain } from './drain.js';
 import {
@@ -12,6 +14,9 @@ import {
   sendError,
   tooLarge,
 } from './invoke-handler.js';
+
+const notAPath = () =>
+  new KilnError('invalid_path', 'the request target must be a path starting with "/"', 400);
 
 export interface RunningGateway {
   url: string;
@@ -38,7 +43,10 @@ export function startGateway(
   const maxInvokeBytes = options.maxInvokeBytes ?? 6 * 1024 * 1024;
   const invoke = createInvokeHandler(kiln, maxInvokeBytes, options.token);
   const route = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.url?.startsWith(INVOKE_PREFIX)) void invoke(req, res);
+    // Only origin-form targets (`/path?query`): `*` and absolute URLs are for proxies
+    // (RFC 9112 §3.2), and the web Request the control plane builds cannot take `*`.
+    if (!req.url?.startsWith('/')) sendError(res, notAPath());
+    else if (req.url.startsWith(INVOKE_PREFIX)) void invoke(req, res);
     else void control(req, res);
   };
   const server = createServer(route);
@@ -54,6 +62,7 @@ export function startGateway(
     res.writeContinue();
     route(req, res);
   });
+  answerClientErrors(server);
   limitConnections(server, connectionLimits(raiseFileLimit(console.error), options.connections));
   const requests = new RequestDrain(server, isLogFollow);
   return new Promise((resolve) => {

@@ -317,6 +317,24 @@ function bodyFor(rand: Rand, chunked: boolean, declared: number | undefined): Bu
   return randomBytesFrom(rand, size);
 }
 
+/** A line of a V8 stack trace: `    at fn (file.js:1:2)`. */
+const STACK_FRAME = /\n\s+at [^\n]+:\d+:\d+\)?\r?\n/;
+
+/**
+ * The status of the first 4xx answer in `raw` whose body is not `{"error":{"code":…}}`, if
+ * any (every refusal names its code, parser refusals included: src/gateway/client-errors.ts).
+ * A HEAD's answers have no body, so those are not looked at.
+ */
+function uncodedRefusal(raw: string, sent: Buffer): number | undefined {
+  if (sent.subarray(0, 5).toString('latin1') === 'HEAD ') return undefined;
+  for (const m of raw.matchAll(/HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n[\s\S]*?\r\n\r\n/g)) {
+    const status = Number(m[1]);
+    const body = raw.slice(m.index + m[0].length, m.index + m[0].length + 40);
+    if (status >= 400 && !/^(?:[0-9a-f]+\r\n)?\{"error":\{"code":"[a-z_]+"/.test(body)) return status;
+  }
+  return undefined;
+}
+
 function invokeMutation(rand: Rand): { what: string; bytes: Buffer } {
   const method = pick(rand, METHODS);
   const target = pick(rand, INVOKE_TARGETS);
@@ -568,12 +586,18 @@ it(`${SPECS + INVOKES + CONTROLS} mutated specs, invoke and control requests: no
       const bad = answer.statuses.filter((s) => s >= 500);
       if (bad.length)
         failures.push(`${family} #${n} ${m.what}: ${bad.join(',')} ${answer.raw.slice(0, 400)}`);
+      const uncoded = uncodedRefusal(answer.raw, m.bytes);
+      if (uncoded) failures.push(`${family} #${n} ${m.what}: a ${uncoded} without {error:{code}}`);
+      if (STACK_FRAME.test(answer.raw))
+        failures.push(`${family} #${n} ${m.what}: a stack trace in the answer`);
       alive(n, m.what);
     }
   }
 
   console.log(`request fuzz (seed ${SEED}): ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
   expect(failures).toEqual([]);
+  // An error Kiln did not expect is logged as `kiln: internal error:` with its stack (src/errors.ts).
+  expect(gateway.output).not.toMatch(/internal error|\n\s+at .+:\d+:\d+\)?\n/);
   expect(gateway.running).toBe(true);
   expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
   expect(await (await fetch(`${gateway.url}/fn/target/`)).text()).toBe('ok');
