@@ -60,7 +60,16 @@ describe('docs/grafana/kiln.json', () => {
 
   it('has the panels the issue asks for', () => {
     const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join('\n');
-    for (const word of ['requests', 'errors', 'p99', 'cold starts', 'by kind', 'phase', 'instances', 'memory'])
+    for (const word of [
+      'requests',
+      'errors',
+      'p99',
+      'cold starts',
+      'by kind',
+      'phase',
+      'instances',
+      'memory',
+    ])
       expect(titles).toContain(word);
   });
 
