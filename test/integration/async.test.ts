@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -147,6 +148,29 @@ describe('async invocations', () => {
     }
   });
 
+  it('records a callback that cannot be delivered as failed, with why', async () => {
+    // A port nothing listens on: every try is refused.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const res = await submit(t.url, 'async-probe', '/echo', {
+      headers: { 'x-callback-url': `http://127.0.0.1:${port}/hook` },
+    });
+    const { id } = (await res.json()) as { id: string };
+    const done = await vi.waitFor(
+      async () => {
+        const v = await view(t.url, id);
+        if (v.callback?.state === 'pending') throw new Error('callback pending');
+        return v;
+      },
+      { timeout: 30_000, interval: 50 },
+    );
+    expect(done.state).toBe('succeeded');
+    expect(done.callback).toMatchObject({ state: 'failed', attempts: 5 });
+    expect(done.callback?.lastError).toMatch(/ECONNREFUSED/);
+  });
+
   it('works from the CLI: invoke --async, async get, async ls --dead, async retry', async () => {
     const kiln = async (...args: string[]) =>
       (
@@ -226,6 +250,29 @@ describe('async work beside sync work', () => {
     const states = new Set(ids.map((id) => t.kiln.asyncInvoker.get(id).state));
     expect([...states]).toEqual(['succeeded']);
   }, 900_000);
+
+  it('keeps a finished invocation asyncRetentionMs, then removes its record', async () => {
+    const redeploy = await deployDir(t.url, PROBE, { maxInstances: '2', asyncRetentionMs: '1000' });
+    expect(redeploy.status).toBe(201);
+    const res = await submit(t.url, 'async-probe', '/echo', { body: 'short-lived' });
+    const { id } = (await res.json()) as { id: string };
+    const done = await finished(t.url, id);
+    expect(done.state).toBe('succeeded');
+    const file = path.join(t.dataDir, 'async', `${id}.json`);
+    expect(existsSync(file)).toBe(true);
+    await vi.waitFor(
+      async () => {
+        if ((await fetch(`${t.url}/async/${id}`)).status !== 404) throw new Error('still kept');
+      },
+      { timeout: 30_000, interval: 100 },
+    );
+    await vi.waitFor(
+      () => {
+        if (existsSync(file)) throw new Error('file still there');
+      },
+      { timeout: 5_000, interval: 50 },
+    );
+  });
 
   it('refuses past maxAsyncQueue with 429 and Retry-After', async () => {
     const redeploy = await deployDir(t.url, PROBE, { maxInstances: '1', maxAsyncQueue: '1' });
