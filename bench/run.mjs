@@ -13,6 +13,7 @@ import { baseLayers, helloLayer, mountRoot } from './lib/base-rootfs.mjs';
 import { svg } from './lib/chart.mjs';
 import { startGateway } from './lib/gateway.mjs';
 import { markdown } from './lib/report.mjs';
+import { runAsyncDrain } from './scenarios/async.mjs';
 import { runContainers } from './scenarios/containers.mjs';
 import { runFloor } from './scenarios/floor.mjs';
 import { deployHellos, runDensity, runStarts, runThroughput, runWarm } from './scenarios/kiln.mjs';
@@ -21,7 +22,18 @@ import { runVm } from './scenarios/vm.mjs';
 
 const execFileP = promisify(execFile);
 const HERE = import.meta.dirname;
-const SCENARIOS = ['floor', 'oci', 'cold', 'stem', 'warm', 'throughput', 'density', 'containers', 'vm'];
+const SCENARIOS = [
+  'floor',
+  'oci',
+  'cold',
+  'stem',
+  'warm',
+  'throughput',
+  'async',
+  'density',
+  'containers',
+  'vm',
+];
 
 function options(argv) {
   const quick = argv.includes('--quick');
@@ -37,6 +49,7 @@ function options(argv) {
     seconds: quick ? 1 : 6,
     concurrencies: [1, 8, 64],
     density: Number(value('--density') ?? (quick ? 5 : 50)),
+    asyncInvocations: Number(value('--async') ?? (quick ? 200 : 1000)),
     only: (value('--only') ?? SCENARIOS.join(',')).split(','),
     languages: (value('--languages') ?? 'node,python,java').split(','),
   };
@@ -149,6 +162,9 @@ async function main() {
         bare.stop();
       }
     });
+    await step('async', () =>
+      runAsyncDrain(cold, { invocations: opts.asyncInvocations, syncRequests: opts.warmRequests }),
+    );
     await step('density', () => runDensity(cold, { count: opts.density }));
     await cold.stop();
     gateways.pop();

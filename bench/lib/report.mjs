@@ -146,6 +146,30 @@ export function markdown(r) {
     });
     lines.push('');
   }
+  if (r.async && !r.async.error) {
+    const a = r.async;
+    const alone = summarize(a.alone);
+    const during = summarize(a.during);
+    const submit = summarize(a.submitMs);
+    lines.push(
+      `## Sync latency while ${a.invocations} async invocations drain (one node function, maxInstances 2)`,
+    );
+    lines.push('');
+    lines.push('| sync GET, sequential | n | median ms | p90 | p99 | max |');
+    lines.push('|---|---|---|---|---|---|');
+    for (const [label, s] of [
+      ['alone', alone],
+      ['while async drains', during],
+    ])
+      lines.push(
+        `| ${label} | ${s.n} | ${round(s.median)} | ${round(s.p90)} | ${round(s.p99)} | ${round(s.max)} |`,
+      );
+    lines.push('');
+    lines.push(
+      `Async: ${a.invocations} submitted 50 at a time in ${round(a.submitSeconds, 2)} s (each 202 after its record is fsynced: median ${round(submit.median)} ms, p99 ${round(submit.p99)} ms); all finished ${round(a.drainSeconds, 2)} s after the first submit (${Math.round(a.invocations / a.drainSeconds)}/s); states ${JSON.stringify(a.states)}.`,
+    );
+    lines.push('');
+  }
   if (r.density) {
     const d = r.density;
     const c = summarize(d.cgroupMiB);
