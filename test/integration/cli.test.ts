@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLES, FIXTURES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+import { deployDir, EXAMPLES, FIXTURES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
 
 const execFileP = promisify(execFile);
 let t: TestGateway;
@@ -99,5 +99,31 @@ describe('the kiln CLI', () => {
     expect(doctor.stdout).toMatch(/ok\s+oci-runtime\s+\S+\/crun \(crun version/);
     // It says which cgroup version it found (this host: v1 with a cgroup2 mount beside it).
     expect(doctor.stdout).toMatch(/ok\s+cgroups\s+cgroup v[12] /);
+  });
+
+  it('kiln top prints one plain table per refresh when stdout is no terminal', async () => {
+    expect(
+      (await deployDir(t.url, path.join(FIXTURES, 'trace-echo'), { name: 'top-fn', runtime: 'node' })).status,
+    ).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await fetch(`${t.url}/fn/top-fn/`)).status).toBe(200);
+    const top = await kiln('top', '-n', '2', '--interval', '200');
+    expect(top).toMatchObject({ code: 0, stderr: '' });
+    // No cursor moves or colours: a pipe gets text.
+    expect(top.stdout).not.toContain('\x1b');
+    const tables = top.stdout.trim().split('\n\n');
+    expect(tables).toHaveLength(2);
+    for (const table of tables) {
+      const lines = table.split('\n');
+      expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d$/);
+      expect(lines[1]).toMatch(
+        /^FUNCTION\s+REQ\/S\s+ERR\/S\s+P50 MS\s+P99 MS\s+COLD\s+STEM\s+INSTANCES\s+BUSY$/,
+      );
+      // Its deploy's instance served all three (prewarmed: no start a request waited for), idle now.
+      const row = lines.find((l) => l.startsWith('top-fn '))!.split(/\s+/);
+      expect(row.slice(5)).toEqual(['0', '0', '1', '0']);
+    }
+    const bad = await kiln('top', '--interval', 'soon');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--interval must be .* \[invalid_option\]/);
   });
 });

@@ -9,6 +9,7 @@ import * as invoke from './invoke.js';
 import * as logs from './logs.js';
 import * as runtimes from './runtimes.js';
 import * as serve from './serve.js';
+import * as top from './top.js';
 import * as versions from './versions.js';
 
 /**
@@ -25,6 +26,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   functions,
   versions,
   instances,
+  top,
   doctor,
   runtimes,
 ];
