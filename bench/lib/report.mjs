@@ -166,7 +166,7 @@ export function markdown(r) {
       );
     lines.push('');
     lines.push(
-      `Async: ${a.invocations} submitted 50 at a time in ${round(a.submitSeconds, 2)} s (each 202 after its record is fsynced: median ${round(submit.median)} ms, p99 ${round(submit.p99)} ms); all finished ${round(a.drainSeconds, 2)} s after the first submit (${Math.round(a.invocations / a.drainSeconds)}/s); states ${JSON.stringify(a.states)}.`,
+      `Async: ${a.invocations} submitted 50 at a time in ${round(a.submitSeconds, 2)} s (each 202 after its record is fsynced: median ${round(submit.median)} ms, p99 ${round(submit.p99)} ms); all finished ${round(a.drainSeconds, 2)} s after the first submit; the ${a.pendingAfterSubmit} still pending when the last was accepted drained at ${Math.round(a.drainRate)}/s; states ${JSON.stringify(a.states)}.`,
     );
     lines.push('');
   }

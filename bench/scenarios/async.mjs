@@ -46,6 +46,7 @@ export async function runAsyncDrain(gw, { invocations, syncRequests }) {
     ids.push(...answers);
   }
   const submitSeconds = (performance.now() - submitStarted) / 1000;
+  const submitEnded = performance.now();
 
   // Sync requests while the queue drains, until every invocation is finished (a retried or
   // requeued one may finish after the last submitted).
@@ -57,6 +58,7 @@ export async function runAsyncDrain(gw, { invocations, syncRequests }) {
     return { count: (states.queued ?? 0) + (states.running ?? 0), states };
   };
   let states;
+  const { count: pendingAfterSubmit } = await pending();
   for (;;) {
     const now = await pending();
     if (now.count === 0) {
@@ -66,6 +68,18 @@ export async function runAsyncDrain(gw, { invocations, syncRequests }) {
     for (let i = 0; i < 20; i++) during.push(await timedSync(gw));
   }
   const drainSeconds = (performance.now() - submitStarted) / 1000;
+  // The drain rate once nothing more is submitted: what async work alone gets through.
+  const drainRate = pendingAfterSubmit / ((performance.now() - submitEnded) / 1000);
   await gw.call('DELETE', `/functions/${NAME}`);
-  return { invocations, alone, during, submitMs, submitSeconds, drainSeconds, states };
+  return {
+    invocations,
+    alone,
+    during,
+    submitMs,
+    submitSeconds,
+    drainSeconds,
+    pendingAfterSubmit,
+    drainRate,
+    states,
+  };
 }
