@@ -18,6 +18,7 @@ import { runContainers } from './scenarios/containers.mjs';
 import { runFloor } from './scenarios/floor.mjs';
 import { deployHellos, runDensity, runStarts, runThroughput, runWarm } from './scenarios/kiln.mjs';
 import { runOciRuntime } from './scenarios/oci-runtime.mjs';
+import { runTracing } from './scenarios/tracing.mjs';
 import { runVm } from './scenarios/vm.mjs';
 
 const execFileP = promisify(execFile);
@@ -30,6 +31,7 @@ const SCENARIOS = [
   'warm',
   'throughput',
   'async',
+  'tracing',
   'density',
   'containers',
   'vm',
@@ -168,6 +170,10 @@ async function main() {
     await step('density', () => runDensity(cold, { count: opts.density }));
     await cold.stop();
     gateways.pop();
+
+    await step('tracing', () =>
+      runTracing(startGateway, { workDir, cacheDir, requests: opts.warmRequests, seconds: opts.seconds }),
+    );
 
     const stem = await startGateway({ workDir, cacheDir, stemCells: 2, name: 'stem' });
     gateways.push(stem);

@@ -9,7 +9,7 @@ import { DataDir } from '../../dist/data-dir.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
 
-export async function startGateway({ workDir, cacheDir, stemCells, name }) {
+export async function startGateway({ workDir, cacheDir, stemCells, name, env = {} }) {
   const dataDir = path.join(workDir, `data-${name}`);
   await rm(dataDir, { recursive: true, force: true });
   await new DataDir(dataDir).shareImagesOf(new DataDir(cacheDir));
@@ -19,6 +19,7 @@ export async function startGateway({ workDir, cacheDir, stemCells, name }) {
       HOME: process.env.HOME ?? '/root',
       KILN_DATA: dataDir,
       KILN_STEM_CELLS: String(stemCells),
+      ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -170,6 +170,27 @@ export function markdown(r) {
     );
     lines.push('');
   }
+  if (r.tracing && !r.tracing.error) {
+    const t = r.tracing;
+    const off = summarize(t.samples.off);
+    const on = summarize(t.samples.on);
+    const mean = (points) => points.reduce((sum, p) => sum + p.reqPerSec, 0) / points.length;
+    lines.push('## Tracing off vs on (one warm node function, requests interleaved between two gateways)');
+    lines.push('');
+    lines.push('| gateway | sequential GET median ms | p90 | p99 | req/s at 8 connections |');
+    lines.push('|---|---|---|---|---|');
+    lines.push(
+      `| no OTEL variables (no SDK, no span) | ${round(off.median, 2)} | ${round(off.p90, 2)} | ${round(off.p99, 2)} | ${Math.round(mean(t.throughput.off))} |`,
+    );
+    lines.push(
+      `| OTLP/HTTP export of every span | ${round(on.median, 2)} | ${round(on.p90, 2)} | ${round(on.p99, 2)} | ${Math.round(mean(t.throughput.on))} |`,
+    );
+    lines.push('');
+    lines.push(
+      `${t.requests} sequential requests to each; throughput ${t.seconds} s per point, two points each, alternating. Tracing on adds ${round(on.median - off.median, 2)} ms to the median and costs ${round((1 - mean(t.throughput.on) / mean(t.throughput.off)) * 100, 1)} % of the throughput; the collector got ${t.spansExported} spans.`,
+    );
+    lines.push('');
+  }
   if (r.density) {
     const d = r.density;
     const c = summarize(d.cgroupMiB);
