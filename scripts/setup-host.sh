@@ -22,6 +22,9 @@ apt-get install -y -qq crun runc debootstrap ca-certificates util-linux mount >/
 # compiles the Java shim's process tests and some fixtures on the host, g++ a native addon,
 # the AWS CLI calls Lambda's Invoke API with a signed request (test/lambda/gateway-invoke.test.ts).
 apt-get install -y -qq openjdk-17-jdk-headless g++ awscli >/dev/null
+# For the shipping tests: a real registry (the CNCF distribution registry), htpasswd for its
+# Basic auth, and podman to load and run what `kiln save` writes.
+apt-get install -y -qq docker-registry apache2-utils podman >/dev/null
 npm ci --no-audit --no-fund
 npm ci --no-audit --no-fund --prefix examples/hello-ts
 node dist/cli/main.js doctor --fix

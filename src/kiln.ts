@@ -10,6 +10,7 @@ import { Deployer } from './deploy/deployer.js';
 import { KilnError } from './errors.js';
 import { FunctionStore } from './functions/function-store.js';
 import { ImageStore } from './image/image-store.js';
+import { Registries } from './image/registry/registries.js';
 import { SnapshotStore } from './image/snapshot-store.js';
 import { LogStore } from './logs/log-store.js';
 import { ImageLauncher } from './pool/image-launcher.js';
@@ -129,7 +130,18 @@ export class Kiln {
     const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv(), undefined, starts);
     const pool = new WarmPool(launcher, functions, stemCells, { region: regionFromEnv() }, starts);
     pool.startMaintenance();
-    const deployer = new Deployer(functions, images, snapshots, baseImages, pool, data.tmp, sandbox);
+    const registries = new Registries(images);
+    const deployer = new Deployer(
+      functions,
+      images,
+      snapshots,
+      baseImages,
+      pool,
+      data.tmp,
+      sandbox,
+      undefined,
+      registries,
+    );
     const telemetry = options.telemetry ?? new Telemetry();
     telemetry.metrics.watch({
       instances: () => pool.list(),

@@ -12,10 +12,13 @@ import { type FunctionSpec, parseSpec, validateName, validateRuntime } from '../
 import { patchSpec, sameSpec } from '../functions/spec-patch.js';
 import type { ImageStore } from '../image/image-store.js';
 import { packLayer } from '../image/layer-tar.js';
+import { formatReference, parseReference } from '../image/registry/reference.js';
+import type { Registries, TransferOptions } from '../image/registry/registries.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
-import { type ImageConfig, MediaType } from '../image/types.js';
+import { type Descriptor, MediaType } from '../image/types.js';
 import { languageNamed } from '../languages/registry.js';
 import { PhaseRecorder } from '../telemetry/phase-recorder.js';
+import { functionFromImage, functionImageConfig } from './function-image.js';
 
 export interface DeployRequest {
   /** The gzip tar of the function directory: the request body as it streams in, or its bytes. */
@@ -97,6 +100,8 @@ export class Deployer {
     private readonly tmpDir: string,
     private readonly sandbox: BuildSandbox,
     private readonly limits: BundleLimits = DEFAULT_BUNDLE_LIMITS,
+    /** Where `deployImage` pulls from; without it, only images already in the store deploy. */
+    private readonly registries?: Registries,
   ) {}
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
@@ -161,25 +166,21 @@ export class Deployer {
         if (!layerReused) await this.snapshots.adopt(layer.digest, layerRoot);
         layerWrite.end();
         const imageWrite = phases.begin('image', { spanName: 'image write' });
-        const config: ImageConfig = {
-          ...base.config,
+        const version = this.store.nextVersion(spec.name);
+        const config = functionImageConfig(base.config, {
+          spec,
+          handler: build.handler,
+          source: build.entry,
+          version,
+          layer: layer.digest,
           created: new Date().toISOString(),
-          config: {
-            ...base.config.config,
-            // Outside Kiln (docker/podman run) the shim loads this handler at boot.
-            Env: [
-              ...(base.config.config.Env ?? []),
-              `KILN_HANDLER=${build.handler}`,
-              `KILN_FUNCTION=${spec.name}`,
-            ],
-          },
-          rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.digest] },
-        };
+        });
         const manifest = await this.images.putImage(config, [...base.manifest.layers, layer], {
           'dev.kiln.function': spec.name,
         });
-        const version: Omit<FunctionVersion, 'createdAt'> = {
-          version: this.store.nextVersion(spec.name),
+        imageWrite.end();
+        const fn = {
+          version,
           image: manifest.digest,
           layer: layer.digest,
           handler: build.handler,
@@ -187,19 +188,7 @@ export class Deployer {
           sourceDigest: digest,
           spec,
         };
-        imageWrite.end();
-        await phases.time(
-          'prepare',
-          () => this.target.prepare({ ...version, createdAt: new Date().toISOString() }),
-          { spanName: 'trial start' },
-        );
-        const committing = phases.begin('commit');
-        const record = await this.store.addActiveVersion(version);
-        await this.images.tag(`fn/${spec.name}:${version.version}`, manifest);
-        await this.target.retire(spec.name, version.version);
-        committing.end();
-        const timings = deployTimings(phases.durations());
-        return { record, version: this.store.active(spec.name), layerReused, unchanged: false, timings };
+        return this.activate(fn, manifest, layerReused, phases);
       });
     } finally {
       await rm(work, { recursive: true, force: true });
@@ -267,6 +256,83 @@ export class Deployer {
     return layersOf(image.manifest.layers.slice(0, -1)) === layersOf(base.manifest.layers)
       ? active
       : undefined;
+  }
+
+  /**
+   * Deploy a function from a Kiln function image (`POST /functions {"image": REF}`): the
+   * image in the store under that name, else pulled from its registry. Its labels say
+   * which function it is (`functionFromImage`); `fields` override its spec. The image is
+   * used as it is, so the version runs exactly what was pushed; then the same trial start
+   * and commit as a bundle's deploy.
+   */
+  async deployImage(
+    reference: string,
+    fields: Record<string, unknown>,
+    options: TransferOptions & { phases?: PhaseRecorder } = {},
+  ): Promise<DeployResult> {
+    if (fields.name !== undefined) validateName(fields.name);
+    const phases = options.phases ?? new PhaseRecorder();
+    const ref = parseReference(reference);
+    const name = ref.tag ? `${ref.registry}/${ref.repository}:${ref.tag}` : formatReference(ref);
+    const manifestDigest = await phases.time(
+      'receive',
+      async () => {
+        let digest = ref.digest && (await this.images.has(ref.digest)) ? ref.digest : undefined;
+        digest ??= (await this.images.resolve(name))?.digest;
+        if (digest) return digest;
+        if (!this.registries) {
+          throw new KilnError(
+            'image_not_found',
+            `${name} is not in the image store (kiln pull it first)`,
+            404,
+          );
+        }
+        return (await this.registries.pull(reference, options)).manifest.digest;
+      },
+      { spanName: 'image pull' },
+    );
+    const image = await this.images.getImage(manifestDigest);
+    const facts = functionFromImage(image.config, name, fields);
+    const layer = image.manifest.layers[image.manifest.layers.length - 1];
+    if (!layer) throw new KilnError('not_a_kiln_image', `${name} has no layers`);
+    const queued = phases.begin('queue');
+    return this.serialized(facts.spec.name, async () => {
+      queued.end();
+      const layerReused = await this.snapshots.has(layer.digest);
+      const fn = {
+        version: this.store.nextVersion(facts.spec.name),
+        image: manifestDigest,
+        layer: layer.digest,
+        handler: facts.handler,
+        source: facts.source,
+        spec: facts.spec,
+      };
+      const size = (await this.images.readBlob(manifestDigest)).length;
+      const manifest = { mediaType: image.manifest.mediaType, digest: manifestDigest, size };
+      return this.activate(fn, manifest, layerReused, phases);
+    });
+  }
+
+  /** The last steps of every deploy: the trial start, then the version recorded, tagged, the old one retired. */
+  private async activate(
+    version: Omit<FunctionVersion, 'createdAt'>,
+    manifest: Descriptor,
+    layerReused: boolean,
+    phases: PhaseRecorder,
+  ): Promise<DeployResult> {
+    const { spec } = version;
+    await phases.time(
+      'prepare',
+      () => this.target.prepare({ ...version, createdAt: new Date().toISOString() }),
+      { spanName: 'trial start' },
+    );
+    const committing = phases.begin('commit');
+    const record = await this.store.addActiveVersion(version);
+    await this.images.tag(`fn/${spec.name}:${version.version}`, manifest);
+    await this.target.retire(spec.name, version.version);
+    committing.end();
+    const timings = deployTimings(phases.durations());
+    return { record, version: this.store.active(spec.name), layerReused, unchanged: false, timings };
   }
 
   async remove(name: string): Promise<void> {

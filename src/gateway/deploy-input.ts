@@ -44,6 +44,42 @@ export async function readDeployRequest(c: Context, maxBodyBytes: number): Promi
   return { bundle: bundle ?? new Uint8Array(), fields };
 }
 
+/** The most a JSON deploy body (`{"image": REF, ...}`) may be. */
+const IMAGE_DEPLOY_MAX = 64 * 1024;
+
+/**
+ * A deploy from an image: a JSON body `{"image": "REGISTRY/REPO:TAG", "insecure"?: bool,
+ * ...spec fields}`. Undefined when the body is not JSON (a bundle deploy).
+ */
+export async function readImageDeploy(
+  c: Context,
+): Promise<{ image: string; insecure: boolean; fields: Record<string, unknown> } | undefined> {
+  if (!(c.req.header('content-type') ?? '').startsWith('application/json')) return undefined;
+  const body = c.req.raw.body;
+  const bytes = body ? await readCapped(body, IMAGE_DEPLOY_MAX) : new Uint8Array();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw new KilnError('invalid_request', 'the JSON body is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new KilnError(
+      'invalid_request',
+      'the JSON body must be an object like {"image": "REGISTRY/REPO:TAG"}',
+    );
+  }
+  const { image, insecure, ...fields } = parsed as Record<string, unknown>;
+  if (typeof image !== 'string' || image === '') {
+    throw new KilnError(
+      'missing_image',
+      'a JSON deploy needs "image": "REGISTRY/REPO:TAG" (a bundle is sent as application/gzip)',
+    );
+  }
+  for (const [key, value] of Object.entries(c.req.query())) fields[key] = value;
+  return { image, insecure: insecure === true, fields };
+}
+
 function bodyTooLarge(max: number): KilnError {
   return new KilnError(
     'bundle_too_large',

@@ -171,7 +171,8 @@ export class ImageStore {
     await this.updateIndex((index) => {
       const others = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== ref);
       const entry: Descriptor = {
-        mediaType: MediaType.manifest,
+        // A pulled or loaded image may be a Docker schema 2 manifest; say which.
+        mediaType: manifest.mediaType || MediaType.manifest,
         digest: manifest.digest,
         size: manifest.size,
         annotations: { [REF_NAME]: ref },

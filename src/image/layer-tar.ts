@@ -55,36 +55,61 @@ export async function packLayer(
 }
 
 /**
- * Unpack a layer blob (tar or tar+gzip, detected by magic) into `dest`, a snapshot dir
- * that will be an overlay lowerdir: OCI whiteouts become overlay whiteouts (a 0/0
- * character device), which hide the path in the layers below.
+ * Unpack a layer blob (tar or tar+gzip) into `dest`, a snapshot dir that will be an
+ * overlay lowerdir: OCI whiteouts become overlay whiteouts (a 0/0 character device),
+ * which hide the path in the layers below.
+ *
+ * GNU tar does the extraction, not node-tar: a root filesystem's symlinks must be kept
+ * as written (`/usr/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/…` is resolved
+ * inside the container), and node-tar strips the leading `/` from every link target.
+ * GNU tar keeps them and is still safe with a stranger's archive (a pulled image): it
+ * refuses member names with `..`, strips a leading `/` from member names, and extracts a
+ * symlink whose target is absolute or has `..` as a placeholder file until the end, so
+ * no later member is written through it (GNU tar manual, "Security"; extract.c
+ * create_placeholder_file). Device nodes, fifos and sockets a layer holds are removed:
+ * instances get a fresh /dev.
  */
 export async function unpackLayer(blobPath: string, dest: string): Promise<void> {
-  const whiteouts: string[] = [];
-  // node-tar refuses `..` and absolute paths on its own; owners are kept when run as root.
-  await tar.x({
-    file: blobPath,
-    cwd: dest,
-    preserveOwner: process.getuid?.() === 0,
-    filter: (p) => {
-      const base = path.posix.basename(p);
-      if (!base.startsWith(WHITEOUT)) return true;
-      whiteouts.push(p);
-      return false;
-    },
-  });
-  for (const p of whiteouts) {
-    const base = path.posix.basename(p);
-    if (base === OPAQUE) {
+  try {
+    // -a is for creation; on extraction GNU tar detects gzip itself. Owners kept as root (the default).
+    await execFileP('tar', ['-x', '-f', blobPath, '-C', dest, '--numeric-owner', '--no-overwrite-dir'], {
+      maxBuffer: 16 << 20,
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new KilnError(
+      'invalid_layer',
+      `layer ${path.basename(blobPath)} cannot be unpacked: ${(e.stderr || e.message).slice(-1000)}`,
+      400,
+    );
+  }
+  await applyWhiteouts(dest, '');
+}
+
+/** Turn `.wh.` entries into overlay whiteouts and drop special files, walking the unpacked tree. */
+async function applyWhiteouts(root: string, rel: string): Promise<void> {
+  const entries = await readdir(path.join(root, rel), { withFileTypes: true });
+  // Whiteouts last: the path one hides may be listed after it.
+  entries.sort((a, b) => Number(a.name.startsWith(WHITEOUT)) - Number(b.name.startsWith(WHITEOUT)));
+  for (const entry of entries) {
+    const child = path.join(root, rel, entry.name);
+    if (entry.name === OPAQUE) {
       throw new KilnError(
         'unsupported_layer',
-        `layer ${blobPath} has an opaque-dir whiteout (${p}), which Kiln cannot unpack yet`,
-        500,
+        `a layer has an opaque-dir whiteout (${path.join(rel, entry.name)}), which Kiln cannot unpack yet`,
+        400,
       );
     }
-    const target = path.join(dest, path.posix.dirname(p), base.slice(WHITEOUT.length));
-    await rm(target, { recursive: true, force: true });
-    await execFileP('mknod', [target, 'c', '0', '0']);
+    if (entry.name.startsWith(WHITEOUT)) {
+      const target = path.join(root, rel, entry.name.slice(WHITEOUT.length));
+      await rm(child, { recursive: true, force: true });
+      await rm(target, { recursive: true, force: true });
+      await execFileP('mknod', [target, 'c', '0', '0']);
+    } else if (entry.isDirectory()) {
+      await applyWhiteouts(root, path.join(rel, entry.name));
+    } else if (!(entry.isFile() || entry.isSymbolicLink())) {
+      await rm(child, { force: true });
+    }
   }
 }
 

@@ -34,7 +34,16 @@ export interface ImageConfig {
     Labels?: Record<string, string>;
   };
   rootfs: { type: 'layers'; diff_ids: string[] };
-  history?: { created_by?: string; comment?: string; empty_layer?: boolean }[];
+  history?: HistoryEntry[];
+}
+
+/** One entry of a config's `history` (image-spec config.md): how a layer was made. */
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  empty_layer?: boolean;
 }
 
 export interface Manifest {

@@ -16,12 +16,21 @@ interface DeployOptions {
   env?: string[];
   eventFormat?: string;
   region?: string;
+  image?: string;
+  insecure?: boolean;
 }
 
 export function register(program: Command): void {
   program
-    .command('deploy <dir>')
-    .description('deploy a function directory (a new version; the old one serves until it is ready)')
+    .command('deploy [dir]')
+    .description(
+      'deploy a function directory, or a pushed image with --image (a new version; the old one serves until it is ready)',
+    )
+    .option(
+      '--image <ref>',
+      'deploy a Kiln function image from a registry (REGISTRY/REPO:TAG) instead of a dir',
+    )
+    .option('--insecure', 'with --image: allow plain http to a registry that is not on loopback')
     .option('-n, --name <name>', 'function name (default: kiln.json name, else the dir name)')
     .option(
       '-r, --runtime <runtime>',
@@ -47,14 +56,20 @@ export function register(program: Command): void {
     .action(deploy);
 }
 
-async function deploy(dir: string, options: DeployOptions): Promise<void> {
-  if (!(await pathExists(dir))) throw new KilnError('not_found', `no such directory: ${dir}`);
+async function deploy(dir: string | undefined, options: DeployOptions): Promise<void> {
   const env: Record<string, string> = {};
   for (const pair of options.env ?? []) {
     const eq = pair.indexOf('=');
     if (eq < 1) throw new KilnError('invalid_env', `--env "${pair}" must be KEY=VALUE`);
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
+  if (options.image !== undefined) {
+    if (dir !== undefined) throw new KilnError('invalid_arguments', 'give a directory or --image, not both');
+    return deployImage(options.image, options, env);
+  }
+  if (dir === undefined)
+    throw new KilnError('invalid_arguments', 'give a function directory, or --image REF');
+  if (!(await pathExists(dir))) throw new KilnError('not_found', `no such directory: ${dir}`);
   const fields = await deployFields(dir, {
     name: options.name,
     runtime: options.runtime,
@@ -86,6 +101,32 @@ async function deploy(dir: string, options: DeployOptions): Promise<void> {
   }
   console.log(
     `deployed ${result.function.name} version ${result.version} in ${Date.now() - started} ms (layer ${result.layer.slice(0, 19)}${result.layerReused ? ', unchanged' : ''})`,
+  );
+  console.log(
+    `invoke: kiln invoke ${result.function.name}   or   curl ${client.baseUrl}/fn/${result.function.name}/`,
+  );
+}
+
+async function deployImage(
+  image: string,
+  options: DeployOptions,
+  env: Record<string, string>,
+): Promise<void> {
+  const body: Record<string, unknown> = { image, insecure: options.insecure === true };
+  if (options.name) body.name = options.name;
+  if (options.memory) body.memoryMb = Number(options.memory);
+  if (options.timeout) body.timeoutMs = Number(options.timeout);
+  if (Object.keys(env).length) body.env = env;
+  if (options.eventFormat) body.eventFormat = options.eventFormat;
+  if (options.region) body.region = options.region;
+  const client = new GatewayClient();
+  const started = Date.now();
+  const result = await client.json<{ function: { name: string }; version: number }>('POST', '/functions', {
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+  console.log(
+    `deployed ${result.function.name} version ${result.version} from ${image} in ${Date.now() - started} ms`,
   );
   console.log(
     `invoke: kiln invoke ${result.function.name}   or   curl ${client.baseUrl}/fn/${result.function.name}/`,

@@ -6,7 +6,9 @@ import * as doctor from './doctor.js';
 import * as functions from './functions.js';
 import * as instances from './instances.js';
 import * as invoke from './invoke.js';
+import * as login from './login.js';
 import * as logs from './logs.js';
+import * as push from './push.js';
 import * as runtimes from './runtimes.js';
 import * as serve from './serve.js';
 import * as top from './top.js';
@@ -29,6 +31,8 @@ const COMMANDS: { register(program: Command): void }[] = [
   top,
   doctor,
   runtimes,
+  push,
+  login,
 ];
 
 export function registerCommands(program: Command): void {

@@ -1,7 +1,7 @@
 import type { DeployResult } from '../../deploy/deployer.js';
 import { errorAnswer } from '../../errors.js';
 import type { FunctionRecord } from '../../functions/function-store.js';
-import { readDeployRequest } from '../deploy-input.js';
+import { readDeployRequest, readImageDeploy } from '../deploy-input.js';
 import type { RouteContext } from './route-context.js';
 
 function summary(record: FunctionRecord) {
@@ -26,9 +26,18 @@ export function register({ app, kiln, control, maxDeployBytes }: RouteContext): 
     const deploy = kiln.telemetry.deploy(c.req.header(), nameHint);
     let result: DeployResult;
     try {
-      // The body is streamed into the deployer, which caps it (deploy-input.ts).
-      const request = await readDeployRequest(c, maxDeployBytes);
-      result = await kiln.deployer.deploy({ ...request, phases: deploy.phases });
+      // A JSON body names a pushed image (`{"image": REF, ...spec fields}`); anything else
+      // is a bundle, streamed into the deployer, which caps it (deploy-input.ts).
+      const image = await readImageDeploy(c);
+      if (image) {
+        result = await kiln.deployer.deployImage(image.image, image.fields, {
+          insecure: image.insecure,
+          phases: deploy.phases,
+        });
+      } else {
+        const request = await readDeployRequest(c, maxDeployBytes);
+        result = await kiln.deployer.deploy({ ...request, phases: deploy.phases });
+      }
     } catch (err) {
       const answer = errorAnswer(err);
       deploy.failed(answer.status, answer.body.error.code);
