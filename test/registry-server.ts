@@ -40,7 +40,7 @@ export async function startRegistry(
     const line = execFileSync('htpasswd', ['-Bbn', options.user, options.password ?? ''], {
       encoding: 'utf8',
     });
-    await writeFile(path.join(dir, 'htpasswd'), line.trim() + '\n');
+    await writeFile(path.join(dir, 'htpasswd'), `${line.trim()}\n`);
   }
   await writeFile(
     path.join(dir, 'config.yml'),
