@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KilnError } from '../errors.js';
-import { awsErrorAnswer, checkQualifier, functionErrorOf, parseFunctionName } from './lambda-invoke-api.js';
+import { awsErrorAnswer, functionErrorOf, functionRefOf, parseFunctionName } from './lambda-invoke-api.js';
 
 describe('parseFunctionName', () => {
   it.each([
@@ -29,14 +29,12 @@ describe('parseFunctionName', () => {
   });
 });
 
-describe('checkQualifier', () => {
-  it('lets $LATEST, the active number or none through; any other version is not found', () => {
-    for (const qualifier of [undefined, '$LATEST', '5']) {
-      expect(() => checkQualifier({ name: 'o', qualifier }, 5, 'arn')).not.toThrow();
-    }
-    expect(() => checkQualifier({ name: 'o', qualifier: '4' }, 5, 'arn')).toThrow(
-      expect.objectContaining({ code: 'function_not_found', status: 404 }),
-    );
+describe('functionRefOf', () => {
+  it('names the active version for none or $LATEST, else the version or alias', () => {
+    expect(functionRefOf({ name: 'o' })).toBe('o');
+    expect(functionRefOf({ name: 'o', qualifier: '$LATEST' })).toBe('o');
+    expect(functionRefOf({ name: 'o', qualifier: '4' })).toBe('o@4');
+    expect(functionRefOf({ name: 'o', qualifier: 'prod' })).toBe('o@prod');
   });
 });
 

@@ -47,18 +47,15 @@ export function parseFunctionName(raw: string, queryQualifier?: string): Functio
 }
 
 /**
- * Whether a qualifier names the version that serves: Kiln serves only a function's active
- * version, so `$LATEST` and the active number do, any other does not (a 404, as AWS answers
- * for a version that does not exist).
+ * The pool's name for what a qualifier names (functions/function-ref.ts): none or `$LATEST`
+ * the active version (AWS's $LATEST is the latest code; Kiln's active version is the latest
+ * deploy, or what a rollback chose), a number that version, anything else an alias, as AWS
+ * reads `name:7` and `name:prod`. An unknown version or alias is a 404 when it is resolved.
  */
-export function checkQualifier(target: FunctionTarget, active: number, arn: string): void {
+export function functionRefOf(target: FunctionTarget): string {
   const q = target.qualifier;
-  if (q === undefined || q === '$LATEST' || q === String(active)) return;
-  throw new KilnError(
-    'function_not_found',
-    `Function not found: ${arn}:${q} (Kiln invokes only the active version, ${active}; kiln rollback makes another one active)`,
-    404,
-  );
+  if (q === undefined || q === '$LATEST') return target.name;
+  return `${target.name}@${q}`;
 }
 
 /** The ARN AWS would name the function by (Kiln's account id is all zeros, as in its events). */

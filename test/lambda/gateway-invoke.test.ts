@@ -149,8 +149,9 @@ describe("Lambda's Invoke API, without a control token", () => {
     expect(big.status).toBe(413);
     expect(big.headers.get('x-amzn-errortype')).toBe('RequestTooLargeException');
 
-    const oldVersion = await fetch(`${invokeUrl(t, `${NAME}:9`)}`, { method: 'POST', body: '{}' });
-    expect(oldVersion.status).toBe(404);
+    const noVersion = await fetch(`${invokeUrl(t, `${NAME}:9`)}`, { method: 'POST', body: '{}' });
+    expect(noVersion.status).toBe(404);
+    expect(noVersion.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');
     const latest = await fetch(`${invokeUrl(t, NAME)}?Qualifier=%24LATEST`, { method: 'POST', body: '{}' });
     expect(latest.status).toBe(200);
     const byArn = await fetch(
@@ -161,6 +162,57 @@ describe("Lambda's Invoke API, without a control token", () => {
       },
     );
     expect(byArn.status).toBe(200);
+  });
+
+  it('a Qualifier names a version or an alias, as name:qualifier, ?Qualifier= or an ARN; $LATEST the active one', async () => {
+    const name = 'raw-versions';
+    expect(
+      (await deployDir(t.url, FIXTURE, { name, runtime: 'python', handler: 'src/app.handler' })).status,
+    ).toBe(201);
+    const patched = await fetch(`${t.url}/functions/${name}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ memoryMb: 192 }),
+    });
+    expect(patched.status, await patched.text()).toBeLessThan(300);
+    const aliased = await fetch(`${t.url}/functions/${name}/aliases/old`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ version: 1 }),
+    });
+    expect(aliased.status).toBe(200);
+    const ran = async (fn: string, query = '') => {
+      const res = await fetch(`${invokeUrl(t, encodeURIComponent(fn))}${query}`, {
+        method: 'POST',
+        body: '{}',
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { version: string; memory: string };
+      expect(res.headers.get('x-amz-executed-version')).toBe(body.version);
+      return `${body.version}/${body.memory}`;
+    };
+    expect(await ran(name)).toBe('2/192');
+    expect(await ran(`${name}:$LATEST`)).toBe('2/192');
+    expect(await ran(`${name}:1`)).toBe('1/128');
+    expect(await ran(name, '?Qualifier=old')).toBe('1/128');
+    expect(await ran(`arn:aws:lambda:us-east-1:000000000000:function:${name}:old`)).toBe('1/128');
+    const noAlias = await fetch(invokeUrl(t, `${name}:nope`), { method: 'POST', body: '{}' });
+    expect(noAlias.status).toBe(404);
+    expect(noAlias.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');
+    const dry = await fetch(invokeUrl(t, `${name}:old`), {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'DryRun' },
+    });
+    expect(dry.status).toBe(204);
+    expect(dry.headers.get('x-amz-executed-version')).toBe('1');
+    // Kiln's async invocations run the active version: an Event for another one is refused.
+    const event = await fetch(invokeUrl(t, `${name}:1`), {
+      method: 'POST',
+      body: '{}',
+      headers: { 'x-amz-invocation-type': 'Event' },
+    });
+    expect(event.status).toBe(400);
+    expect(((await event.json()) as { message: string }).message).toContain('active version');
   });
 
   it('answers DryRun with 204 and nothing run', async () => {

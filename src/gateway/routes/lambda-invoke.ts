@@ -6,14 +6,12 @@ import { isSigV4, verifySigV4 } from '../../auth/sigv4.js';
 import { KilnError } from '../../errors.js';
 import type { Kiln } from '../../kiln.js';
 import { breaksInstance } from '../../pool/instance.js';
-import { regionFromEnv } from '../../pool/lambda-environment.js';
 import type { ShimResponse } from '../../pool/shim-protocol.js';
 import type { InvokeTelemetry } from '../../telemetry/telemetry.js';
 import {
   awsErrorAnswer,
-  checkQualifier,
-  functionArn,
   functionErrorOf,
+  functionRefOf,
   MAX_EVENT_PAYLOAD_BYTES,
   MAX_PAYLOAD_BYTES,
   parseFunctionName,
@@ -34,7 +32,6 @@ import type { RouteContext } from './route-context.js';
  */
 export function register({ app, kiln, token }: RouteContext): void {
   const bearer = token === undefined ? undefined : new BearerCheck(token);
-  const gatewayRegion = regionFromEnv();
 
   // Each invoke's span, phases (Server-Timing), metrics and log line, as a proxied invoke's.
   const traces = new WeakMap<Request, { trace: InvokeTelemetry; errorCode?: string }>();
@@ -63,13 +60,19 @@ export function register({ app, kiln, token }: RouteContext): void {
       const body = await readPayload(c);
       if (token !== undefined && signed) checkSignature(c, token, body);
       const target = parseFunctionName(c.req.param('name'), c.req.query('Qualifier'));
-      const record = kiln.functions.get(target.name);
-      const active = kiln.functions.active(target.name);
-      const arn = functionArn(target.name, active.spec.region ?? gatewayRegion);
-      checkQualifier(target, record.activeVersion, arn);
+      const ref = functionRefOf(target);
+      // An unknown function, version or alias is a 404 (ResourceNotFoundException) here.
+      const named = kiln.functions.resolve(ref);
       const type = c.req.header('x-amz-invocation-type') ?? 'RequestResponse';
-      if (type === 'DryRun') return c.body(null, 204, { 'x-amz-executed-version': String(active.version) });
-      if (type === 'Event') return await submitEvent(c, kiln, target.name, body);
+      if (type === 'DryRun') return c.body(null, 204, { 'x-amz-executed-version': String(named.version) });
+      if (type === 'Event') {
+        if (named.version !== kiln.functions.active(target.name).version)
+          throw new KilnError(
+            'invalid_parameter',
+            `InvocationType Event runs the active version only (Kiln's async invocations follow it); "${target.qualifier}" names version ${named.version}: invoke it with RequestResponse`,
+          );
+        return await submitEvent(c, kiln, target.name, body);
+      }
       if (type !== 'RequestResponse') {
         throw new KilnError(
           'invalid_parameter',
@@ -88,10 +91,10 @@ export function register({ app, kiln, token }: RouteContext): void {
       const ids = { 'x-amz-request-id': requestId, 'x-amzn-requestid': requestId };
       let result: Invoked;
       try {
-        result = await invokeThrough(kiln, target.name, headers, body, trace);
+        result = await invokeThrough(kiln, ref, headers, body, trace);
       } catch (err) {
         traced.errorCode = err instanceof KilnError ? err.code : 'internal_error';
-        const failure = functionErrorOf(err, kiln.functions.active(target.name).spec.timeoutMs);
+        const failure = functionErrorOf(err, named.spec.timeoutMs);
         if (!failure) throw err;
         return c.json(failure, 200, { ...ids, 'x-amz-function-error': 'Unhandled' });
       }
@@ -175,13 +178,14 @@ interface Invoked {
  */
 async function invokeThrough(
   kiln: Kiln,
-  name: string,
+  /** `name`, or `name@version` / `name@alias` from the Qualifier. */
+  ref: string,
   headers: Record<string, string>,
   body: Buffer,
   trace: InvokeTelemetry,
 ): Promise<Invoked> {
   trace.acquiring();
-  const lease = await kiln.pool.acquire(name);
+  const lease = await kiln.pool.acquire(ref);
   const { instance } = lease;
   trace.leased({ ...lease, instanceId: instance.id, runtime: instance.target.spec.runtime });
   let outcome: 'ok' | 'broken' = 'ok';
