@@ -92,7 +92,15 @@ export class Instance {
   readonly startTimings: Record<string, number> = {};
   inflight = 0;
   lastUsedAt = Date.now();
+  /** A thaw under way for the requests just placed on it (they wait for it); ms it took. */
+  thawing: Promise<number> | undefined;
+  /** The pool's timer that freezes it once idle long enough. */
+  freezeTimer: NodeJS.Timeout | undefined;
   private readonly client: ShimClient;
+  /** Freezer writes in order, so a thaw never overtakes the freeze it undoes. */
+  private freezer: Promise<unknown> = Promise.resolve();
+  /** The last freezer write was a freeze: the cgroup must be thawed before it is killed. */
+  private cgroupFrozen = false;
 
   constructor(
     readonly container: Container,
@@ -125,6 +133,34 @@ export class Instance {
 
   get version(): number {
     return this.target.version;
+  }
+
+  /**
+   * `idle → frozen`, then freeze its cgroup: no process of it runs until `thaw`. The state
+   * moves first, so placement treats it as frozen (and thaws it) even while the write runs.
+   */
+  freeze(): Promise<void> {
+    this.moveTo('frozen');
+    return this.inOrder(async () => {
+      await this.container.cgroup.freeze();
+      this.cgroupFrozen = true;
+    });
+  }
+
+  /** Thaw its cgroup (after any freeze still under way); resolves with the ms it took. */
+  thaw(): Promise<number> {
+    const asked = performance.now();
+    return this.inOrder(async () => {
+      await this.container.cgroup.thaw();
+      this.cgroupFrozen = false;
+      return performance.now() - asked;
+    });
+  }
+
+  private inOrder<T>(write: () => Promise<T>): Promise<T> {
+    const done = this.freezer.then(write);
+    this.freezer = done.catch(() => undefined);
+    return done;
   }
 
   /** Load the handler. A load error is the user's (a 400), not Kiln's. */
@@ -282,7 +318,12 @@ export class Instance {
 
   async destroy(): Promise<void> {
     this.moveTo('gone');
+    clearTimeout(this.freezeTimer);
     this.client.destroy();
+    // A frozen task does not act on SIGKILL until it is thawed (cgroup v1's freezer,
+    // Documentation/admin-guide/cgroup-v1/freezer-subsystem.rst).
+    await this.freezer;
+    if (this.cgroupFrozen) await this.container.cgroup.thaw().catch(() => undefined);
     await this.container.stop();
   }
 }

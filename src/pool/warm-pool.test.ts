@@ -21,9 +21,13 @@ let directory: FakeDirectory;
 let pool: WarmPool;
 const logged: string[] = [];
 
-function makePool(stemCellsPerLanguage = 0, starts = new StartAdmission()): WarmPool {
+function makePool(
+  stemCellsPerLanguage = 0,
+  starts = new StartAdmission(),
+  freezeAfterMs: number | undefined = undefined,
+): WarmPool {
   const stemCells = new StemCellPool(launcher, stemCellsPerLanguage, (line) => logged.push(line), starts);
-  pool = new WarmPool(launcher, directory, stemCells, undefined, starts);
+  pool = new WarmPool(launcher, directory, stemCells, undefined, starts, freezeAfterMs);
   return pool;
 }
 
@@ -307,6 +311,55 @@ describe('start admission', () => {
     expect(body(await first)).toBe('v1');
     await until(() => pool.pendingStarts() === 0);
     expect(launcher.events).toEqual(['cold first@1']);
+  });
+});
+
+describe('freezing idle instances', () => {
+  const stateOf = async (id: string) => (await pool.list()).find((i) => i.id === id)?.state;
+
+  it('freezes an instance idle past freezeAfterMs and thaws it for the next request, same instance, with a thaw phase', async () => {
+    makePool(0, undefined, 10);
+    directory.activate(fnVersion('sleepy', 1));
+    const first = await get(pool, 'sleepy');
+    await until(async () => (await stateOf(first.instanceId)) === 'frozen');
+    await until(() => containerOf(first.instanceId).frozen);
+    // The fake shim answers "frozen" (500) while its freezer says FROZEN.
+    const second = await get(pool, 'sleepy');
+    expect(body(second)).toBe('v1');
+    expect(second.instanceId).toBe(first.instanceId);
+    expect(second.start).toBe('warm');
+    expect(Object.keys(second.timings)).toEqual(['queue', 'thaw', 'fn']);
+    expect(containerOf(first.instanceId).frozen).toBe(false);
+  });
+
+  it('requests placed together on a frozen instance all wait for its one thaw', async () => {
+    makePool(0, undefined, 10);
+    directory.activate(fnVersion('crowd', 1, { maxInstances: 1, concurrency: 8 }));
+    const first = await get(pool, 'crowd');
+    await until(() => containerOf(first.instanceId).frozen);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => get(pool, 'crowd')));
+    expect(answers.map(body)).toEqual(Array(8).fill('v1'));
+    expect(new Set(answers.map((a) => a.instanceId))).toEqual(new Set([first.instanceId]));
+  });
+
+  it('never freezes a busy instance, and thaws a frozen one before stopping it (kiln stop, reaping, shutdown)', async () => {
+    makePool(0, undefined, 10);
+    directory.activate(fnVersion('held', 1, { concurrency: 1 }));
+    const holding = get(pool, 'held', '/hold');
+    await until(() => launcher.started[0]?.holding === 1);
+    const busy = launcher.started[0]!;
+    await sleep(50);
+    expect(busy.frozen).toBe(false);
+    busy.release();
+    const done = await holding;
+    await until(() => busy.frozen);
+    await pool.stop(done.instanceId);
+    await busy.exited;
+    expect(busy.stoppedFrozen).toBe(false);
+    const again = await get(pool, 'held');
+    await until(() => containerOf(again.instanceId).frozen);
+    await pool.shutdown();
+    expect(containerOf(again.instanceId).stoppedFrozen).toBe(false);
   });
 });
 

@@ -131,6 +131,8 @@ export class WarmPool {
     private readonly lambda: LambdaSettings = { region: DEFAULT_REGION },
     /** Shared with the stem cells: every container start on the host waits its turn here. */
     private readonly starts: StartAdmission = new StartAdmission(),
+    /** Freeze an instance's cgroup once it has been idle this long (undefined: never). */
+    private readonly freezeAfterMs?: number,
   ) {}
 
   /** Reap idle instances and keep `minInstances` running, every `intervalMs`. */
@@ -153,13 +155,14 @@ export class WarmPool {
     const arrived = performance.now();
     const admitted = queue.enter(name);
     const freeSlot = typeof admitted === 'function' ? admitted : await admitted;
-    let instance: Instance;
+    let placed: { instance: Instance; thawMs: number | undefined };
     try {
-      instance = await this.waitForInstance(ref);
+      placed = await this.placeThawed(ref);
     } catch (err) {
       freeSlot();
       throw err;
     }
+    const { instance, thawMs } = placed;
     // An instance started ahead of any request (a deploy's trial start, `minInstances`) was
     // warm by the time this request came: it says `warm` and `prewarmed`, and the start's
     // phases are not this request's (issue 10).
@@ -168,8 +171,10 @@ export class WarmPool {
     const start: StartKind = fresh && !prewarmed ? instance.startedAs : 'warm';
     const waited = performance.now() - arrived;
     const timings: Record<string, number> = {};
-    if (start === 'warm') timings.queue = waited;
-    else {
+    if (start === 'warm') {
+      timings.queue = waited - (thawMs ?? 0);
+      if (thawMs !== undefined) timings.thaw = thawMs;
+    } else {
       // The request waited through its instance's start: those phases are reported as
       // such, and `queue` is the rest of the wait.
       const startMs = Object.values(instance.startTimings).reduce((a, b) => a + b, 0);
@@ -332,6 +337,30 @@ export class WarmPool {
    * Join the line of `ref` (`NAME`, `NAME@7`, `NAME@alias`: one line per ref, each placed on
    * the version its ref names) and wait until `dispatch` places this request on an instance.
    */
+  /**
+   * An instance for this request, thawed: a frozen one is thawed when placement picks it, and
+   * every request placed on it meanwhile waits for that thaw. One whose cgroup cannot be
+   * thawed cannot serve: it is removed and the request placed again.
+   */
+  private async placeThawed(ref: string): Promise<{ instance: Instance; thawMs: number | undefined }> {
+    for (let attempt = 1; ; attempt++) {
+      const instance = await this.waitForInstance(ref);
+      if (!instance.thawing) return { instance, thawMs: undefined };
+      try {
+        return { instance, thawMs: await instance.thawing };
+      } catch (err) {
+        this.release(instance, 'broken');
+        if (attempt === 3)
+          throw new KilnError(
+            'instance_unavailable',
+            `no instance of "${ref}" could be thawed (${(err as Error).message}); retry shortly`,
+            503,
+            { 'retry-after': '1' },
+          );
+      }
+    }
+  }
+
   private waitForInstance(ref: string): Promise<Instance> {
     if (this.closed) return Promise.reject(new KilnError('shutting_down', 'Kiln is shutting down', 503));
     return new Promise((resolve, reject) => {
@@ -401,8 +430,37 @@ export class WarmPool {
   }
 
   private claim(instance: Instance): void {
+    clearTimeout(instance.freezeTimer);
+    if (instance.state === 'frozen') {
+      instance.moveTo('busy');
+      const thawing = instance.thaw();
+      instance.thawing = thawing;
+      const settled = () => {
+        if (instance.thawing === thawing) instance.thawing = undefined;
+      };
+      thawing.then(settled, settled);
+    }
     instance.inflight++;
     instance.moveTo('busy');
+  }
+
+  /**
+   * Freeze `instance` once it has been idle `freezeAfterMs`: no background work of the
+   * function runs between requests (issue 8 item 11; Lambda freezes an execution environment
+   * between invokes, OpenWhisk pauses an idle container after a short grace).
+   */
+  private freezeWhenIdle(instance: Instance): void {
+    if (this.freezeAfterMs === undefined) return;
+    clearTimeout(instance.freezeTimer);
+    instance.freezeTimer = setTimeout(() => {
+      if (instance.state !== 'idle' || this.closed || !this.instances.has(instance.id)) return;
+      instance.freeze().catch((err: Error) => {
+        // Not frozen after all (the freezer thawed it again): it serves as an idle one.
+        if (instance.state === 'frozen') instance.moveTo('idle');
+        console.error(`kiln: freezing idle instance ${instance.id} failed: ${err.message}`);
+      });
+    }, this.freezeAfterMs);
+    instance.freezeTimer.unref();
   }
 
   private release(instance: Instance, outcome: 'ok' | 'broken'): void {
@@ -414,6 +472,7 @@ export class WarmPool {
       if (instance.inflight === 0) void this.remove(instance);
     } else if (instance.inflight === 0) {
       instance.moveTo('idle');
+      this.freezeWhenIdle(instance);
     }
     this.dispatch(instance.functionName);
   }
@@ -442,8 +501,12 @@ export class WarmPool {
     this.pending.add(pending);
     // The start waits its turn among all the host's starts (issue 8 item 7); one retired or
     // shut down while it waited never starts.
+    // A background start (minInstances) of a version no longer active when its turn comes
+    // is not wanted either.
+    const wanted = () =>
+      !pending.retired && !this.closed && (priority !== 'background' || this.stillActive(fn));
     const started = this.starts.run(
-      () => (pending.retired || this.closed ? Promise.resolve(undefined) : this.launch(fn, pending)),
+      () => (wanted() ? this.launch(fn, pending) : Promise.resolve(undefined)),
       priority,
     );
     this.starting.add(started);
@@ -458,6 +521,7 @@ export class WarmPool {
       // Marked before it can take a request: the dispatch below may place one on it at once.
       instance.prewarmed = !forWaiting;
       instance.moveTo('idle');
+      this.freezeWhenIdle(instance);
       return instance;
     } catch (err) {
       this.pending.delete(pending);
@@ -526,6 +590,15 @@ export class WarmPool {
     return instance;
   }
 
+  /** `fn` is still its function's active version (not removed, not redeployed). */
+  private stillActive(fn: FunctionVersion): boolean {
+    try {
+      return this.functions.active(fn.spec.name).version === fn.version;
+    } catch {
+      return false;
+    }
+  }
+
   private instancesOf(name: string): ReadonlySet<Instance> {
     return this.byFunction.get(name) ?? NONE;
   }
@@ -581,7 +654,7 @@ export class WarmPool {
     );
     for (const instance of [...this.instances.values()]) {
       const orphan = !serving.has(`${instance.functionName}@${instance.version}`);
-      if (orphan && instance.state === 'idle' && now - instance.lastUsedAt > ORPHAN_GRACE_MS)
+      if (orphan && resting(instance) && now - instance.lastUsedAt > ORPHAN_GRACE_MS)
         await this.remove(instance);
     }
     for (const fn of active) {
@@ -591,16 +664,23 @@ export class WarmPool {
       const mine = [...this.instancesOf(fn.spec.name)].filter((i) => i.version === fn.version);
       for (const instance of mine) {
         if (keep <= fn.spec.minInstances) break;
-        if (instance.state === 'idle' && now - instance.lastUsedAt > fn.spec.idleTtlMs) {
+        if (resting(instance) && now - instance.lastUsedAt > fn.spec.idleTtlMs) {
           keep--;
           await this.remove(instance);
         }
       }
-      for (let i = keep; i < fn.spec.minInstances && !this.closed; i++) {
+      // Each start is awaited: the function may be removed or redeployed meanwhile, and
+      // then this pass must not start another instance of what is no longer active.
+      for (let i = keep; i < fn.spec.minInstances && !this.closed && this.stillActive(fn); i++) {
         await this.prepare(fn, 'background').catch((err: Error) =>
           console.error(`kiln: keeping ${fn.spec.name} at minInstances failed: ${err.message}`),
         );
       }
     }
   }
+}
+
+/** Idle, frozen or not: nothing in flight, nothing placed on it. */
+function resting(instance: Instance): boolean {
+  return instance.state === 'idle' || instance.state === 'frozen';
 }

@@ -103,11 +103,14 @@ export class InvokeTelemetry {
     this.lease = lease;
     const attributes = { [ATTR.kilnStart]: lease.start, [ATTR.kilnInstance]: lease.instanceId };
     this.phases.record('acquire', start, end, { group: true, attributes });
-    const { queue, ...startPhases } = lease.timings;
+    const { queue, thaw, ...startPhases } = lease.timings;
     if (queue !== undefined) {
       this.phases.record('queue', start, start + queue, { parent: 'acquire', spanName: 'queue wait' });
       this.telemetry.metrics.queued(this.fn, queue / 1000);
     }
+    // A frozen instance was thawed for this request (src/pool/warm-pool.ts).
+    if (thaw !== undefined)
+      this.phases.record('thaw', end - thaw, end, { parent: 'acquire', spanName: 'thaw' });
     if (lease.start === 'warm') return;
     const untraced = lease.prewarmed === true;
     this.phases.recordSequence(startPhases, end, { parent: 'acquire', untraced }, START_SPANS);

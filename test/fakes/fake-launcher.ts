@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,13 +38,15 @@ export class FakeContainer implements Container {
   /** Requests to `/hold` waiting for `release()` now. */
   holding = 0;
   private stopping = false;
+  /** `stop()` came while its freezer said FROZEN (a real frozen process would not have died). */
+  stoppedFrozen = false;
   private exit!: (exit: ContainerExit) => void;
   private held = gate();
 
   private constructor(
     readonly socketPath: string,
     readonly fnDir: string | undefined,
-    cgroupRoot: string,
+    private readonly cgroupRoot: string,
     private readonly server: Server,
   ) {
     // A cgroup on an empty fake tree: stats read zeros, as for a cgroup that is gone.
@@ -62,6 +65,10 @@ export class FakeContainer implements Container {
     if (fnDir) await mkdir(fnDir);
     container = new FakeContainer(socketPath, fnDir, path.join(dir, 'cgroupfs'), server);
     container.version = options.version;
+    // Its freezer: a v1 `freezer.state` file the pool writes as the kernel's; `answer`
+    // refuses to serve while it says FROZEN, as a frozen process cannot.
+    await mkdir(path.dirname(container.freezerState), { recursive: true });
+    await writeFile(container.freezerState, 'THAWED');
     return container;
   }
 
@@ -69,8 +76,19 @@ export class FakeContainer implements Container {
     return this.stopping;
   }
 
+  get freezerState(): string {
+    return path.join(this.cgroupRoot, 'freezer', 'kiln', this.id, 'freezer.state');
+  }
+
+  /** Its freezer says FROZEN now. */
+  get frozen(): boolean {
+    return readFileSync(this.freezerState, 'utf8') === 'FROZEN';
+  }
+
   async stop(): Promise<ContainerExit> {
     this.stopping = true;
+    // A frozen process would not die: stopping one is a bug in the pool.
+    if (this.frozen) this.stoppedFrozen = true;
     this.die({ code: 137, signal: null });
     return this.exited;
   }
@@ -109,6 +127,11 @@ export class FakeContainer implements Container {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', 'http://shim');
+    if (this.frozen) {
+      res.writeHead(500);
+      res.end('frozen');
+      return;
+    }
     if (req.method === 'POST' && url.pathname === '/init') {
       const init = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
         handler: string;

@@ -198,7 +198,9 @@ describe('scale', () => {
     expect((await instancesOf(t.url, 'kept')).map((i) => i.id).sort()).toEqual(ids);
     expect((await fetch(`${t.url}/fn/kept/exit`)).status).toBe(502);
     await eventually(
-      async () => (await instancesOf(t.url, 'kept')).filter((i) => i.state === 'idle').length === 2,
+      async () =>
+        (await instancesOf(t.url, 'kept')).filter((i) => i.state === 'idle' || i.state === 'frozen')
+          .length === 2,
     );
   });
 
@@ -254,7 +256,9 @@ describe('scale', () => {
     expect(seen.filter((s) => s.sentAt < doneAt).map((s) => s.version)).toContain('1');
     // And no v1 instance outlives its last request, even one started during the switch.
     expect((await instancesOf(t.url, 'rolling')).map((i) => i.version)).not.toContain(1);
-    expect(await untrackedContainers(t)).toEqual([]);
+    // The last v1 instances were removed as their requests ended; their containers may still
+    // be exiting on a loaded host, and must then be gone.
+    await eventually(async () => (await untrackedContainers(t)).length === 0);
   });
 });
 
