@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import PQueue from 'p-queue';
 import type { FunctionRecord } from '../../functions/function-store.js';
 import { GatewayClient, GatewayError } from '../gateway-client.js';
 import { packDir } from '../pack-dir.js';
 import { type LoadedFunction, loadStack } from '../stack/stack-loader.js';
+import { runInDependencyOrder } from '../stack/stack-order.js';
 import { type CurrentFunction, formatStep, planStack, type StackStep } from '../stack/stack-plan.js';
 
 /** Deploys at once: the gateway builds one per core, and uploads overlap the builds. */
@@ -58,31 +58,18 @@ async function plan(file: string, prune: boolean) {
 async function apply(file: string, prune: boolean): Promise<number> {
   const { desired, client, steps } = await plan(file, prune);
   const byName = new Map(desired.map((d) => [d.name, d]));
-  const queue = new PQueue({ concurrency: PARALLEL_DEPLOYS });
-  // Each step's outcome, so a function waits for those it depends on (`dependsOn`) and is
-  // skipped when one of them failed; the rest run in parallel.
-  const outcomes = new Map<string, Promise<boolean>>();
-  const outcome = (step: StackStep): Promise<boolean> => {
-    let done = outcomes.get(step.name);
-    if (done) return done;
-    done = (async () => {
-      const deps = byName.get(step.name)?.dependsOn ?? [];
-      const failedDeps: string[] = [];
-      for (const dep of deps) {
-        const depStep = steps.find((s) => s.name === dep);
-        if (depStep && !(await outcome(depStep))) failedDeps.push(dep);
-      }
-      if (failedDeps.length) {
-        console.log(`${step.name}: skipped: ${failedDeps.join(', ')} failed`);
-        return false;
-      }
-      return (await queue.add(() => report(step, byName.get(step.name), client))) ?? false;
-    })();
-    outcomes.set(step.name, done);
-    return done;
-  };
-  const results = await Promise.all(steps.map(outcome));
-  return results.every(Boolean) ? 0 : 1;
+  const outcomes = await runInDependencyOrder(
+    steps.map((step) => ({
+      name: step.name,
+      dependsOn: byName.get(step.name)?.dependsOn ?? [],
+      run: () => report(step, byName.get(step.name), client),
+    })),
+    {
+      concurrency: PARALLEL_DEPLOYS,
+      onSkip: (name, failed) => console.log(`${name}: skipped: ${failed.join(', ')} failed`),
+    },
+  );
+  return [...outcomes.values()].every(Boolean) ? 0 : 1;
 }
 
 /** Run one step and print its line: what was done and how long it took, or why it failed. */
