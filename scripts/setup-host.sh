@@ -20,8 +20,9 @@ apt-get update -qq
 apt-get install -y -qq crun runc debootstrap ca-certificates util-linux mount >/dev/null
 # For the test suite only, not for Kiln (its builds run javac in a builder image): a JDK
 # compiles the Java shim's process tests and some fixtures on the host, g++ a native addon,
-# the AWS CLI calls Lambda's Invoke API with a signed request (test/lambda/gateway-invoke.test.ts).
-apt-get install -y -qq openjdk-17-jdk-headless g++ awscli >/dev/null
+# python3-dev's headers a Python extension (test/integration/node-bundles.test.ts), the AWS CLI
+# calls Lambda's Invoke API with a signed request (test/lambda/gateway-invoke.test.ts).
+apt-get install -y -qq openjdk-17-jdk-headless g++ python3-dev awscli >/dev/null
 # For the shipping tests: a real registry (the CNCF distribution registry), htpasswd for its
 # Basic auth, and podman to load and run what `kiln save` writes.
 apt-get install -y -qq docker-registry apache2-utils podman >/dev/null

@@ -134,6 +134,51 @@ NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
   });
 });
 
+describe('python compiled extensions (issue 10)', () => {
+  it('a vendored package with a C extension in site-packages/ loads', async () => {
+    // A real extension module, compiled here against Debian's Python 3.11 headers (the
+    // image's Python is bookworm's 3.11) with the stable ABI, as a wheel's abi3 .so is.
+    const src = path.join(scratch, 'ext-src');
+    await mkdir(src, { recursive: true });
+    await writeFile(
+      path.join(src, 'fastmath.c'),
+      `#define Py_LIMITED_API 0x030B0000
+#include <Python.h>
+static PyObject *square(PyObject *self, PyObject *arg) {
+  long n = PyLong_AsLong(arg);
+  if (n == -1 && PyErr_Occurred()) return NULL;
+  return PyLong_FromLong(n * n);
+}
+static PyMethodDef methods[] = {{"square", square, METH_O, "n * n"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastmath", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__fastmath(void) { return PyModule_Create(&module); }
+`,
+    );
+    const so = path.join(src, '_fastmath.abi3.so');
+    await execFileP('gcc', [
+      '-shared',
+      '-fPIC',
+      '-O2',
+      '-I/usr/include/python3.11',
+      path.join(src, 'fastmath.c'),
+      '-o',
+      so,
+    ]);
+    const dir = await source('py-ext', {
+      'site-packages/fastmath/__init__.py': 'from fastmath._fastmath import square\n',
+      'site-packages/fastmath/_fastmath.abi3.so': await readFile(so),
+      'handler.py':
+        'import fastmath\n\ndef handler(event, context):\n    return {"square": fastmath.square(12), "from": fastmath.__file__}\n',
+    });
+    const res = await deployDir(t.url, dir, { name: 'py-ext', runtime: 'python' });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(await (await fetch(`${t.url}/fn/py-ext/`)).json()).toEqual({
+      square: 144,
+      from: '/fn/site-packages/fastmath/__init__.py',
+    });
+  });
+});
+
 describe('bundle: false (issue 10)', () => {
   it('ships the bundle as it is: the shim imports the entry, node_modules and all', async () => {
     const dir = await source('as-is', {

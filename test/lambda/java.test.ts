@@ -389,6 +389,19 @@ describe('handler shapes and Lambda serialization (raw invoke)', () => {
     });
   });
 
+  it('primitives, boxed types, Object and List<Long> in, as Lambda reads them; "12" read as an int', async () => {
+    const answer = async (handler: string, event: string) =>
+      (await (await serving(`conformance.misc.Scalars::${handler}`)).invoke(event)).body.toString();
+    expect(await answer('square', '12')).toBe('144');
+    expect(await answer('square', '"12"')).toBe('144');
+    expect(await answer('not', 'true')).toBe('false');
+    expect(await answer('half', '5')).toBe('2.5');
+    expect(await answer('sum', '[1, 2, 3000000000]')).toBe('3000000003');
+    expect(await answer('kind', '{"a":1}')).toBe('"LinkedHashMap"');
+    expect(await answer('kind', '[1]')).toBe('"ArrayList"');
+    expect(await answer('kind', '"s"')).toBe('"String"');
+  });
+
   it('immutable maps and lists out', async () => {
     const shim = await serving('conformance.immutable.Immutable');
     const res = await shim.invoke('{}');
