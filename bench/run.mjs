@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { confineLikeAFunction } from './lib/bare-cgroup.mjs';
 import { baseLayers, helloLayer, mountRoot } from './lib/base-rootfs.mjs';
 import { svg } from './lib/chart.mjs';
 import { startGateway } from './lib/gateway.mjs';
@@ -72,13 +73,26 @@ async function machine() {
   };
 }
 
-/** A bare node http server on TCP, the ceiling for the throughput scenario. */
-function bareServer(port) {
+/**
+ * A bare node http server on TCP, the ceiling for the throughput scenario: in the root
+ * cgroup, or (`confined`) in a cgroup placed and limited like a function container's.
+ */
+async function bareServer(port, confined = false) {
   const child = spawn(process.execPath, [path.join(HERE, 'hello/hello.mjs')], {
     env: { PORT: String(port) },
     stdio: 'ignore',
   });
-  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
+  const release = confined ? await confineLikeAFunction(child.pid, `bench-bare-${child.pid}`) : undefined;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    confined: release !== undefined,
+    stop: async () => {
+      child.kill('SIGKILL');
+      await exited;
+      await release?.();
+    },
+  };
 }
 
 /** Write the markdown and SVG reports of a results object. */
@@ -151,17 +165,24 @@ async function main() {
     );
     await step('warm', () => runWarm(cold, { languages: opts.languages, requests: opts.warmRequests }));
     await step('throughput', async () => {
-      const bare = bareServer(18_000 + Math.floor(Math.random() * 1000));
+      const port = 18_000 + Math.floor(Math.random() * 1000);
+      const bare = await bareServer(port);
+      const confined = await bareServer(port + 1, true);
       try {
         return {
           seconds: opts.seconds,
-          ...(await runThroughput(cold, bare.url, {
-            concurrencies: opts.concurrencies,
-            seconds: opts.seconds,
-          })),
+          ...(await runThroughput(
+            cold,
+            { root: bare.url, confined: confined.confined ? confined.url : undefined },
+            {
+              concurrencies: opts.concurrencies,
+              seconds: opts.seconds,
+            },
+          )),
         };
       } finally {
-        bare.stop();
+        await bare.stop();
+        await confined.stop();
       }
     });
     await step('async', () =>

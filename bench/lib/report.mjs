@@ -131,19 +131,29 @@ export function markdown(r) {
     );
     lines.push('');
   }
-  if (r.throughput) {
-    lines.push(`## Throughput (autocannon, ${r.throughput.seconds} s per point; ${r.throughput.spec})`);
+  if (r.throughput?.layouts) {
+    lines.push(
+      `## Throughput (autocannon, ${r.throughput.seconds} s per point; Kiln and a bare node server, point by point in one run)`,
+    );
     lines.push('');
     lines.push(
-      '| connections | Kiln req/s | Kiln p50 / p99 ms | bare node server req/s | bare p50 / p99 ms | Kiln ÷ bare |',
+      "req/s (p50 / p99 ms). Kiln: through the gateway. Shim: one of the layout's instances on its unix socket, no gateway. Bare: the same hello server as a plain process. Bare in cgroup: that server in a cgroup beside the function containers (`kiln/`) with their one-core quota — on a busy host CFS group scheduling gives that cgroup less CPU, which is not Kiln's overhead.",
     );
-    lines.push('|---|---|---|---|---|---|');
-    r.throughput.kiln.forEach((k, i) => {
-      const b = r.throughput.bare[i];
-      lines.push(
-        `| ${k.connections} | ${Math.round(k.reqPerSec)} | ${k.p50} / ${k.p99} | ${Math.round(b.reqPerSec)} | ${b.p50} / ${b.p99} | ${round(k.reqPerSec / b.reqPerSec, 2)} |`,
-      );
-    });
+    lines.push('');
+    lines.push(
+      '| layout | conns | Kiln | non-2xx / errors | shim | bare | bare in cgroup | Kiln ÷ bare | Kiln ÷ bare in cgroup | Kiln ÷ shim |',
+    );
+    lines.push('|---|---|---|---|---|---|---|---|---|---|');
+    const point = (p) => (p ? `${Math.round(p.reqPerSec)} (${p.p50} / ${p.p99})` : '—');
+    const ratio = (a, b) => (a && b ? round(a.reqPerSec / b.reqPerSec, 2) : '—');
+    for (const layout of r.throughput.layouts) {
+      layout.kiln.forEach((k, i) => {
+        const [s, b, c] = [layout.shim?.[i], layout.bare[i], layout.confined?.[i]];
+        lines.push(
+          `| ${layout.spec} (${layout.instances} instances at the end) | ${k.connections} | ${point(k)} | ${k.non2xx} / ${k.errors} | ${point(s)} | ${point(b)} | ${point(c)} | ${ratio(k, b)} | ${ratio(k, c)} | ${ratio(k, s)} |`,
+        );
+      });
+    }
     lines.push('');
   }
   if (r.async && !r.async.error) {

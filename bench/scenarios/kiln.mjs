@@ -88,9 +88,9 @@ export async function runWarm(gw, { languages, requests }) {
   return results;
 }
 
-function cannon(url, connections, seconds) {
+function cannon(url, connections, seconds, socketPath) {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections, duration: seconds, pipelining: 1 }, (err, result) => {
+    autocannon({ url, connections, duration: seconds, pipelining: 1, socketPath }, (err, result) => {
       if (err) reject(err);
       else
         resolve({
@@ -105,27 +105,63 @@ function cannon(url, connections, seconds) {
   });
 }
 
-/** Requests per second at each concurrency, through Kiln and against a bare node server. */
-export async function runThroughput(gw, ceilingUrl, { concurrencies, seconds }) {
-  await gw.deploy(path.join(FUNCTIONS, 'hello-node'), {
-    name: 'tput',
-    runtime: 'node',
-    maxInstances: '1',
-    concurrency: '64',
-    maxQueue: '1000',
-  });
-  const kiln = [];
-  const bare = [];
-  await cannon(`${gw.url}/fn/tput/`, 8, 1);
-  for (const c of concurrencies) {
-    kiln.push(await cannon(`${gw.url}/fn/tput/`, c, seconds));
-    bare.push(await cannon(ceilingUrl, c, seconds));
+/**
+ * The layouts issue 9 measures: one instance taking every connection (like the bare server),
+ * and four instances sharing them.
+ */
+const THROUGHPUT_LAYOUTS = [
+  { maxInstances: 1, concurrency: 64 },
+  { maxInstances: 4, concurrency: 8 },
+];
+
+/**
+ * Requests per second at each concurrency, through Kiln in each layout and against a bare
+ * node server with the same load generator: `ceiling.root` in the root cgroup, and
+ * `ceiling.confined` (when there is a cgroup tree) in a cgroup placed and limited like a
+ * function container's, so that what CFS group scheduling takes on a busy host is not
+ * counted as Kiln's overhead. Each bare point is measured right after Kiln's at the same
+ * concurrency: the ratios compare neighbours in time on this shared machine.
+ */
+export async function runThroughput(gw, ceiling, { concurrencies, seconds }) {
+  const layouts = [];
+  for (const { maxInstances, concurrency } of THROUGHPUT_LAYOUTS) {
+    const name = `tput-${maxInstances}x${concurrency}`;
+    await gw.deploy(path.join(FUNCTIONS, 'hello-node'), {
+      name,
+      runtime: 'node',
+      maxInstances: String(maxInstances),
+      concurrency: String(concurrency),
+      maxQueue: '1000',
+    });
+    const url = `${gw.url}/fn/${name}/`;
+    // Warm every instance the layout may use, so no point pays a start.
+    await cannon(url, maxInstances * concurrency, 1);
+    // One of the layout's instances, hit on its unix socket without the gateway: what the
+    // shim in its container serves, so Kiln ÷ shim is the gateway's share of the cost.
+    const shimSocket = gw.socketOf((await gw.instances(name)).instances[0].id);
+    const kiln = [];
+    const shim = [];
+    const bare = [];
+    const confined = [];
+    for (const c of concurrencies) {
+      kiln.push(await cannon(url, c, seconds));
+      shim.push(await cannon('http://localhost/', c, seconds, shimSocket));
+      bare.push(await cannon(ceiling.root, c, seconds));
+      if (ceiling.confined) confined.push(await cannon(ceiling.confined, c, seconds));
+    }
+    const { instances } = await gw.instances(name);
+    layouts.push({
+      spec: `hello-node, maxInstances ${maxInstances} × concurrency ${concurrency}`,
+      instances: instances.length,
+      kiln,
+      shim,
+      bare,
+      confined,
+    });
+    // Its instances would count in the density scenario's memory otherwise.
+    await gw.call('DELETE', `/functions/${name}`);
   }
-  return {
-    kiln,
-    bare,
-    spec: 'hello-node, maxInstances 1, concurrency 64 (one instance, like the bare server)',
-  };
+  return { layouts };
 }
 
 /** N idle instances of one function: how long they took, and what each costs. */
