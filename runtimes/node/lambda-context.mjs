@@ -2,7 +2,7 @@
 // (AWS, "Using the Lambda context object to retrieve Node.js function information"; the runtime
 // interface client's InvokeContext.js): the function's facts come from Lambda's environment
 // variables, so they are strings (memoryLimitInMB "128", functionVersion "$LATEST" or "3");
-// clientContext and identity are undefined outside mobile SDK invokes.
+// clientContext is undefined unless an Invoke API call carries one, identity always (no Cognito).
 import { ACCOUNT_ID } from './api-gateway.mjs';
 
 /** The per-function part, read once after /init applied the environment. */
@@ -23,7 +23,21 @@ export function functionFacts(env, info) {
   };
 }
 
-export function createContext(facts, requestId, deadline) {
+/**
+ * The client context of an Invoke API call's `X-Amz-Client-Context` (base64 of a JSON object, AWS
+ * Lambda API Reference "Invoke"), as the runtime gives it: the parsed object, or undefined
+ * without one. Throws a SyntaxError for one that is not base64 of a JSON object.
+ */
+export function parseClientContext(header) {
+  if (!header) return undefined;
+  const parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new SyntaxError('not a JSON object');
+  }
+  return parsed;
+}
+
+export function createContext(facts, requestId, deadline, clientContext = undefined) {
   let waitsForEmptyEventLoop = true;
   return {
     // Kept for handlers that set it; the shim answers as soon as the handler settles either way.
@@ -34,7 +48,7 @@ export function createContext(facts, requestId, deadline) {
       waitsForEmptyEventLoop = value;
     },
     ...facts,
-    clientContext: undefined,
+    clientContext,
     identity: undefined,
     awsRequestId: requestId,
     getRemainingTimeInMillis: () => deadline - Date.now(),

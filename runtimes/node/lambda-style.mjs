@@ -4,7 +4,7 @@
 // mode (Invoke API) fed the JSON body and answered with the result as JSON.
 
 import { logError } from './lambda-console.mjs';
-import { createContext, functionFacts } from './lambda-context.mjs';
+import { createContext, functionFacts, parseClientContext } from './lambda-context.mjs';
 import { invokeErrorBody } from './lambda-errors.mjs';
 import { shimError } from './respond.mjs';
 
@@ -72,7 +72,19 @@ export function lambdaInvoker(handler, { format, info }) {
     async raw(req, res, call) {
       const parsed = rawEvent(req, res);
       if (!parsed) return;
-      const context = createContext(facts, call.requestId, call.deadline);
+      let clientContext;
+      try {
+        clientContext = parseClientContext(req.headers['x-amz-client-context']);
+      } catch (err) {
+        shimError(
+          res,
+          400,
+          'invalid_request_content',
+          `X-Amz-Client-Context must be a base64-encoded JSON object: ${err.message}`,
+        );
+        return;
+      }
+      const context = createContext(facts, call.requestId, call.deadline, clientContext);
       let body;
       try {
         body = JSON.stringify(await callHandler(handler, parsed.event, context)) ?? 'null';

@@ -465,6 +465,26 @@ describe('handler shapes and Lambda serialization (raw invoke)', () => {
     expect(ctx).toMatchObject({ identity: null, clientContext: null });
   });
 
+  it("Context.getClientContext(): the Invoke API's X-Amz-Client-Context; a malformed one is a 400", async () => {
+    const shim = await serving('conformance.context.ContextInfo');
+    const clientContext = {
+      client: { installation_id: 'install-1', app_title: 'App', app_package_name: 'com.example' },
+      custom: { k: 'v' },
+      env: { platform: 'test' },
+    };
+    const res = await shim.invoke('{}', {
+      'x-amz-client-context': Buffer.from(JSON.stringify(clientContext)).toString('base64'),
+    });
+    expect((json(res.body) as Record<string, unknown>).clientContext).toEqual({
+      client: { installationId: 'install-1', appTitle: 'App', appPackageName: 'com.example' },
+      custom: { k: 'v' },
+      environment: { platform: 'test' },
+    });
+    const bad = await shim.invoke('{}', { 'x-amz-client-context': Buffer.from('[1]').toString('base64') });
+    expect(bad.status).toBe(400);
+    expect(bad.headers['x-kiln-error']).toBe('invalid_request_content');
+  });
+
   it('LambdaLogger: each log call is one stdout line as written; levels below AWS_LAMBDA_LOG_LEVEL dropped', async () => {
     const shim = await serving('conformance.logging.Logs', { env: { AWS_LAMBDA_LOG_LEVEL: 'INFO' } });
     const res = await shim.invoke('{}', { 'x-kiln-request-id': 'req-log' });

@@ -34,6 +34,7 @@ export const raw = async (event, context) => {
   if (event.throw) throw new TypeError(event.throw);
   if (event.throwString) throw event.throwString;
   if (event.context) return { id: context.awsRequestId, event };
+  if (event.clientContext) return context.clientContext ?? 'none';
   return event.value;
 };
 export const logs = async (event, context) => {
@@ -526,6 +527,26 @@ describe('raw invokes (x-kiln-invoke: raw, the Invoke API)', () => {
       'stderr',
       /\traw-1\tERROR\tInvoke Error \t\{"errorType":"TypeError","errorMessage":"bad input"/,
     );
+  });
+
+  it('gives the handler X-Amz-Client-Context as context.clientContext; a malformed one is a 400', async () => {
+    const clientContext = {
+      client: { installation_id: 'install-1', app_title: 'App' },
+      custom: { k: 'v' },
+      env: {},
+    };
+    const call = (header?: string) =>
+      shim.call('POST', '/', '{"clientContext":true}', {
+        'x-kiln-invoke': 'raw',
+        ...(header === undefined ? {} : { 'x-amz-client-context': header }),
+      });
+    expect(
+      JSON.parse((await call(Buffer.from(JSON.stringify(clientContext)).toString('base64'))).text),
+    ).toEqual(clientContext);
+    expect((await call()).text).toBe('"none"');
+    const bad = await call(Buffer.from('"text"').toString('base64'));
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.text).error.code).toBe('invalid_request_content');
   });
 
   it('refuses a body that is not JSON', async () => {

@@ -15,12 +15,14 @@ final class LambdaContext implements dev.kiln.Context {
   private final long deadline;
   private final FunctionInfo fn;
   private final String traceId;
+  private final ClientContext clientContext;
 
-  LambdaContext(String requestId, long deadline, FunctionInfo fn, String traceId) {
+  LambdaContext(String requestId, long deadline, FunctionInfo fn, String traceId, ClientContext clientContext) {
     this.requestId = requestId;
     this.deadline = deadline;
     this.fn = fn;
     this.traceId = traceId;
+    this.clientContext = clientContext;
   }
 
   @Override public String getAwsRequestId() { return requestId; }
@@ -30,7 +32,7 @@ final class LambdaContext implements dev.kiln.Context {
   @Override public String getFunctionVersion() { return fn.version; }
   @Override public String getInvokedFunctionArn() { return fn.arn; }
   @Override public CognitoIdentity getIdentity() { return null; }
-  @Override public ClientContext getClientContext() { return null; }
+  @Override public ClientContext getClientContext() { return clientContext; }
   @Override public int getMemoryLimitInMB() { return fn.memoryMb; }
   @Override public LambdaLogger getLogger() { return LambdaLog.INSTANCE; }
   @Override public String getXrayTraceId() { return traceId; }

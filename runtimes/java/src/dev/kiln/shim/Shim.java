@@ -1,5 +1,6 @@
 package dev.kiln.shim;
 
+import com.amazonaws.services.lambda.runtime.ClientContext;
 import java.io.PrintStream;
 import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
@@ -69,9 +70,20 @@ final class Shim implements HttpConnection.App {
         // keep the default
       }
     }
-    LambdaContext context = new LambdaContext(requestId, deadline, f.info, req.header("x-amzn-trace-id"));
+    boolean raw = "raw".equalsIgnoreCase(req.header("x-kiln-invoke"));
+    // Only the Invoke API carries a client context (a mobile SDK's X-Amz-Client-Context).
+    ClientContext clientContext = null;
+    if (raw) {
+      try {
+        clientContext = InvokeClientContext.parse(req.header("x-amz-client-context"));
+      } catch (IllegalArgumentException e) {
+        return Response.error(400, "invalid_request_content",
+            "X-Amz-Client-Context must be a base64-encoded JSON object: " + e.getMessage());
+      }
+    }
+    LambdaContext context = new LambdaContext(requestId, deadline, f.info, req.header("x-amzn-trace-id"), clientContext);
     Thread.currentThread().setContextClassLoader(f.loader);
-    if ("raw".equalsIgnoreCase(req.header("x-kiln-invoke"))) return raw(f, req, context);
+    if (raw) return raw(f, req, context);
     return http(f, req, context, now);
   }
 
