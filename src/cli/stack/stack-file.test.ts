@@ -137,6 +137,46 @@ functions:
       '6:16 functions.a.dependsOn: a dependency cycle: a → c → b → a',
     ]);
   });
+
+  it('takes x- fields, anchors and merge keys (<<) as compose files use them; own fields win', () => {
+    const { functions, issues } = parseStack(
+      'kiln.yaml',
+      `x-small: &small
+  memoryMb: 64
+  timeoutMs: 5000
+x-env: &env
+  REGION: eu
+x-java: &java
+  runtime: java
+  memoryMb: 256
+functions:
+  a:
+    <<: *small
+    runtime: node
+    timeoutMs: 1000
+    env: *env
+  b:
+    <<: [*java, *small]
+    handler: Main
+  c:
+    <<: *small
+    runtime: node
+    colour: red
+  d:
+    <<: *env
+    runtime: node
+`,
+    );
+    expect(functions.slice(0, 2).map((f) => [f.name, f.fields])).toEqual([
+      ['a', { memoryMb: 64, timeoutMs: 1000, runtime: 'node', env: { REGION: 'eu' } }],
+      ['b', { runtime: 'java', memoryMb: 256, handler: 'Main', timeoutMs: 5000 }],
+    ]);
+    // An unknown field is reported where it is written: here, or in the map merged in.
+    expect(issues.map((i) => `${i.line}:${i.column} ${i.field}`)).toEqual([
+      '21:5 functions.c.colour',
+      '5:3 functions.d.REGION',
+    ]);
+  });
 });
 
 describe('dependencyCycle', () => {

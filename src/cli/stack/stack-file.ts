@@ -1,4 +1,15 @@
-import { isMap, isScalar, LineCounter, type Node, type Pair, parseDocument, type YAMLMap } from 'yaml';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  type Pair,
+  parseDocument,
+  type YAMLMap,
+} from 'yaml';
 import { KilnError } from '../../errors.js';
 import { validateAliasName } from '../../functions/function-ref.js';
 import { parseSpec, SPEC_FIELDS, validateName, validateRuntime } from '../../functions/spec.js';
@@ -53,8 +64,11 @@ const TOP_LEVEL = ['version', 'defaults', 'functions'];
 
 export function parseStack(file: string, text: string): ParsedStack {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  // `merge`: YAML's merge key (`<<: *base`), as compose files use it with `x-` fields.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, merge: true });
   const issues: StackIssue[] = [];
+  // A pair's value as plain data, aliases (`*name`) resolved through the document.
+  const plainValue = (pair: Pair | undefined): unknown => (pair?.value as Node | null | undefined)?.toJS(doc);
   const at = (node: Node | Pair | null | undefined, field: string, message: string) => {
     const offset =
       (node as Node | undefined)?.range?.[0] ?? ((node as Pair | undefined)?.key as Node)?.range?.[0] ?? 0;
@@ -79,14 +93,15 @@ export function parseStack(file: string, text: string): ParsedStack {
   }
   for (const pair of root.items) {
     const key = keyOf(pair);
-    if (!TOP_LEVEL.includes(key))
-      at(pair.key as Node, key, `unknown top-level field: use ${TOP_LEVEL.join(', ')}`);
+    // `x-…` fields are the file's own (compose's extension fields): anchors to merge from.
+    if (!TOP_LEVEL.includes(key) && !key.startsWith('x-'))
+      at(pair.key as Node, key, `unknown top-level field: use ${TOP_LEVEL.join(', ')} (or x-… for your own)`);
   }
   const defaultsNode = root.get('defaults', true) as Node | undefined;
   let defaults = new Map<string, Pair>();
   if (defaultsNode !== undefined) {
     if (!isMap(defaultsNode)) at(defaultsNode, 'defaults', '"defaults" must be a map of spec fields');
-    else defaults = fieldsOf(defaultsNode, 'defaults', at);
+    else defaults = fieldsOf(doc, defaultsNode, 'defaults', at);
   }
   const functionsNode = root.get('functions', true) as Node | undefined;
   if (!isMap(functionsNode)) {
@@ -108,7 +123,7 @@ export function parseStack(file: string, text: string): ParsedStack {
       at(pair.value as Node, where, `function "${name}" must be a map of fields`);
       continue;
     }
-    const own = pair.value ? fieldsOf(pair.value as YAMLMap, where, at) : new Map<string, Pair>();
+    const own = pair.value ? fieldsOf(doc, pair.value as YAMLMap, where, at) : new Map<string, Pair>();
     // Where each field's value comes from: the function's own, else defaults.
     const source = new Map<string, { pair: Pair; field: string }>();
     for (const [k, p] of defaults) source.set(k, { pair: p, field: `defaults.${k}` });
@@ -117,7 +132,7 @@ export function parseStack(file: string, text: string): ParsedStack {
     let ok = true;
     for (const [k, { pair: p, field }] of source) {
       if (k === 'env') continue;
-      const value = (p.value as Node | null)?.toJSON();
+      const value = plainValue(p);
       const problem = checkField(k, value);
       if (problem) {
         at(p.value as Node, field, problem);
@@ -132,7 +147,7 @@ export function parseStack(file: string, text: string): ParsedStack {
       [own.get('env'), `${where}.env`],
     ] as const) {
       if (!p) continue;
-      const value = (p.value as Node | null)?.toJSON();
+      const value = plainValue(p);
       const problem = checkField('env', value);
       if (problem) {
         at(p.value as Node, field, problem);
@@ -142,12 +157,12 @@ export function parseStack(file: string, text: string): ParsedStack {
       }
     }
     if (Object.keys(env).length) fields.env = env;
-    const dirValue = (own.get('dir')?.value as Node | null | undefined)?.toJSON();
+    const dirValue = plainValue(own.get('dir'));
     const dir = typeof dirValue === 'string' && dirValue ? dirValue : name;
     const dependsOnPair = own.get('dependsOn');
-    const dependsOnValue = (dependsOnPair?.value as Node | null | undefined)?.toJSON();
+    const dependsOnValue = plainValue(dependsOnPair);
     const dependsOn = Array.isArray(dependsOnValue) ? (dependsOnValue as string[]) : [];
-    const aliasesValue = (own.get('aliases')?.value as Node | null | undefined)?.toJSON();
+    const aliasesValue = plainValue(own.get('aliases'));
     const aliases = Array.isArray(aliasesValue) ? (aliasesValue as string[]) : [];
     if (ok && fields.runtime !== undefined) {
       // The whole spec, for rules across fields (minInstances ≤ maxInstances).
@@ -253,19 +268,43 @@ function keyOf(pair: Pair): string {
   return isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
 }
 
+/**
+ * A map's fields by name, each with its pair (for its position). Merge keys (`<<: *base` or
+ * `<<: [*a, *b]`) add the fields of the maps they name under the map's own, earlier maps
+ * first (YAML 1.1 merge key type, https://yaml.org/type/merge.html).
+ */
 function fieldsOf(
+  doc: Document,
   map: YAMLMap,
   where: string,
   at: (node: Node | null | undefined, field: string, message: string) => void,
+  seen = new Set<YAMLMap>(),
 ): Map<string, Pair> {
   const out = new Map<string, Pair>();
+  const merged: YAMLMap[] = [];
+  seen.add(map);
   for (const pair of map.items) {
+    if (isScalar(pair.key) && typeof pair.key.value === 'symbol') {
+      const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+      for (const node of sources) {
+        const target = isAlias(node) ? node.resolve(doc) : node;
+        if (!isMap(target) || seen.has(target)) {
+          at(node as Node, `${where}.<<`, 'a merge key (<<) takes a map or a list of maps (e.g. *base)');
+          continue;
+        }
+        merged.push(target);
+      }
+      continue;
+    }
     const key = keyOf(pair);
     if (!STACK_FIELDS.includes(key) || (where === 'defaults' && OWN_FIELDS.includes(key))) {
       at(pair.key as Node, `${where}.${key}`, `unknown field "${key}": use ${STACK_FIELDS.join(', ')}`);
       continue;
     }
     out.set(key, pair);
+  }
+  for (const source of merged) {
+    for (const [key, pair] of fieldsOf(doc, source, where, at, seen)) if (!out.has(key)) out.set(key, pair);
   }
   return out;
 }
