@@ -14,6 +14,8 @@ export class DataDir {
   readonly logs: string;
   /** Async invocations (AsyncStore): one JSON file each until its retention ends. */
   readonly async: string;
+  /** Secrets (SecretStore): one 0600 file each in a 0700 dir, never in an image or a log. */
+  readonly secrets: string;
   readonly tmp: string;
   /** The control-plane token `kiln serve` makes at its first start when `KILN_TOKEN` is unset (mode 0600). */
   readonly controlToken: string;
@@ -25,6 +27,7 @@ export class DataDir {
     this.instances = path.join(root, 'instances');
     this.logs = path.join(root, 'logs');
     this.async = path.join(root, 'async');
+    this.secrets = path.join(root, 'secrets');
     // One tmp dir inside the data dir: renames out of it stay on one filesystem.
     this.tmp = path.join(root, 'tmp');
     this.controlToken = path.join(root, 'control-token');

@@ -23,6 +23,7 @@ import { ContainerRuntime } from './runtime/container-runtime.js';
 import { selectOciRuntime } from './runtime/oci/select.js';
 import { OciBuildSandbox } from './runtime/oci-build-sandbox.js';
 import { parseUidRange, UidLeases } from './runtime/uid-leases.js';
+import { SecretStore } from './secrets/secret-store.js';
 import { Telemetry } from './telemetry/telemetry.js';
 
 export interface KilnOptions {
@@ -112,6 +113,7 @@ export class Kiln {
     readonly logs: LogStore,
     readonly asyncInvoker: AsyncInvoker,
     readonly telemetry: Telemetry,
+    readonly secrets: SecretStore,
   ) {}
 
   /**
@@ -145,7 +147,9 @@ export class Kiln {
     await runtime.recover();
     await clearDebris(data);
     const logs = new LogStore(data.logs);
-    const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs);
+    const secrets = new SecretStore(data.secrets);
+    await secrets.init();
+    const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs, secrets);
     // One bound on container starts for the whole host: function instances and stem cells.
     const starts = new StartAdmission();
     const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv(), undefined, starts);
@@ -205,6 +209,7 @@ export class Kiln {
       logs,
       asyncInvoker,
       telemetry,
+      secrets,
     );
   }
 

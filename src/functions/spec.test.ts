@@ -53,6 +53,19 @@ describe('parseSpec', () => {
     expect(parseSpec({ name: 'a', runtime: 'node' }).region).toBeUndefined();
   });
 
+  it('takes secret names from JSON or a comma-separated query, sorted, each once; none is no field', () => {
+    expect(parseSpec({ name: 'a', runtime: 'node', secrets: ['db', 'api.key', 'db'] }).secrets).toEqual([
+      'api.key',
+      'db',
+    ]);
+    expect(parseSpec({ name: 'a', runtime: 'node', secrets: 'db, api.key' }).secrets).toEqual([
+      'api.key',
+      'db',
+    ]);
+    expect(parseSpec({ name: 'a', runtime: 'node', secrets: '["x"]' }).secrets).toEqual(['x']);
+    expect(parseSpec({ name: 'a', runtime: 'node', secrets: [] })).not.toHaveProperty('secrets');
+  });
+
   it('lets env set the unreserved Lambda variables and credentials', () => {
     const env = {
       TZ: 'Europe/Paris',
@@ -89,6 +102,9 @@ describe('parseSpec', () => {
     [{ name: 'a', runtime: 'node', minInstances: 5, maxInstances: 2 }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', auth: 'basic' }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', auth: true }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', secrets: ['../etc/shadow'] }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', secrets: { db: 'x' } }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', secrets: [7] }, 'invalid_spec'],
   ])('refuses %j with %s', (input, code) => {
     expect(() => parseSpec(input)).toThrow(expect.objectContaining({ code, status: 400 }));
   });

@@ -37,11 +37,18 @@ export interface FunctionSpec {
   /** How long a finished async invocation's result is kept. */
   asyncRetentionMs?: number;
   env: Record<string, string>;
+  /**
+   * Secrets (`kiln secret create`) the function's instances see at `/run/secrets/NAME`, read-only
+   * and readable by the instance's uid alone; names only, never values. Absent: none.
+   */
+  secrets?: string[];
   /** `"token"`: invokes need the gateway's token like the control plane; absent: invokes are public. */
   auth?: 'token';
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+/** The secret store's rule (src/secrets/secret-store.ts), here so a spec needs no store to be checked. */
+export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 export type EventFormat = '1.0' | '2.0';
 export const EVENT_FORMATS: readonly EventFormat[] = ['2.0', '1.0'];
@@ -113,6 +120,7 @@ export const SPEC_FIELDS = [
   'eventFormat',
   'region',
   'env',
+  'secrets',
   'auth',
   ...Object.keys(NUMBERS),
 ];
@@ -173,6 +181,8 @@ export function parseSpec(input: Record<string, unknown>): FunctionSpec {
     spec.auth = 'token';
   }
   spec.eventFormat = parseEventFormat(input.eventFormat);
+  const secrets = parseSecrets(input.secrets);
+  if (secrets.length) spec.secrets = secrets;
   if (input.region !== undefined && input.region !== '') {
     if (typeof input.region !== 'string' || !REGION.test(input.region))
       throw invalid(`"region" must be an AWS region like "us-east-1", got ${JSON.stringify(input.region)}`);
@@ -223,6 +233,23 @@ function parseEnv(raw: unknown): Record<string, string> {
     out[k] = v;
   }
   return out;
+}
+
+/** Secret names: a JSON array, or a comma-separated string (a query parameter); sorted, each once. */
+function parseSecrets(raw: unknown): string[] {
+  if (raw === undefined || raw === '') return [];
+  const list =
+    typeof raw === 'string' ? (raw.trim().startsWith('[') ? parseJson(raw, 'secrets') : raw.split(',')) : raw;
+  if (!Array.isArray(list)) throw invalid('"secrets" must be an array of secret names');
+  if (list.length > 32) throw invalid(`"secrets" names ${list.length} secrets; at most 32`);
+  const names = new Set<string>();
+  for (const item of list) {
+    const name = typeof item === 'string' ? item.trim() : item;
+    if (typeof name !== 'string' || !SECRET_NAME.test(name))
+      throw invalid(`secret name ${JSON.stringify(item)} is invalid: use letters, digits, "_", "." and "-"`);
+    names.add(name);
+  }
+  return [...names].sort();
 }
 
 function parseJson(text: string, what: string): unknown {

@@ -11,6 +11,7 @@ import * as lambdaInvoke from './routes/lambda-invoke.js';
 import * as logs from './routes/logs.js';
 import * as metrics from './routes/metrics.js';
 import type { RouteContext } from './routes/route-context.js';
+import * as secrets from './routes/secrets.js';
 import * as versions from './routes/versions.js';
 
 export interface GatewayOptions {
@@ -38,6 +39,7 @@ function requireToken(token: string | undefined): MiddlewareHandler {
 const ROUTES: { register(context: RouteContext): void }[] = [
   functions,
   versions,
+  secrets,
   logs,
   instances,
   asyncRoutes,

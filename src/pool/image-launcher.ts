@@ -1,4 +1,4 @@
-import { cp } from 'node:fs/promises';
+import { chown, cp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BaseImages } from '../build/base-images.js';
 import { KilnError } from '../errors.js';
@@ -13,6 +13,7 @@ import type { LogStore } from '../logs/log-store.js';
 import type { Container } from '../runtime/container.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { ContainerLimits } from '../runtime/oci-spec.js';
+import type { SecretStore } from '../secrets/secret-store.js';
 import type { ContainerLauncher, StemCellStart } from './container-launcher.js';
 import { runtimeEnvironment } from './lambda-environment.js';
 
@@ -46,6 +47,8 @@ export class ImageLauncher implements ContainerLauncher {
     private readonly snapshots: SnapshotStore,
     private readonly baseImages: BaseImages,
     private readonly logs: LogStore,
+    /** Where the secrets functions name are kept; without it a function naming one cannot start. */
+    private readonly secrets?: SecretStore,
   ) {}
 
   async startFunction(fn: FunctionVersion): Promise<Container> {
@@ -56,7 +59,14 @@ export class ImageLauncher implements ContainerLauncher {
       env: envList({ ...runtimeEnvironment(fn.spec.runtime), ...fn.spec.env }),
       hostname: fn.spec.name,
       limits: limitsOf(fn),
+      mountSecretsDir: true,
     });
+    try {
+      await this.placeSecrets(container, fn);
+    } catch (err) {
+      await container.stop();
+      throw err;
+    }
     this.keepLogs(container, fn);
     return container;
   }
@@ -68,6 +78,7 @@ export class ImageLauncher implements ContainerLauncher {
       hostname: 'kiln',
       limits: STEM_LIMITS,
       mountFnDir: true,
+      mountSecretsDir: true,
     });
     return { container, baseLayers: base.manifest.layers.map((l) => l.digest) };
   }
@@ -86,7 +97,36 @@ export class ImageLauncher implements ContainerLauncher {
     const layerDir = await this.snapshots.ensure(fn.layer, this.images.blobPath(fn.layer));
     await cp(path.join(layerDir, 'fn'), container.fnDir, { recursive: true, verbatimSymlinks: true });
     await container.cgroup.setLimits(limitsOf(fn));
+    await this.placeSecrets(container, fn);
     this.keepLogs(container, fn);
+  }
+
+  /**
+   * The function's secrets into the instance's `/run/secrets` (a read-only bind mount of a
+   * host dir of its own), each a 0400 file of the instance's uid, before `/init` loads the
+   * handler: in no image layer, and no other instance's uid can read them.
+   */
+  private async placeSecrets(container: Container, fn: FunctionVersion): Promise<void> {
+    const names = fn.spec.secrets ?? [];
+    if (names.length === 0) return;
+    if (!container.secretsDir || !this.secrets) {
+      throw new KilnError(
+        'specialize_failed',
+        `container ${container.id} has no /run/secrets to take secrets`,
+        500,
+      );
+    }
+    for (const name of names) {
+      const file = path.join(container.secretsDir, name);
+      const value = await this.secrets.read(name).catch(() => {
+        throw new KilnError(
+          'secret_not_found',
+          `${fn.spec.name} names secret "${name}", which does not exist: kiln secret create ${name}`,
+        );
+      });
+      await writeFile(file, value, { mode: 0o400, flag: 'wx' });
+      await chown(file, container.uid, container.uid);
+    }
   }
 
   private keepLogs(container: Container, fn: FunctionVersion): void {
@@ -100,7 +140,13 @@ export class ImageLauncher implements ContainerLauncher {
 
   private async startImage(
     image: Image,
-    options: { env: string[]; hostname: string; limits: ContainerLimits; mountFnDir?: boolean },
+    options: {
+      env: string[];
+      hostname: string;
+      limits: ContainerLimits;
+      mountFnDir?: boolean;
+      mountSecretsDir?: boolean;
+    },
   ): Promise<Container> {
     const layers = await Promise.all(
       image.manifest.layers.map((l) => this.snapshots.ensure(l.digest, this.images.blobPath(l.digest))),
@@ -116,6 +162,7 @@ export class ImageLauncher implements ContainerLauncher {
       hostname: options.hostname,
       limits: options.limits,
       mountFnDir: options.mountFnDir,
+      mountSecretsDir: options.mountSecretsDir,
     });
   }
 }

@@ -38,6 +38,11 @@ export interface StartRequest {
    * a stem cell gets its function's code there when it is specialized.
    */
   mountFnDir?: boolean;
+  /**
+   * Bind-mount another dir of the instance's own, empty at start, read-only at
+   * `/run/secrets`: the launcher puts the function's secrets there before `/init`.
+   */
+  mountSecretsDir?: boolean;
   hostname?: string;
   /** How long the shim may take to open its socket. */
   readyTimeoutMs?: number;
@@ -83,6 +88,8 @@ export class ContainerRuntime {
     await mkdir(rootfs);
     const fnDir = req.mountFnDir ? path.join(dir, 'fn') : undefined;
     if (fnDir) await mkdir(fnDir);
+    const secretsDir = req.mountSecretsDir ? path.join(dir, 'secrets') : undefined;
+    if (secretsDir) await mkdir(secretsDir, { mode: 0o755 });
 
     const t0 = performance.now();
     let mounted = false;
@@ -94,6 +101,7 @@ export class ContainerRuntime {
       const t1 = performance.now();
       const binds: BindMount[] = [];
       if (fnDir) binds.push({ source: fnDir, destination: '/fn', readonly: true });
+      if (secretsDir) binds.push({ source: secretsDir, destination: '/run/secrets', readonly: true });
       const spec = buildOciSpec({
         id,
         hostname: req.hostname ?? id,
@@ -168,6 +176,7 @@ export class ContainerRuntime {
         output,
         this.driver,
         { uid, gid: uid },
+        secretsDir,
       );
       const ready = await waitForShim(socketPath, exited, req.readyTimeoutMs ?? 10_000);
       if (ready !== 'ready') {

@@ -28,6 +28,8 @@ export interface Container {
   readonly uid: number;
   /** The host side of `/fn` when started with `mountFnDir` (a stem cell's code goes there). */
   readonly fnDir: string | undefined;
+  /** The host side of `/run/secrets` when started with `mountSecretsDir`. */
+  readonly secretsDir?: string;
   readonly startedAt: number;
   readonly timings: StartTimings;
   readonly cgroup: Cgroup;
@@ -60,6 +62,7 @@ export class OciContainer implements Container {
     readonly output: ContainerOutput,
     private readonly driver: OciRuntimeDriver,
     private readonly user: { uid: number; gid: number },
+    readonly secretsDir?: string,
   ) {}
 
   get uid(): number {

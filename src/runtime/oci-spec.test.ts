@@ -64,6 +64,21 @@ describe('buildOciSpec', () => {
     });
   });
 
+  it('puts a root-owned tmpfs /run under a bind mount at /run/secrets, before it, and only then', () => {
+    expect(buildOciSpec(base).mounts.some((m) => m.destination === '/run')).toBe(false);
+    const spec = buildOciSpec({
+      ...base,
+      binds: [{ source: '/host/secrets', destination: '/run/secrets', readonly: true }],
+    });
+    const at = (d: string) => spec.mounts.findIndex((m) => m.destination === d);
+    expect(spec.mounts[at('/run')]).toMatchObject({
+      type: 'tmpfs',
+      options: expect.arrayContaining(['mode=755']),
+    });
+    expect(at('/run')).toBeLessThan(at('/run/secrets'));
+    expect(spec.mounts[at('/run/secrets')]?.options).toContain('ro');
+  });
+
   it('denies syscalls by default with the policy in linux.seccomp, or carries a compiled program', () => {
     const spec = buildOciSpec(base);
     expect(spec.linux.seccomp).toMatchObject({

@@ -114,6 +114,18 @@ export function buildOciSpec(spec: ContainerSpec): OciSpec {
         source: 'tmpfs',
         options: ['nosuid', 'nodev', 'mode=1777', `size=${spec.tmpSizeMb}m`],
       },
+      // The rootfs is read-only and has no /run/secrets: a bind under /run gets a tmpfs /run
+      // (root's, 0755) for crun to make its mount point in.
+      ...(spec.binds.some((b) => b.destination.startsWith('/run/'))
+        ? [
+            {
+              destination: '/run',
+              type: 'tmpfs',
+              source: 'tmpfs',
+              options: ['nosuid', 'nodev', 'noexec', 'mode=755', 'size=1m'],
+            },
+          ]
+        : []),
       ...spec.binds.map((b) => ({
         destination: b.destination,
         type: 'bind',

@@ -14,6 +14,7 @@ interface DeployOptions {
   memory?: string;
   timeout?: string;
   env?: string[];
+  secret?: string[];
   eventFormat?: string;
   region?: string;
   image?: string;
@@ -45,6 +46,7 @@ export function register(program: Command): void {
     .option('-m, --memory <mb>', 'memory limit in MiB')
     .option('-t, --timeout <ms>', 'request timeout in ms')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', repeatable)
+    .option('--secret <name>', 'a secret at /run/secrets/NAME (kiln secret create; repeatable)', repeatable)
     .option(
       '--event-format <version>',
       'API Gateway payload format of Lambda-style handlers: 2.0 (HTTP API, default) or 1.0 (REST API)',
@@ -77,6 +79,7 @@ async function deploy(dir: string | undefined, options: DeployOptions): Promise<
     memoryMb: options.memory,
     timeoutMs: options.timeout,
     env: Object.keys(env).length ? JSON.stringify(env) : undefined,
+    secrets: options.secret?.length ? options.secret.join(',') : undefined,
     eventFormat: options.eventFormat,
     region: options.region,
   });

@@ -10,6 +10,7 @@ import * as login from './login.js';
 import * as logs from './logs.js';
 import * as push from './push.js';
 import * as runtimes from './runtimes.js';
+import * as secrets from './secrets.js';
 import * as serve from './serve.js';
 import * as top from './top.js';
 import * as versions from './versions.js';
@@ -27,6 +28,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   logs,
   functions,
   versions,
+  secrets,
   instances,
   top,
   doctor,

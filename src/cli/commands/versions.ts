@@ -47,6 +47,7 @@ export function register(program: Command): void {
     .option('--idle-ttl <ms>', 'idle time before an instance stops')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', repeatable)
     .option('--unset-env <KEY>', 'remove an environment variable (repeatable)', repeatable)
+    .option('--secrets <names>', 'the secrets it mounts, comma-separated (replaces the list; "" for none)')
     .option('--json', 'print JSON')
     .action(update);
   const alias = program
@@ -146,6 +147,7 @@ interface UpdateOptions {
   idleTtl?: string;
   env?: string[];
   unsetEnv?: string[];
+  secrets?: string;
   json?: boolean;
 }
 
@@ -170,6 +172,8 @@ async function update(name: string, options: UpdateOptions): Promise<void> {
   }
   for (const key of options.unsetEnv ?? []) env[key] = null;
   if (Object.keys(env).length) patch.env = env;
+  if (options.secrets !== undefined)
+    patch.secrets = options.secrets.trim() === '' ? null : options.secrets.split(',').map((n) => n.trim());
   if (Object.keys(patch).length === 0)
     throw new KilnError(
       'nothing_to_update',
