@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionLimits, fileLimit } from '../../src/gateway/connection-limits.js';
-import { FIXTURES } from '../harness.js';
+import { FIXTURES, ROOT, TEST_CACHE } from '../harness.js';
 import { GatewayProcess } from './gateway-process.js';
 
 /**
@@ -114,3 +115,50 @@ function get(
     req.end();
   });
 }
+
+describe('the open-file limit', () => {
+  it('is raised by kiln serve from a low soft limit to the hard limit', async () => {
+    const { hard } = fileLimit();
+    const soft = Math.min(1024, hard);
+    const dataDir = path.join(TEST_CACHE, 'runs', `nofile-${randomBytes(4).toString('hex')}`);
+    // prlimit execs the gateway with the low soft limit: the same pid, so /proc shows its own.
+    const child = spawn(
+      'prlimit',
+      [
+        `--nofile=${soft}:${hard}`,
+        process.execPath,
+        path.join(ROOT, 'dist/cli/main.js'),
+        'serve',
+        '--port',
+        '0',
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: process.env.HOME ?? '/root',
+          KILN_DATA: dataDir,
+          KILN_STEM_CELLS: '0',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    try {
+      let log = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr?.on('data', (d: Buffer) => {
+          log += d.toString();
+          if (log.includes('listening on')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`gateway exited (${code}): ${log}`)));
+      });
+      const limits = await readFile(`/proc/${child.pid}/limits`, 'utf8');
+      const m = /^Max open files\s+(\d+)\s+(\d+)/m.exec(limits);
+      expect(m?.slice(1).map(Number)).toEqual([hard, hard]);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
