@@ -380,7 +380,7 @@ const KILN_JSON_MAX = 64 * 1024;
  * The spec fields of `kiln.json` at the bundle's root, or, when the bundle is a single
  * top-level dir and has none at its root, in that dir (`tar czf b.tgz myfn/`).
  */
-async function readKilnJson(dir: string): Promise<Record<string, unknown>> {
+export async function readKilnJson(dir: string): Promise<Record<string, unknown>> {
   let text = await readSmallRegularFile(path.join(dir, 'kiln.json'));
   if (text === undefined) {
     const names = await readdir(dir);

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sourceDigest } from '../../build/source-digest.js';
+import { readKilnJson } from '../../deploy/deployer.js';
 import { KilnError } from '../../errors.js';
 import { type FunctionSpec, parseSpec } from '../../functions/spec.js';
 import { deployFields } from '../deploy-fields.js';
@@ -61,14 +62,4 @@ export async function loadStack(file: string): Promise<LoadedFunction[]> {
   }
   if (issues.length) throw stackError(issues);
   return loaded;
-}
-
-async function readKilnJson(dir: string): Promise<Record<string, unknown>> {
-  const text = await readFile(path.join(dir, 'kiln.json'), 'utf8').catch(() => undefined);
-  if (text === undefined) return {};
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new KilnError('invalid_spec', `${dir}/kiln.json is not valid JSON`);
-  }
 }
