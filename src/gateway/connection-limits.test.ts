@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ClientConnections, connectionLimits, fileLimit, raiseFileLimit } from './connection-limits.js';
+import {
+  ClientConnections,
+  clientKey,
+  connectionLimits,
+  fileLimit,
+  raiseFileLimit,
+} from './connection-limits.js';
 
 describe('connectionLimits', () => {
   it('leaves half the file descriptors to everything that is not a client connection', () => {
@@ -30,5 +36,17 @@ describe('raiseFileLimit', () => {
     const now = raiseFileLimit();
     expect(now).toBe(fileLimit().hard);
     expect(fileLimit().soft).toBe(fileLimit().hard);
+  });
+});
+
+describe('clientKey', () => {
+  it('counts IPv4 by address, mapped or not, and IPv6 by its /64', () => {
+    expect(clientKey('10.0.0.1')).toBe('10.0.0.1');
+    expect(clientKey('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(clientKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:ffff:1:2:3')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
+    expect(clientKey('2001:db8:1:3::1')).not.toBe(clientKey('2001:db8:1:2::1'));
   });
 });

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIPv6, type Socket } from 'node:net';
 
 /**
  * How many connections the gateway holds, and for how long (issue 8: ~20 000 idle
@@ -37,7 +37,30 @@ export function connectionLimits(fdLimit: number, wanted: Partial<ConnectionLimi
   };
 }
 
-/** Open connections per client address, within a per-client cap. */
+/**
+ * Who a connection counts against: an IPv4 address (also when it arrives IPv4-mapped on a
+ * dual-stack socket), or an IPv6 address's /64 — the smallest block a host or a home line is
+ * given (RFC 6177), so one client cannot multiply its cap by taking more addresses of its own
+ * block. Pure.
+ */
+export function clientKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  const [head = '', tail] = address.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+/** Open connections per client (`clientKey`), within a per-client cap. */
 export class ClientConnections {
   private readonly open = new Map<string, number>();
 
@@ -71,7 +94,7 @@ export function limitConnections(server: Server, limits: ConnectionLimits): void
   const clients = new ClientConnections(limits.maxConnectionsPerClient);
   // Before http's own listener, so a refused connection never gets a parser.
   server.prependListener('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? '';
+    const address = clientKey(socket.remoteAddress ?? '');
     if (!clients.admit(address)) {
       socket.destroy();
       return;
