@@ -15,6 +15,7 @@ import { SnapshotStore } from './image/snapshot-store.js';
 import { LogStore } from './logs/log-store.js';
 import { ImageLauncher } from './pool/image-launcher.js';
 import { regionFromEnv } from './pool/lambda-environment.js';
+import type { ShimRequest } from './pool/shim-protocol.js';
 import { StartAdmission } from './pool/start-admission.js';
 import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
@@ -25,6 +26,7 @@ import { OciBuildSandbox } from './runtime/oci-build-sandbox.js';
 import { parseUidRange, UidLeases } from './runtime/uid-leases.js';
 import { SecretStore } from './secrets/secret-store.js';
 import { Telemetry } from './telemetry/telemetry.js';
+import { invokeAsyncAttempt } from './traced-invoke.js';
 
 export interface KilnOptions {
   dataDir?: string;
@@ -193,7 +195,11 @@ export class Kiln {
         return ready;
       },
     });
-    const asyncInvoker = new AsyncInvoker(new AsyncStore(data.async), functions, pool, {
+    // Each async attempt is traced, counted and logged as an invoke (src/traced-invoke.ts).
+    const asyncTarget = {
+      invoke: (name: string, req: ShimRequest) => invokeAsyncAttempt(pool, telemetry, name, req),
+    };
+    const asyncInvoker = new AsyncInvoker(new AsyncStore(data.async), functions, asyncTarget, {
       backoffMs: options.asyncBackoffMs ?? asyncBackoffFromEnv(),
     });
     await asyncInvoker.open();

@@ -59,7 +59,10 @@ async function proxy(
     const target = parseInvokePath(req.url ?? '/');
     const requestId = randomUUID();
     // Its span, phases (Server-Timing), metrics and log line (src/telemetry).
-    trace = kiln.telemetry.invoke(target.name, requestId, req.method ?? 'GET', target.rest, req.headers);
+    // Counted and traced under the function's name: NAME@7 and NAME@alias are versions of NAME
+    // (src/functions/function-ref.ts); the span's faas.version says which.
+    const fn = target.name.split('@', 1)[0]!;
+    trace = kiln.telemetry.invoke(fn, requestId, req.method ?? 'GET', target.rest, req.headers);
     checkInvokeAuth(kiln.functions, target.name, req.headers.authorization, check);
     if (declaredTooLarge(req, maxBodyBytes)) throw tooLarge(maxBodyBytes);
     trace.acquiring();

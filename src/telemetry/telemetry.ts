@@ -42,8 +42,9 @@ export class Telemetry {
     method: string,
     path: string,
     incoming: HeaderCarrier,
+    trigger: 'http' | 'other' = 'http',
   ): InvokeTelemetry {
-    return new InvokeTelemetry(this, fn, requestId, method, path, incoming);
+    return new InvokeTelemetry(this, fn, requestId, method, path, incoming, trigger);
   }
 
   deploy(incoming: HeaderCarrier, nameHint?: string): DeployTelemetry {
@@ -70,18 +71,20 @@ export class InvokeTelemetry {
 
   constructor(
     private readonly telemetry: Telemetry,
-    readonly fn: string,
+    public fn: string,
     readonly requestId: string,
     private readonly method: string,
     path: string,
     incoming: HeaderCarrier,
+    /** `faas.trigger`: `http` for a request, `other` for an async attempt (OTel's FaaS values). */
+    trigger: 'http' | 'other' = 'http',
   ) {
     this.root = TraceRoot.start(
       fn,
-      'server',
+      trigger === 'http' ? 'server' : 'consumer',
       incoming,
       {
-        [ATTR.faasTrigger]: 'http',
+        [ATTR.faasTrigger]: trigger,
         [ATTR.faasName]: fn,
         [ATTR.faasInvocationId]: requestId,
         [ATTR.httpMethod]: method,
@@ -89,6 +92,13 @@ export class InvokeTelemetry {
       },
       this.phases.startedAt,
     );
+  }
+
+  /** The function's name once the request's own form of it (an ARN, `NAME:7`) is read. */
+  named(fn: string): void {
+    this.fn = fn;
+    this.root?.span.updateName(fn);
+    this.root?.span.setAttribute(ATTR.faasName, fn);
   }
 
   /** The request asks the pool for an instance now. */

@@ -50,7 +50,7 @@ export class TraceRoot {
   /** A root span when tracing is on, else undefined (and nothing is made). */
   static start(
     name: string,
-    kind: 'server' | 'internal',
+    kind: 'server' | 'consumer' | 'internal',
     incoming: HeaderCarrier,
     attributes: Attributes,
     startedAt: number,
@@ -60,7 +60,8 @@ export class TraceRoot {
     const span = trace.getTracer('kiln').startSpan(
       name,
       {
-        kind: kind === 'server' ? SpanKind.SERVER : SpanKind.INTERNAL,
+        kind:
+          kind === 'server' ? SpanKind.SERVER : kind === 'consumer' ? SpanKind.CONSUMER : SpanKind.INTERNAL,
         attributes,
         startTime: epoch(startedAt),
       },

@@ -6,7 +6,7 @@ import {
   type PromHistogramData,
   type PromMetrics,
 } from 'prom2javascript';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { packDir } from '../../src/cli/pack-dir.js';
 import { type InstalledTracing, installTracing } from '../../src/telemetry/otel-sdk.js';
 import { tracingEnabled } from '../../src/telemetry/tracing.js';
@@ -289,6 +289,13 @@ describe('telemetry with an OTLP/HTTP endpoint', () => {
       (await fetch(`${t.url}/2015-03-31/functions/no-such-fn/invocations`, { method: 'POST', body: '{}' }))
         .status,
     ).toBe(404);
+    // A version named by the caller (ARN or NAME:1 to AWS, NAME@1 on /fn) counts as the function.
+    const arn = 'arn:aws:lambda:us-east-1:000000000000:function:raw-py:1';
+    expect(
+      (await fetch(`${t.url}/2015-03-31/functions/${arn}/invocations`, { method: 'POST', body: '{}' }))
+        .status,
+    ).toBe(200);
+    expect((await fetch(`${t.url}/fn/raw-py@1/`)).status).toBe(200);
 
     await tracing.forceFlush();
     const inTrace = () => receiver.spans.filter((s) => s.traceId === caller.traceId);
@@ -310,7 +317,7 @@ describe('telemetry with an OTLP/HTTP endpoint', () => {
     const after = await metrics(t.url);
     const moved = (labels: Record<string, string>) =>
       sample(after, 'kiln_invocations_total', labels) - sample(before, 'kiln_invocations_total', labels);
-    expect(moved({ function: 'raw-py', status: '200', start: 'warm' })).toBe(1);
+    expect(moved({ function: 'raw-py', status: '200', start: 'warm' })).toBe(3);
     expect(moved({ function: '', status: '404', start: 'none' })).toBe(1);
   });
 
@@ -366,5 +373,49 @@ describe('telemetry with an OTLP/HTTP endpoint', () => {
     } finally {
       await s.close();
     }
+  });
+
+  it('an async attempt is a span in the submitter’s trace, and the function gets its traceparent', async () => {
+    // `echo` (node, trace-echo) was deployed by the cold invoke test.
+    const before = await metrics(t.url);
+    const caller = callerContext();
+    const submitted = await fetch(`${t.url}/async/echo/later`, {
+      method: 'POST',
+      headers: { traceparent: caller.traceparent },
+    });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const done = await vi.waitFor(
+      async () => {
+        const v = (await (await fetch(`${t.url}/async/${id}`)).json()) as {
+          state: string;
+          result?: { body: { data: string } };
+        };
+        if (v.state !== 'succeeded') throw new Error(`still ${v.state}`);
+        return v;
+      },
+      { timeout: 30_000, interval: 50 },
+    );
+    const seen = JSON.parse(done.result!.body.data) as { traceparent: string };
+
+    await tracing.forceFlush();
+    const inTrace = () => receiver.spans.filter((s) => s.traceId === caller.traceId);
+    await receiver.waitFor(() => inTrace().some((s) => s.name === 'call'));
+    const root = inTrace().find((s) => s.name === 'echo')!;
+    expect(root.parentSpanId).toBe(caller.spanId);
+    expect(root.kind).toBe(5); // CONSUMER
+    expect(root.attributes).toMatchObject({
+      'faas.trigger': 'other',
+      'faas.invocation_id': id,
+      'http.response.status_code': 200,
+    });
+    const call = inTrace().find((s) => s.name === 'call')!;
+    expect(call.parentSpanId).toBe(root.spanId);
+    expect(seen.traceparent).toBe(`00-${caller.traceId}-${call.spanId}-01`);
+
+    const after = await metrics(t.url);
+    const moved = (labels: Record<string, string>) =>
+      sample(after, 'kiln_invocations_total', labels) - sample(before, 'kiln_invocations_total', labels);
+    expect(moved({ function: 'echo', status: '200', start: 'warm' })).toBe(1);
   });
 });

@@ -5,9 +5,8 @@ import { BearerCheck, unauthorized } from '../../auth/bearer.js';
 import { isSigV4, verifySigV4 } from '../../auth/sigv4.js';
 import { KilnError } from '../../errors.js';
 import type { Kiln } from '../../kiln.js';
-import { breaksInstance } from '../../pool/instance.js';
-import type { ShimResponse } from '../../pool/shim-protocol.js';
 import type { InvokeTelemetry } from '../../telemetry/telemetry.js';
+import { invokeTraced, type TracedInvocation } from '../../traced-invoke.js';
 import {
   awsErrorAnswer,
   functionErrorOf,
@@ -60,6 +59,7 @@ export function register({ app, kiln, token }: RouteContext): void {
       const body = await readPayload(c);
       if (token !== undefined && signed) checkSignature(c, token, body);
       const target = parseFunctionName(c.req.param('name'), c.req.query('Qualifier'));
+      trace.named(target.name);
       const ref = functionRefOf(target);
       // An unknown function, version or alias is a 404 (ResourceNotFoundException) here.
       const named = kiln.functions.resolve(ref);
@@ -89,9 +89,9 @@ export function register({ app, kiln, token }: RouteContext): void {
       const clientContext = c.req.header('x-amz-client-context');
       if (clientContext) headers['x-amz-client-context'] = clientContext;
       const ids = { 'x-amz-request-id': requestId, 'x-amzn-requestid': requestId };
-      let result: Invoked;
+      let result: TracedInvocation;
       try {
-        result = await invokeThrough(kiln, ref, headers, body, trace);
+        result = await invokeTraced(kiln.pool, trace, ref, { method: 'POST', path: '/', headers, body });
       } catch (err) {
         traced.errorCode = err instanceof KilnError ? err.code : 'internal_error';
         const failure = functionErrorOf(err, named.spec.timeoutMs);
@@ -162,47 +162,6 @@ async function submitEvent(c: Context, kiln: Kiln, name: string, body: Buffer): 
     'x-kiln-invocation-id': inv.id,
     location: `/async/${inv.id}`,
   });
-}
-
-interface Invoked {
-  response: ShimResponse;
-  start: string;
-  instanceId: string;
-  version: number;
-}
-
-/**
- * The event through the pool (`WarmPool.acquire`, forward, release), buffered, with the
- * invoke's telemetry told of the lease and the call. With tracing on the shim gets the
- * call span's `traceparent` header (a raw event has no headers of its own to carry it).
- */
-async function invokeThrough(
-  kiln: Kiln,
-  /** `name`, or `name@version` / `name@alias` from the Qualifier. */
-  ref: string,
-  headers: Record<string, string>,
-  body: Buffer,
-  trace: InvokeTelemetry,
-): Promise<Invoked> {
-  trace.acquiring();
-  const lease = await kiln.pool.acquire(ref);
-  const { instance } = lease;
-  trace.leased({ ...lease, instanceId: instance.id, runtime: instance.target.spec.runtime });
-  let outcome: 'ok' | 'broken' = 'ok';
-  try {
-    trace.calling(headers);
-    const response = await instance.forward(
-      { method: 'POST', path: '/', headers, body },
-      instance.target.spec.timeoutMs,
-    );
-    trace.called();
-    return { response, start: lease.start, instanceId: instance.id, version: lease.version };
-  } catch (err) {
-    if (breaksInstance(err)) outcome = 'broken';
-    throw err;
-  } finally {
-    lease.release(outcome);
-  }
 }
 
 /** The body, refused past Lambda's 6 MB with AWS's RequestTooLargeException. */
