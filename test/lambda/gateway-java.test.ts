@@ -91,6 +91,28 @@ describe('Java Lambda handlers deployed unmodified', () => {
     );
   });
 
+  it("a function's own CustomPojoSerializer (META-INF/services in a Maven layout's resources) reads events and writes results", async () => {
+    const deployed = await deployDir(
+      t.url,
+      path.join(import.meta.dirname, 'fixtures/gateway/serializer-java'),
+      {
+        name: 'java-serializer',
+        runtime: 'java',
+        handler: 'example.Shout',
+      },
+    );
+    expect(deployed.status, JSON.stringify(deployed.body)).toBe(201);
+    const res = await fetch(`${t.url}/2015-03-31/functions/java-serializer/invocations`, {
+      method: 'POST',
+      body: '{"say":"hi"}',
+    });
+    expect(await res.json()).toEqual({
+      serializer: 'PlainSerializer',
+      type: 'example.Shout$Message',
+      text: '{"SAY":"HI"}',
+    });
+  });
+
   it("Context.getLogger().log reaches the function's logs under the request id", async () => {
     const res = await invoke('logger', '{}');
     const requestId = res.headers.get('x-amz-request-id')!;

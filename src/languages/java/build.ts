@@ -14,7 +14,8 @@ const BUILD_SCRIPT = `${SANDBOX_PATHS.tools}/build.sh`;
 /**
  * Java bundles are `.java` sources, compiled with javac against the shim's jar (for the
  * Lambda Java API, `com.amazonaws.services.lambda.runtime`) and the bundle's jars, or
- * prebuilt `.jar` files. Classes go to /fn/classes, jars to /fn/lib.
+ * prebuilt `.jar` files. Classes go to /fn/classes, jars to /fn/lib, every other file
+ * (resources) to /fn as it is in the bundle.
  *
  * The host only lists the bundle's file names and writes javac's argument file (see
  * `javacArgFile`); javac and the jar copies run in the java builder container

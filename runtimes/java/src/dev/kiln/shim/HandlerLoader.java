@@ -1,5 +1,6 @@
 package dev.kiln.shim;
 
+import com.amazonaws.services.lambda.runtime.CustomPojoSerializer;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
 import com.amazonaws.services.lambda.runtime.RequestStreamHandler;
 import java.io.File;
@@ -20,6 +21,8 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
 import java.util.function.Function;
 
 /**
@@ -98,7 +101,27 @@ final class HandlerLoader {
       Throwable cause = e instanceof ExceptionInInitializerError && e.getCause() != null ? e.getCause() : e;
       throw new ShimError(400, "handler_load_failed", "Error loading class " + className + ": " + LambdaError.logText(cause).trim());
     }
-    return new Loaded(methodName != null ? byMethod(cls, methodName) : byClass(cls), loader);
+    Handler handler = methodName != null ? byMethod(cls, methodName) : byClass(cls);
+    if (handler instanceof PojoHandler) {
+      CustomPojoSerializer serializer = customSerializer(loader);
+      if (serializer != null) ((PojoHandler) handler).useSerializer(serializer);
+    }
+    return new Loaded(handler, loader);
+  }
+
+  /**
+   * The function's own CustomPojoSerializer, as Lambda's runtime finds it: the first
+   * {@code META-INF/services} provider in the function's code; null when it ships none.
+   */
+  private static CustomPojoSerializer customSerializer(ClassLoader loader) throws ShimError {
+    // One resource lookup first: ServiceLoader's machinery costs the cold start of every
+    // function, and almost none ship a serializer.
+    if (loader.getResource("META-INF/services/" + CustomPojoSerializer.class.getName()) == null) return null;
+    try {
+      return ServiceLoader.load(CustomPojoSerializer.class, loader).findFirst().orElse(null);
+    } catch (ServiceConfigurationError e) {
+      throw new ShimError(400, "handler_load_failed", "Error loading the CustomPojoSerializer: " + e.getMessage());
+    }
   }
 
   private static Handler byClass(Class<?> cls) throws ShimError {
@@ -109,12 +132,13 @@ final class HandlerLoader {
         throw new ShimError(400, "handler_load_failed",
             "Class " + cls.getName() + " does not implement RequestHandler with concrete type parameters");
       }
-      return new PojoHandler(PojoHandler.Kind.REQUEST_HANDLER, instance(cls), null, concrete(types[0]), false, isVoid(types[1]));
+      return new PojoHandler(PojoHandler.Kind.REQUEST_HANDLER, instance(cls), null, concrete(types[0]), false, isVoid(types[1]), types[1]);
     }
     if (Function.class.isAssignableFrom(cls)) {
       Type[] types = typeArguments(cls, Function.class);
       Type in = types == null ? Object.class : concrete(types[0]);
-      return new PojoHandler(PojoHandler.Kind.FUNCTION, instance(cls), null, in, false, false);
+      return new PojoHandler(PojoHandler.Kind.FUNCTION, instance(cls), null, in, false, false,
+          types == null ? Object.class : types[1]);
     }
     Handler h = findMethod(cls, "handleRequest");
     if (h == null) {
@@ -192,7 +216,8 @@ final class HandlerLoader {
   }
 
   private static Handler pojo(Class<?> cls, Method m, Type input, boolean ctx, boolean isVoid) throws ShimError {
-    return new PojoHandler(PojoHandler.Kind.METHOD, target(cls, m), accessible(m), input == null ? null : concrete(input), ctx, isVoid);
+    return new PojoHandler(PojoHandler.Kind.METHOD, target(cls, m), accessible(m), input == null ? null : concrete(input), ctx, isVoid,
+        m.getGenericReturnType());
   }
 
   private static Handler stream(Class<?> cls, Method m, boolean in, boolean out, boolean ctx) throws ShimError {
@@ -282,9 +307,15 @@ final class HandlerLoader {
   private static URL[] classpath(String codeDir) {
     List<URL> urls = new ArrayList<>();
     try {
+      // Lambda puts the code dir and its lib/*.jar on the class path. Kiln compiles sources into
+      // classes/ (first), and adds a Maven layout's src/main/resources (its META-INF/services,
+      // properties, ...), which a Maven build would have packed into the jar.
       File root = new File(codeDir);
       File classes = new File(root, "classes");
-      urls.add((classes.isDirectory() ? classes : root).toURI().toURL());
+      if (classes.isDirectory()) urls.add(classes.toURI().toURL());
+      urls.add(root.toURI().toURL());
+      File resources = new File(root, "src/main/resources");
+      if (resources.isDirectory()) urls.add(resources.toURI().toURL());
       for (File dir : new File[] {root, new File(root, "lib")}) {
         File[] jars = dir.listFiles();
         if (jars == null) continue;

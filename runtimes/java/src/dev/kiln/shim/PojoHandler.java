@@ -1,7 +1,11 @@
 package dev.kiln.shim;
 
 import com.amazonaws.services.lambda.runtime.Context;
+import com.amazonaws.services.lambda.runtime.CustomPojoSerializer;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.ParameterizedType;
@@ -24,21 +28,33 @@ final class PojoHandler extends Handler {
   private final Type input;
   private final boolean wantsContext;
   private final boolean returnsVoid;
+  /** The declared result type, for a custom serializer. */
+  private final Type output;
+  /** The function's CustomPojoSerializer, or null for Kiln's reader and writer. */
+  private CustomPojoSerializer serializer;
 
-  PojoHandler(Kind kind, Object target, Method method, Type input, boolean wantsContext, boolean returnsVoid) {
+  PojoHandler(Kind kind, Object target, Method method, Type input, boolean wantsContext, boolean returnsVoid, Type output) {
     this.kind = kind;
     this.target = target;
     this.method = method;
     this.input = input;
     this.wantsContext = wantsContext;
     this.returnsVoid = returnsVoid;
+    this.output = output;
+  }
+
+  /** Events and results go through the function's own serializer (Lambda's rule when it ships one). */
+  void useSerializer(CustomPojoSerializer serializer) {
+    this.serializer = serializer;
   }
 
   @Override
   @SuppressWarnings("unchecked")
   Output call(Event event, LambdaContext context) throws Throwable {
     Object in = null;
-    if (input != null) {
+    if (input != null && serializer != null) {
+      in = serializer.fromJson(new ByteArrayInputStream(event.json()), input);
+    } else if (input != null) {
       try {
         in = convert(event.tree(), input);
       } catch (RuntimeException e) {
@@ -63,7 +79,13 @@ final class PojoHandler extends Handler {
           throw e.getCause();
         }
     }
-    return returnsVoid ? Output.of(null) : Output.of(result);
+    if (returnsVoid) return Output.of(null);
+    if (serializer != null && !(result instanceof byte[]) && !(result instanceof InputStream)) {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      serializer.toJson(result, bytes, output);
+      return Output.bytes(bytes.toByteArray());
+    }
+    return Output.of(result);
   }
 
   /** Trees pass as they are to Object, untyped Map and String inputs; the rest goes through PojoReader. */
