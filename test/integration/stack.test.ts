@@ -163,6 +163,34 @@ describe('kiln apply, diff and --prune', () => {
     expect(await versions()).toEqual({ back: 1, front: 2 });
   });
 
+  it('checks the secrets a stack names before it applies anything, then mounts them', async () => {
+    await mkdir(path.join(dir, 'vault'));
+    await writeFile(
+      path.join(dir, 'vault/index.mjs'),
+      "import { readFileSync } from 'node:fs';\nexport default { fetch: () => new Response(readFileSync('/run/secrets/stack-token', 'utf8')) };\n",
+    );
+    await writeFile(
+      path.join(dir, 'secrets.yaml'),
+      'functions:\n  plain:\n    dir: extra\n    runtime: node\n  vault:\n    runtime: node\n    secrets: [stack-token]\n',
+    );
+    const refused = await kiln('apply', '-f', 'secrets.yaml');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(
+      'secrets.yaml:5:3: functions.vault.secrets: no secret "stack-token" on the gateway',
+    );
+    expect(Object.keys(await versions())).not.toContain('plain');
+    const created = await fetch(`${t.url}/secrets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'stack-token', value: 'from the secret store' }),
+    });
+    expect(created.status).toBe(201);
+    const applied = await kiln('apply', '-f', 'secrets.yaml');
+    expect(applied.code).toBe(0);
+    expect(await (await fetch(`${t.url}/fn/vault/`)).text()).toBe('from the secret store');
+    expect(await kiln('diff', '-f', 'secrets.yaml')).toMatchObject({ code: 0, stdout: '' });
+  });
+
   it('applies examples/stack: a Node API, a Python quote and an async Java worker', async () => {
     const applied = await kiln('apply', '-f', path.join(EXAMPLES, 'stack/kiln.yaml'));
     expect(applied.code).toBe(0);

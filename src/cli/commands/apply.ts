@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import type { FunctionRecord } from '../../functions/function-store.js';
 import { GatewayClient, GatewayError } from '../gateway-client.js';
 import { packDir } from '../pack-dir.js';
-import { type LoadedFunction, loadStack } from '../stack/stack-loader.js';
+import { stackError } from '../stack/stack-file.js';
+import { type LoadedFunction, loadStack, missingSecrets } from '../stack/stack-loader.js';
 import { runInDependencyOrder } from '../stack/stack-order.js';
 import { type CurrentFunction, formatStep, planStack, type StackStep } from '../stack/stack-plan.js';
 
@@ -38,6 +39,9 @@ async function plan(file: string, prune: boolean) {
   // The whole file is checked before the gateway is asked anything.
   const desired = await loadStack(path.resolve(file));
   const client = new GatewayClient();
+  const { secrets } = await client.json<{ secrets: { name: string }[] }>('GET', '/secrets');
+  const missing = missingSecrets(desired, new Set(secrets.map((s) => s.name)));
+  if (missing.length) throw stackError(missing);
   const { functions } = await client.json<{ functions: { name: string }[] }>('GET', '/functions');
   const current: CurrentFunction[] = await Promise.all(
     functions.map(async ({ name }) => {

@@ -10,6 +10,8 @@ import { parseStack, type StackFunction, type StackIssue, stackError } from './s
 
 /** A stack function ready to compare and deploy: its dir, the deploy's fields, its spec and source digest. */
 export interface LoadedFunction extends StackFunction {
+  /** The stack file as messages name it (relative to the working dir). */
+  file: string;
   absDir: string;
   /** Query fields of `POST /functions` (strings; env as JSON). */
   query: Record<string, string>;
@@ -55,11 +57,39 @@ export async function loadStack(file: string): Promise<LoadedFunction[]> {
       const kilnJson = await readKilnJson(absDir);
       const spec = parseSpec({ ...kilnJson, ...fields });
       const query = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]));
-      loaded.push({ ...fn, absDir, query, spec, sourceDigest: await sourceDigest(absDir, isPacked) });
+      loaded.push({
+        ...fn,
+        file: shown,
+        absDir,
+        query,
+        spec,
+        sourceDigest: await sourceDigest(absDir, isPacked),
+      });
     } catch (err) {
       issues.push(issue((err as Error).message));
     }
   }
   if (issues.length) throw stackError(issues);
   return loaded;
+}
+
+/**
+ * What the stack needs of the gateway's state, checked before anything is applied: the
+ * secrets its functions name exist (a deploy naming a missing one would fail on its own,
+ * after the others had deployed). Issues at each function, as `parseStack`'s.
+ */
+export function missingSecrets(functions: LoadedFunction[], existing: ReadonlySet<string>): StackIssue[] {
+  const issues: StackIssue[] = [];
+  for (const fn of functions) {
+    const missing = (fn.spec.secrets ?? []).filter((s) => !existing.has(s));
+    if (missing.length)
+      issues.push({
+        file: fn.file,
+        line: fn.line,
+        column: 3,
+        field: `functions.${fn.name}.secrets`,
+        message: `no secret ${missing.map((m) => `"${m}"`).join(', ')} on the gateway: create it first (kiln secret create NAME)`,
+      });
+  }
+  return issues;
 }
