@@ -21,9 +21,16 @@ export function isShimSource(rel: string): boolean {
   );
 }
 
-/** A digest of a shim's sources and recipe: the cache key of its layer. */
+/**
+ * How shim layers are made, in the cache key: bump it when the build code changes what a
+ * shim layer holds, so cached layers of the old form are not reused (2: the Java shim's
+ * jar has the epoch mtime its AppCDS archive records).
+ */
+const SHIM_LAYER_FORMAT = 2;
+
+/** A digest of a shim's sources and recipe (and the layer format): the cache key of its layer. */
 export async function shimSourceDigest(srcDir: string, recipe: Recipe): Promise<string> {
-  const hash = createHash('sha256').update(JSON.stringify(recipe));
+  const hash = createHash('sha256').update(`${SHIM_LAYER_FORMAT}\n${JSON.stringify(recipe)}`);
   for (const rel of await listTree(srcDir)) {
     if (!isShimSource(rel)) continue;
     hash.update(rel);

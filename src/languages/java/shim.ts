@@ -1,4 +1,4 @@
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BUILDER_EMPTY_DIR } from '../../build/builder-layer.js';
 import { OverlayChroot } from '../../build/overlay-chroot.js';
@@ -70,6 +70,13 @@ export async function buildJavaShim({
       await output.copyTree('shim', path.join(layerDir, SHIM_DIR));
     },
   );
+  // The archive records the jar's mtime and refuses to map when it differs ("A jar file is
+  // not the one used while building the shared archive file", HotSpot's
+  // SharedClassPathEntry::validate). The layer tar is packed with every mtime at the epoch
+  // (packLayer's deterministic form), so the jar gets that mtime before training: the JVM
+  // then sees the same jar in Kiln's snapshot, in a pulled image and under podman.
+  const epoch = new Date(0);
+  await utimes(path.join(layerDir, SHIM_DIR, shim.jar), epoch, epoch);
   const chroot = await OverlayChroot.open([...lowerDirs, layerDir], path.join(workDir, 'cds'));
   try {
     const archive = `/${SHIM_DIR}/${shim.cdsArchive}`;
