@@ -26,6 +26,7 @@ describe('a function image config', () => {
   it('stands alone: env, handler last, labels, one history entry per layer', () => {
     expect(config.config.Env).toEqual([
       'PATH=/usr/bin:/bin',
+      'AWS_LAMBDA_FUNCTION_NAME=hello',
       'AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256',
       'LAMBDA_TASK_ROOT=/fn',
       'GREETING=hi',

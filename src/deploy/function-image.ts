@@ -47,9 +47,10 @@ export function functionImageConfig(base: ImageConfig, input: FunctionImageInput
       ...base.config,
       Env: [
         ...(base.config.Env ?? []),
-        // Not the function's name or version: a shim prefers these variables to what Kiln's
-        // `/init` says, and an image may be deployed under another name. Outside Kiln the
-        // shims take both from KILN_FUNCTION (and `$LATEST`).
+        // For a run outside Kiln; in Kiln, `/init` sends the whole Lambda environment over
+        // these (src/pool/lambda-environment.ts), so an image deployed under another name
+        // reports that name.
+        `AWS_LAMBDA_FUNCTION_NAME=${spec.name}`,
         `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=${spec.memoryMb}`,
         'LAMBDA_TASK_ROOT=/fn',
         ...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),

@@ -4,12 +4,14 @@ import * as asyncCommands from './async.js';
 import * as deploy from './deploy.js';
 import * as doctor from './doctor.js';
 import * as functions from './functions.js';
+import * as images from './images.js';
 import * as instances from './instances.js';
 import * as invoke from './invoke.js';
 import * as login from './login.js';
 import * as logs from './logs.js';
 import * as push from './push.js';
 import * as runtimes from './runtimes.js';
+import * as save from './save.js';
 import * as secrets from './secrets.js';
 import * as serve from './serve.js';
 import * as top from './top.js';
@@ -34,6 +36,8 @@ const COMMANDS: { register(program: Command): void }[] = [
   doctor,
   runtimes,
   push,
+  save,
+  images,
   login,
 ];
 
