@@ -21,7 +21,7 @@ export class GatewayProcess {
 
   private constructor(
     readonly dataDir: string,
-    private readonly env: Record<string, string>,
+    private env: Record<string, string>,
     /** More `kiln serve` arguments (`--host`, `--insecure-no-auth`, `--grace`). */
     private readonly args: string[],
   ) {}
@@ -95,6 +95,13 @@ export class GatewayProcess {
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     child.kill('SIGTERM');
     return exited;
+  }
+
+  /** Stops the gateway (SIGTERM) and starts it again on the same data dir with `env` added. */
+  async restartWith(env: Record<string, string>): Promise<void> {
+    await this.stop();
+    this.env = { ...this.env, ...env };
+    await this.launch();
   }
 
   /** Resolves once the gateway's stderr has a line matching `pattern`. */
