@@ -284,7 +284,8 @@ describe('telemetry with an OTLP/HTTP endpoint', () => {
     expect(await res.json()).toEqual({ traceparent: 'the event’s own', tracestate: null });
     const requestId = res.headers.get('x-amz-request-id');
     const timing = (res.headers.get('server-timing') ?? '').split(', ').map((p) => p.split(';')[0]);
-    expect(timing).toEqual(['queue', 'fn']);
+    // A warm start: no start phases (a frozen instance's thaw may come between).
+    expect(timing.filter((p) => p !== 'thaw')).toEqual(['queue', 'fn']);
     expect(
       (await fetch(`${t.url}/2015-03-31/functions/no-such-fn/invocations`, { method: 'POST', body: '{}' }))
         .status,
@@ -417,5 +418,54 @@ describe('telemetry with an OTLP/HTTP endpoint', () => {
     const moved = (labels: Record<string, string>) =>
       sample(after, 'kiln_invocations_total', labels) - sample(before, 'kiln_invocations_total', labels);
     expect(moved({ function: 'echo', status: '200', start: 'warm' })).toBe(1);
+  });
+
+  it('throttles, timeouts, crashes and OOM kills each move their counter by one; memory and cpu come from cgroups', async () => {
+    expect(
+      (
+        await deployDir(t.url, path.join(FIXTURES, 'faults'), {
+          maxInstances: '1',
+          maxQueue: '1',
+          timeoutMs: '3000',
+        })
+      ).status,
+    ).toBe(201);
+    const before = await metrics(t.url);
+    expect((await fetch(`${t.url}/fn/faults/sleep?ms=10000`)).status).toBe(504);
+    expect((await fetch(`${t.url}/fn/faults/exit`)).status).toBe(502);
+    expect((await fetch(`${t.url}/fn/faults/hog`)).status).toBe(502);
+    // One request in the instance, one waiting: the next is refused.
+    const held = fetch(`${t.url}/fn/faults/sleep?ms=2500`);
+    await expect
+      .poll(
+        async () => sample(await metrics(t.url), 'kiln_instances', { function: 'faults', state: 'busy' }),
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBe(1);
+    const queued = fetch(`${t.url}/fn/faults/`);
+    await expect
+      .poll(async () => sample(await metrics(t.url), 'kiln_queue_depth', { function: 'faults' }), {
+        timeout: 30_000,
+      })
+      .toBe(1);
+    expect((await fetch(`${t.url}/fn/faults/`)).status).toBe(429);
+    expect((await held).status).toBe(200);
+    expect((await queued).status).toBe(200);
+
+    const after = await metrics(t.url);
+    const moved = (name: string, labels: Record<string, string>) =>
+      sample(after, name, labels) - sample(before, name, labels);
+    for (const reason of ['timeout', 'crash', 'oom', 'throttled'])
+      expect([reason, moved('kiln_invoke_failures_total', { function: 'faults', reason })]).toEqual([
+        reason,
+        1,
+      ]);
+    expect(moved('kiln_invocations_total', { function: 'faults', status: '504' })).toBe(1);
+    expect(moved('kiln_invocations_total', { function: 'faults', status: '429', start: 'none' })).toBe(1);
+    expect(sample(after, 'kiln_queue_depth', { function: 'faults' })).toBe(0);
+    expect(sample(after, 'kiln_function_memory_bytes', { function: 'faults' })).toBeGreaterThan(0);
+    expect(sample(after, 'kiln_function_cpu_seconds_total', { function: 'faults' })).toBeGreaterThan(0);
   });
 });
