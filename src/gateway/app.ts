@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { BearerCheck, unauthorized } from '../auth/bearer.js';
 import { KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
+import { allowedMethods } from './allowed-methods.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { errorResponse } from './errors.js';
 import * as asyncRoutes from './routes/async.js';
@@ -12,6 +13,7 @@ import * as logs from './routes/logs.js';
 import * as metrics from './routes/metrics.js';
 import type { RouteContext } from './routes/route-context.js';
 import * as secrets from './routes/secrets.js';
+import * as system from './routes/system.js';
 import * as versions from './routes/versions.js';
 
 export interface GatewayOptions {
@@ -40,6 +42,7 @@ const ROUTES: { register(context: RouteContext): void }[] = [
   functions,
   versions,
   secrets,
+  system,
   logs,
   instances,
   asyncRoutes,
@@ -54,9 +57,22 @@ const ROUTES: { register(context: RouteContext): void }[] = [
 export function createApp(kiln: Kiln, options: GatewayOptions = {}): Hono {
   const app = new Hono();
   app.onError((err, c) => errorResponse(c, err));
-  app.notFound((c) =>
-    errorResponse(c, new KilnError('not_found', `no route for ${c.req.method} ${c.req.path}`, 404)),
-  );
+  app.notFound((c) => {
+    const allow = allowedMethods(app.routes, c.req.path);
+    if (allow.length)
+      return errorResponse(
+        c,
+        new KilnError(
+          'method_not_allowed',
+          `${c.req.path} takes ${allow.join(', ')}, not ${c.req.method}`,
+          405,
+          {
+            allow: allow.join(', '),
+          },
+        ),
+      );
+    return errorResponse(c, new KilnError('not_found', `no route for ${c.req.method} ${c.req.path}`, 404));
+  });
   app.get('/healthz', (c) => c.json({ ok: true }));
   const context: RouteContext = {
     app,

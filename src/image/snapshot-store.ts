@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pathExists, syncPath } from '../disk.js';
 import { parseDigest } from './digest.js';
@@ -20,6 +20,12 @@ export class SnapshotStore {
 
   path(digest: string): string {
     return path.join(this.root, parseDigest(digest));
+  }
+
+  /** Digests of every complete snapshot (temp dirs being made are not listed). */
+  async list(): Promise<string[]> {
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    return names.filter((n) => /^[0-9a-f]{64}$/.test(n)).map((hex) => `sha256:${hex}`);
   }
 
   async has(digest: string): Promise<boolean> {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { Container } from '../runtime/container.js';
+import type { ExecResult } from '../runtime/oci/driver.js';
 import type { ContainerLauncher } from './container-launcher.js';
 import { FunctionQueue } from './function-queue.js';
 import { Instance, type InstanceState, type StartKind } from './instance.js';
@@ -287,6 +288,30 @@ export class WarmPool {
     }
     if (instance.inflight === 0) await this.remove(instance);
     else instance.moveTo('draining');
+  }
+
+  /**
+   * Run a command inside instance `id` (`kiln exec`), as the instance's own uid, in its
+   * cgroup and namespaces. It holds the instance like a request does: a frozen one is thawed
+   * first, and it is neither frozen nor reaped while the command runs.
+   */
+  async exec(id: string, args: string[], timeoutMs?: number): Promise<ExecResult> {
+    const instance = this.instances.get(id);
+    if (!instance) throw new KilnError('instance_not_found', `no instance ${id} (kiln ps lists them)`, 404);
+    if (!['idle', 'frozen', 'busy'].includes(instance.state)) {
+      throw new KilnError(
+        'instance_not_ready',
+        `instance ${id} is ${instance.state}: nothing to exec in`,
+        409,
+      );
+    }
+    this.claim(instance);
+    try {
+      await instance.thawing;
+      return await instance.container.exec(args, { timeoutMs });
+    } finally {
+      this.release(instance, 'ok');
+    }
   }
 
   /** Requests waiting for a queue slot, by function (`kiln_queue_depth`). */

@@ -48,7 +48,7 @@ describe('the kiln CLI', () => {
 
     const ps = await kiln('ps');
     expect(ps.stdout).toMatch(/^INSTANCE\s+FUNCTION/);
-    expect(ps.stdout).toMatch(/cli-hello\s+1\s+idle\s+cold/);
+    expect(ps.stdout).toMatch(/cli-hello\s+1\s+(idle|frozen)\s+cold/);
 
     const id = ps.stdout
       .split('\n')

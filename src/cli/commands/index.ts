@@ -14,6 +14,7 @@ import * as runtimes from './runtimes.js';
 import * as save from './save.js';
 import * as secrets from './secrets.js';
 import * as serve from './serve.js';
+import * as system from './system.js';
 import * as top from './top.js';
 import * as versions from './versions.js';
 
@@ -34,6 +35,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   instances,
   top,
   doctor,
+  system,
   runtimes,
   push,
   save,

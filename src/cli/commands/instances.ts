@@ -1,19 +1,63 @@
+import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import type { StemCellInfo } from '../../pool/stem-cells.js';
 import type { InstanceInfo } from '../../pool/warm-pool.js';
 import { GatewayClient } from '../gateway-client.js';
+import { printJson } from '../output.js';
 import { formatBytes, formatDuration, formatTable } from '../table.js';
 
 export function register(program: Command): void {
-  program.command('ps').description('list running instances').action(ps);
+  program
+    .command('ps')
+    .description('list running instances')
+    .option('--json', 'print JSON (GET /instances)')
+    .action(ps);
   program.command('stop <instance...>').description('stop instances (busy ones finish first)').action(stop);
+  program
+    .command('exec <instance> <command...>')
+    .description(
+      'run a command inside a running instance (kiln exec ID -- cat /etc/os-release); exits with its code',
+    )
+    .option('--timeout <ms>', 'kill the command after this long (default 30000)')
+    .option('--json', 'print {exitCode, signal, stdout, stderr}')
+    .action(exec);
 }
 
-async function ps(): Promise<void> {
-  const { instances, stemCells } = await new GatewayClient().json<{
+async function exec(
+  id: string,
+  command: string[],
+  options: { timeout?: string; json?: boolean },
+): Promise<void> {
+  const result = await new GatewayClient().json<{
+    exitCode: number | null;
+    signal: string | null;
+    stdout: string;
+    stderr: string;
+  }>('POST', `/instances/${encodeURIComponent(id)}/exec`, {
+    body: JSON.stringify({
+      cmd: command,
+      timeoutMs: options.timeout === undefined ? undefined : Number(options.timeout),
+    }),
+    headers: { 'content-type': 'application/json' },
+  });
+  if (options.json) printJson(result);
+  else {
+    process.stdout.write(result.stdout);
+    process.stderr.write(result.stderr);
+  }
+  // As a shell reports it: the command's code, or 128 + the signal's number.
+  process.exitCode =
+    result.exitCode ??
+    128 + (result.signal ? (osConstants.signals[result.signal as NodeJS.Signals] ?? 9) : 9);
+}
+
+async function ps(options: { json?: boolean }): Promise<void> {
+  const answer = await new GatewayClient().json<{
     instances: InstanceInfo[];
     stemCells: StemCellInfo[];
   }>('GET', '/instances');
+  if (options.json) return printJson(answer);
+  const { instances, stemCells } = answer;
   const rows = instances.map((i) => [
     i.id,
     i.function,

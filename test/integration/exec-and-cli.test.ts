@@ -1,0 +1,164 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployDir, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+
+/**
+ * `kiln exec` and the CLI's feel (issue 12) through a real gateway and containers: a command
+ * runs inside a running instance (also a frozen one) as its uid with its output and exit code
+ * back; `kiln --version`; `--json` listings parse; a wrong method is a 405 with `Allow`.
+ */
+let t: TestGateway;
+let work: string;
+
+async function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'dist/cli/main.js'), ...args],
+      { env: { PATH: process.env.PATH, KILN_URL: t.url } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+interface Ps {
+  instances: { id: string; function: string; state: string }[];
+}
+
+beforeAll(async () => {
+  t = await startTestGateway();
+  work = path.join(t.dataDir, '..', `${path.basename(t.dataDir)}-src`);
+  const dir = path.join(work, 'sh');
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'index.mjs'), `export default { fetch: () => new Response('up') };\n`);
+  const deployed = await deployDir(t.url, dir, { name: 'sh', runtime: 'node' });
+  expect(deployed.status, JSON.stringify(deployed.body)).toBe(201);
+});
+afterAll(async () => {
+  await t?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('kiln exec', () => {
+  it('runs cat /etc/os-release in an instance, frozen or not, as its uid; exit codes come back', async () => {
+    expect(await (await fetch(`${t.url}/fn/sh/`)).text()).toBe('up');
+    const ps = await kiln('ps', '--json');
+    expect(ps.code).toBe(0);
+    const [instance] = (JSON.parse(ps.stdout) as Ps).instances.filter((i) => i.function === 'sh');
+    if (!instance) throw new Error('no instance of sh');
+    // Idle instances are frozen after KILN_FREEZE_AFTER_MS (50 ms): exec thaws it first.
+    await expect
+      .poll(
+        async () =>
+          (JSON.parse((await kiln('ps', '--json')).stdout) as Ps).instances.find((i) => i.id === instance.id)
+            ?.state,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe('frozen');
+
+    const os = await kiln('exec', instance.id, '--', 'cat', '/etc/os-release');
+    expect(os.code).toBe(0);
+    expect(os.stdout).toContain('Debian GNU/Linux');
+    const uid = await kiln('exec', instance.id, '--', 'id', '-u');
+    expect(Number(uid.stdout.trim())).toBeGreaterThan(0);
+    const failed = await kiln('exec', instance.id, '--', 'sh', '-c', 'echo oops >&2; exit 3');
+    expect(failed.code).toBe(3);
+    expect(failed.stderr).toBe('oops\n');
+    const json = await kiln('exec', '--json', instance.id, '--', 'sh', '-c', 'echo hi');
+    expect(JSON.parse(json.stdout)).toEqual({ exitCode: 0, signal: null, stdout: 'hi\n', stderr: '' });
+    // The instance serves on after the exec.
+    expect(await (await fetch(`${t.url}/fn/sh/`)).text()).toBe('up');
+
+    const missing = await kiln('exec', 'knope', '--', 'true');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('[instance_not_found]');
+    const bad = await fetch(`${t.url}/instances/${instance.id}/exec`, {
+      method: 'POST',
+      body: '{"cmd":"ls"}',
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_command');
+  });
+});
+
+describe('the CLI and the API feel', () => {
+  it('kiln --version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-v']) {
+      const out = await kiln(flag);
+      expect(out.code).toBe(0);
+      expect(out.stdout.trim()).toBe(version);
+    }
+  });
+
+  it('--json listings parse', async () => {
+    for (const args of [
+      ['ls', '--json'],
+      ['ps', '--json'],
+      ['versions', 'sh', '--json'],
+      ['secret', 'ls', '--json'],
+    ]) {
+      const out = await kiln(...args);
+      expect(out.code, `${args.join(' ')}: ${out.stderr}`).toBe(0);
+      expect(() => JSON.parse(out.stdout), args.join(' ')).not.toThrow();
+    }
+  });
+
+  it('kiln system info and df: versions and counts; a blob no ref reaches is reclaimable', async () => {
+    const info = await kiln('system', 'info', '--json');
+    expect(info.code, info.stderr).toBe(0);
+    expect(JSON.parse(info.stdout)).toMatchObject({
+      version: expect.any(String),
+      ociRuntime: expect.stringMatching(/crun|runc/),
+      cgroup: expect.stringMatching(/^v[12]$/),
+      dataDir: t.dataDir,
+      functions: 1,
+      versions: 1,
+    });
+    const df = async () => {
+      const out = await kiln('system', 'df', '--json');
+      expect(out.code, out.stderr).toBe(0);
+      return JSON.parse(out.stdout) as {
+        images: { count: number; bytes: number; reclaimableBytes: number; reclaimableCount: number };
+        snapshots: { count: number };
+        reclaimableBytes: number;
+      };
+    };
+    const before = await df();
+    expect(before.images.count).toBeGreaterThan(0);
+    expect(before.snapshots.count).toBeGreaterThan(0);
+    // The store is shared with other test runs: measure the change, at least this blob's.
+    const junk = await t.kiln.images.putBytes(
+      `unreferenced ${process.pid} ${Date.now()}`,
+      'application/octet-stream',
+    );
+    try {
+      const after = await df();
+      expect(after.images.reclaimableCount).toBeGreaterThanOrEqual(before.images.reclaimableCount + 1);
+      expect(after.images.reclaimableBytes).toBeGreaterThanOrEqual(
+        before.images.reclaimableBytes + junk.size,
+      );
+      expect((await kiln('system', 'df')).stdout).toMatch(/^TYPE\s+COUNT\s+SIZE\s+RECLAIMABLE/);
+    } finally {
+      await rm(t.kiln.images.blobPath(junk.digest), { force: true });
+    }
+  }, 120_000);
+
+  it('answers a wrong method with 405 and Allow, an unknown path with 404', async () => {
+    const wrong = await fetch(`${t.url}/functions`, { method: 'DELETE' });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+    const put = await fetch(`${t.url}/functions/sh`, { method: 'PUT' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('DELETE, GET, HEAD, PATCH');
+    expect((await fetch(`${t.url}/nothing-here`)).status).toBe(404);
+  });
+});
