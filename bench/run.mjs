@@ -168,11 +168,21 @@ async function main() {
       const port = 18_000 + Math.floor(Math.random() * 1000);
       const bare = await bareServer(port);
       const confined = await bareServer(port + 1, true);
+      // A gateway of its own that never freezes idle instances: the shim-direct points hit an
+      // instance the gateway is not using, which a frozen cgroup would leave unanswered.
+      const tput = await startGateway({
+        workDir,
+        cacheDir,
+        stemCells: 0,
+        name: 'throughput',
+        env: { KILN_FREEZE_AFTER_MS: 'off' },
+      });
+      gateways.push(tput);
       try {
         return {
           seconds: opts.seconds,
           ...(await runThroughput(
-            cold,
+            tput,
             { root: bare.url, confined: confined.confined ? confined.url : undefined },
             {
               concurrencies: opts.concurrencies,
@@ -183,6 +193,8 @@ async function main() {
       } finally {
         await bare.stop();
         await confined.stop();
+        await tput.stop();
+        gateways.pop();
       }
     });
     await step('async', () =>
