@@ -3,6 +3,7 @@ import * as apply from './apply.js';
 import * as asyncCommands from './async.js';
 import * as deploy from './deploy.js';
 import * as doctor from './doctor.js';
+import * as exporter from './export.js';
 import * as functions from './functions.js';
 import * as images from './images.js';
 import * as instances from './instances.js';
@@ -40,6 +41,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   push,
   save,
   images,
+  exporter,
   login,
 ];
 

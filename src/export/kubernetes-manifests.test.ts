@@ -1,0 +1,123 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { Service } from 'kubernetes-models/v1/Service';
+import { describe, expect, it } from 'vitest';
+import { readKilnJson } from '../deploy/deployer.js';
+import { parseSpec } from '../functions/spec.js';
+import { knativeService, kubernetesManifests, RUN_AS } from './kubernetes-manifests.js';
+
+const EXAMPLES = path.resolve(import.meta.dirname, '../../examples');
+const IMAGE = `127.0.0.1:5000/fns/hello@sha256:${'a'.repeat(64)}`;
+
+/** Every example with a kiln.json: the functions a user starts from. */
+async function exampleSpecs() {
+  const specs = [];
+  for (const dir of await readdir(EXAMPLES)) {
+    const kiln = await readKilnJson(path.join(EXAMPLES, dir)).catch(() => undefined);
+    if (kiln?.name) specs.push(parseSpec(kiln));
+  }
+  return specs;
+}
+
+/** kubernetes-models' validate() checks an object against the API's OpenAPI schema and throws what is wrong. */
+function validate(obj: Record<string, unknown>): void {
+  const byKind: Record<string, { validate(): void }> = {
+    'apps/v1 Deployment': new Deployment(obj as never),
+    'v1 Service': new Service(obj as never),
+    'autoscaling/v2 HorizontalPodAutoscaler': new HorizontalPodAutoscaler(obj as never),
+  };
+  const model = byKind[`${obj.apiVersion} ${obj.kind}`];
+  if (!model) throw new Error(`no model for ${obj.apiVersion} ${obj.kind}`);
+  model.validate();
+}
+
+describe('kubernetes manifests of a function', () => {
+  it('validate against the Kubernetes schemas for every example function', async () => {
+    const specs = await exampleSpecs();
+    expect(specs.length).toBeGreaterThanOrEqual(5);
+    for (const spec of specs) {
+      const objects = kubernetesManifests({ spec, image: IMAGE, namespace: 'fns' });
+      expect(objects.map((o) => o.kind)).toEqual(['Deployment', 'Service', 'HorizontalPodAutoscaler']);
+      for (const o of objects) expect(() => validate(o), `${spec.name} ${o.kind}`).not.toThrow();
+      const knative = knativeService({ spec, image: IMAGE });
+      expect(() => new KnativeService(knative as never).validate(), spec.name).not.toThrow();
+    }
+  });
+
+  it("carry the function's limits, env, secrets and Kiln's isolation", () => {
+    const spec = parseSpec({
+      name: 'api',
+      runtime: 'node',
+      memoryMb: 256,
+      cpus: 0.5,
+      minInstances: 2,
+      maxInstances: 7,
+      concurrency: 4,
+      timeoutMs: 45_000,
+      env: { MODE: 'fast' },
+      secrets: ['db', 'stripe'],
+    });
+    const [deployment, , hpa] = kubernetesManifests({ spec, image: IMAGE });
+    const pod = (deployment!.spec as { template: { spec: Record<string, unknown> } }).template.spec as {
+      securityContext: Record<string, unknown>;
+      containers: Record<string, unknown>[];
+      volumes: Record<string, unknown>[];
+      terminationGracePeriodSeconds: number;
+    };
+    const c = pod.containers[0]!;
+    expect(c.image).toBe(IMAGE);
+    expect(c.resources).toEqual({
+      requests: { memory: '256Mi', cpu: '500m' },
+      limits: { memory: '256Mi', cpu: '500m' },
+    });
+    expect(c.env).toEqual([
+      { name: 'PORT', value: '8080' },
+      { name: 'MODE', value: 'fast' },
+    ]);
+    expect(c.securityContext).toEqual({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: RUN_AS,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.volumeMounts).toContainEqual({ name: 'secrets', mountPath: '/run/secrets', readOnly: true });
+    expect(JSON.stringify(pod.volumes)).toContain(
+      '"name":"kiln-secret-stripe","items":[{"key":"value","path":"stripe"}]',
+    );
+    expect(pod.terminationGracePeriodSeconds).toBe(45);
+    expect(hpa!.spec).toMatchObject({ minReplicas: 2, maxReplicas: 7 });
+    const knative = knativeService({ spec, image: IMAGE }).spec as {
+      template: { metadata: { annotations: Record<string, string> }; spec: Record<string, unknown> };
+    };
+    expect(knative.template.metadata.annotations).toEqual({
+      'autoscaling.knative.dev/min-scale': '2',
+      'autoscaling.knative.dev/max-scale': '7',
+    });
+    expect(knative.template.spec).toMatchObject({ containerConcurrency: 4, timeoutSeconds: 45 });
+  });
+
+  it('a function that scales to zero keeps one replica under an HPA, and zero under Knative', () => {
+    const spec = parseSpec({ name: 'idle', runtime: 'python', minInstances: 0 });
+    const hpa = kubernetesManifests({ spec, image: IMAGE })[2]!;
+    expect((hpa.spec as { minReplicas: number }).minReplicas).toBe(1);
+    const knative = knativeService({ spec, image: IMAGE }).spec as {
+      template: { metadata: { annotations: Record<string, string> } };
+    };
+    expect(knative.template.metadata.annotations['autoscaling.knative.dev/min-scale']).toBe('0');
+  });
+
+  it('a schema check fails on a wrong field (the validation can fail)', () => {
+    const spec = parseSpec({ name: 'x', runtime: 'node' });
+    const [deployment] = kubernetesManifests({ spec, image: IMAGE });
+    const broken = { ...deployment!, spec: { ...(deployment!.spec as object), replicas: 'two' } };
+    expect(() => validate(broken)).toThrow();
+  });
+});
