@@ -47,6 +47,16 @@ export interface FilesShim {
   kind: 'files';
 }
 
+/**
+ * The shim is Python sources as they are, plus their bytecode compiled by the image's own
+ * python3 (src/languages/python/shim.ts).
+ */
+export interface PythonShim {
+  kind: 'python';
+  /** py_compile's invalidation mode (PEP 552): how a pyc is checked against its source. */
+  invalidationMode: 'unchecked-hash' | 'checked-hash' | 'timestamp';
+}
+
 /** The shim is Java sources, compiled into a jar plus an AppCDS archive of its classes. */
 export interface JavaShim {
   kind: 'java';
@@ -60,7 +70,7 @@ export interface JavaShim {
 export interface Recipe {
   language: string;
   layer: NpmBinaryLayer | AptLayer;
-  shim: FilesShim | JavaShim;
+  shim: FilesShim | PythonShim | JavaShim;
   entrypoint: string[];
   env: string[];
   /** Languages whose build reads bundle content with a program (esbuild, javac) have one. */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -301,6 +301,20 @@ describe('base images', () => {
     expect(java!.manifest.layers[0]!.digest).toBe(node!.manifest.layers[0]!.digest);
     const languageLayers = new Set([node, python, java].map((i) => i!.manifest.layers[1]!.digest));
     expect(languageLayers.size).toBe(3);
+  });
+
+  it("python's shim layer holds unchecked-hash bytecode of every shim module (none compiled at start)", async () => {
+    const image = await t.kiln.baseImages.ensure('python');
+    const shimDir = path.join(t.kiln.snapshots.path(image.manifest.layers[2]!.digest), 'opt/kiln/shim');
+    const modules = (await readdir(shimDir)).filter((n) => n.endsWith('.py'));
+    const pycs = await readdir(path.join(shimDir, '__pycache__'));
+    expect(modules.length).toBeGreaterThan(1);
+    for (const module of modules) {
+      const pyc = pycs.find((n) => n.startsWith(`${module.slice(0, -3)}.cpython-`) && n.endsWith('.pyc'));
+      expect(pyc, module).toBeDefined();
+      // PEP 552: the 32-bit flags after the magic; 0b01 is hash-based without checking the source.
+      expect((await readFile(path.join(shimDir, '__pycache__', pyc!))).readUInt32LE(4), module).toBe(1);
+    }
   });
 });
 

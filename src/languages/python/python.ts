@@ -1,7 +1,7 @@
-import { copyShimFiles } from '../../build/shim-layer.js';
 import type { Language } from '../language.js';
 import { readRecipe } from '../recipe.js';
 import { buildPython } from './build.js';
+import { buildPythonShim } from './shim.js';
 
 /** Lambda's default: `handler` in `handler.py`. */
 const DEFAULT_HANDLER = 'handler.handler';
@@ -10,7 +10,7 @@ const DEFAULT_HANDLER = 'handler.handler';
 export const python: Language<'python'> = {
   name: 'python',
   recipe: (runtimesDir) => readRecipe('python', runtimesDir),
-  buildShim: ({ srcDir, layerDir }) => copyShimFiles(srcDir, layerDir),
+  buildShim: buildPythonShim,
   buildFunction: (input) => buildPython(input, input.handler ?? DEFAULT_HANDLER),
   handler: { form: 'module.function', default: DEFAULT_HANDLER },
   stemCellEnv: ['KILN_WARMUP=1'],
