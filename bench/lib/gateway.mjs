@@ -53,6 +53,7 @@ export async function startGateway({ workDir, cacheDir, stemCells, name, env = {
   return {
     url,
     dataDir,
+    pid: child.pid,
     call,
     json,
     async deploy(dir, query) {

@@ -187,13 +187,16 @@ export function markdown(r) {
     const mean = (points) => points.reduce((sum, p) => sum + p.reqPerSec, 0) / points.length;
     lines.push('## Tracing off vs on (one warm node function, requests interleaved between two gateways)');
     lines.push('');
-    lines.push('| gateway | sequential GET median ms | p90 | p99 | req/s at 8 connections |');
-    lines.push('|---|---|---|---|---|');
+    const cpu = t.cpuUsPerRequest ?? {};
     lines.push(
-      `| no OTEL variables (no SDK, no span) | ${round(off.median, 2)} | ${round(off.p90, 2)} | ${round(off.p99, 2)} | ${Math.round(mean(t.throughput.off))} |`,
+      '| gateway | sequential GET median ms | p90 | p99 | gateway CPU µs per request | req/s at 8 connections |',
+    );
+    lines.push('|---|---|---|---|---|---|');
+    lines.push(
+      `| no OTEL variables (no SDK, no span) | ${round(off.median, 2)} | ${round(off.p90, 2)} | ${round(off.p99, 2)} | ${round(cpu.off) ?? '—'} | ${Math.round(mean(t.throughput.off))} |`,
     );
     lines.push(
-      `| OTLP/HTTP export of every span | ${round(on.median, 2)} | ${round(on.p90, 2)} | ${round(on.p99, 2)} | ${Math.round(mean(t.throughput.on))} |`,
+      `| OTLP/HTTP export of every span | ${round(on.median, 2)} | ${round(on.p90, 2)} | ${round(on.p99, 2)} | ${round(cpu.on) ?? '—'} | ${Math.round(mean(t.throughput.on))} |`,
     );
     lines.push('');
     lines.push(

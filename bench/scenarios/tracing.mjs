@@ -2,6 +2,7 @@
 // gateway with no OTEL variables (no SDK loaded, no span made) and through one exporting every
 // span over OTLP/HTTP to a local collector, the requests interleaved one to each so that both
 // see the same machine.
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -31,6 +32,19 @@ async function otlpSink() {
     spans: () => spans,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
+}
+
+/**
+ * ns the process has run on a CPU, all its threads (`/proc/PID/task/TID/schedstat`, first
+ * field): what a request costs the gateway, far steadier than wall time on a loaded host.
+ */
+async function cpuNs(pid) {
+  let total = 0n;
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
+    total += BigInt(stat.split(' ')[0]);
+  }
+  return total;
 }
 
 function cannon(url, connections, seconds) {
@@ -82,18 +96,25 @@ export async function runTracing(startGateway, { workDir, cacheDir, requests, se
       });
     for (let i = 0; i < 20; i++) for (const gw of gateways) await timed(gw, '/fn/traced/');
     const samples = { off: [], on: [] };
+    // Each gateway's CPU over the same window: the sequential requests, then until their spans
+    // are exported (the batch exporter works off the request path, every 5 s).
+    const cpuStart = { off: await cpuNs(off.pid), on: await cpuNs(on.pid) };
     for (let i = 0; i < requests; i++) {
       // Alternate which goes first, so neither always follows the other.
       const order = i % 2 ? ['off', 'on'] : ['on', 'off'];
       for (const which of order) samples[which].push(await timed(which === 'on' ? on : off, '/fn/traced/'));
     }
+    const wanted = (requests + 20) * 4;
+    for (let i = 0; i < 150 && sink.spans() < wanted; i++) await new Promise((r) => setTimeout(r, 100));
+    const cpuUsPerRequest = {
+      off: Number((await cpuNs(off.pid)) - cpuStart.off) / 1000 / requests,
+      on: Number((await cpuNs(on.pid)) - cpuStart.on) / 1000 / requests,
+    };
+    const spansExported = sink.spans();
     const throughput = { off: [], on: [] };
     for (const which of ['off', 'on', 'off', 'on'])
       throughput[which].push(await cannon(`${(which === 'on' ? on : off).url}/fn/traced/`, 8, seconds));
-    // The batch exporter sends every 5 s: wait for the spans of the sequential requests.
-    const wanted = requests * 3;
-    for (let i = 0; i < 100 && sink.spans() < wanted; i++) await new Promise((r) => setTimeout(r, 100));
-    return { requests, seconds, samples, throughput, spansExported: sink.spans() };
+    return { requests, seconds, samples, cpuUsPerRequest, throughput, spansExported };
   } finally {
     for (const gw of gateways) await gw.stop().catch(() => undefined);
     await sink.close();
