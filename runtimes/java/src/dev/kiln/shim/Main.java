@@ -25,7 +25,8 @@ import java.util.Map;
  * Each connection is served on its own thread, so requests on different connections run in
  * parallel (the gateway opens as many as the function's concurrency).
  * With {@code --train} it runs requests of every kind through the shim and exits: the image
- * build runs that with -XX:ArchiveClassesAtExit to make the shim's AppCDS archive.
+ * build runs that with -XX:ArchiveClassesAtExit to make the shim's AppCDS archive. A stem
+ * cell ({@code KILN_WARMUP=1}) runs a quiet part of that training before it accepts.
  */
 public final class Main {
   /** Lambda's synchronous payload limit (SHIM-PROTOCOL §6). */
@@ -60,7 +61,12 @@ public final class Main {
       server.bind(new InetSocketAddress(Integer.parseInt(env.getOrDefault("PORT", "8080"))), 512);
       tcp = true;
     }
-    acceptLoop(server, shim, maxBody(env), tcp);
+    long maxBody = maxBody(env);
+    // A stem cell (KILN_WARMUP=1) pays the first requests' linking, class initialization and
+    // call-site bootstraps before it counts as ready, not while a request waits (issue 17).
+    // After the environment is read: the warm-up's /init clears the KILN_* variables.
+    if ("1".equals(env.get("KILN_WARMUP"))) Training.warmUp();
+    acceptLoop(server, shim, maxBody, tcp);
   }
 
   private static ServerSocketChannel inherited(String fd) {
