@@ -17,8 +17,9 @@ import { markdown } from './lib/report.mjs';
 import { runAsyncDrain } from './scenarios/async.mjs';
 import { runContainers } from './scenarios/containers.mjs';
 import { runFloor } from './scenarios/floor.mjs';
-import { deployHellos, runDensity, runStarts, runThroughput, runWarm } from './scenarios/kiln.mjs';
+import { deployHellos, runStarts, runThroughput, runWarm } from './scenarios/kiln.mjs';
 import { runOciRuntime } from './scenarios/oci-runtime.mjs';
+import { runBurst, runDensity, runThaw } from './scenarios/pool.mjs';
 import { runTracing } from './scenarios/tracing.mjs';
 import { runVm } from './scenarios/vm.mjs';
 
@@ -33,6 +34,8 @@ const SCENARIOS = [
   'throughput',
   'async',
   'tracing',
+  'burst',
+  'thaw',
   'density',
   'containers',
   'vm',
@@ -51,7 +54,10 @@ function options(argv) {
     warmRequests: quick ? 20 : 300,
     seconds: quick ? 1 : 6,
     concurrencies: [1, 8, 64],
-    density: Number(value('--density') ?? (quick ? 5 : 50)),
+    // Idle node instances; python and java get `--density-others` (default 100).
+    density: Number(value('--density') ?? (quick ? 5 : 1000)),
+    densityOthers: Number(value('--density-others') ?? (quick ? 3 : 100)),
+    burstRounds: Number(value('--burst-rounds') ?? (quick ? 1 : 5)),
     asyncInvocations: Number(value('--async') ?? (quick ? 200 : 1000)),
     only: (value('--only') ?? SCENARIOS.join(',')).split(','),
     languages: (value('--languages') ?? 'node,python,java').split(','),
@@ -98,8 +104,14 @@ async function bareServer(port, confined = false) {
 /** Write the markdown and SVG reports of a results object. */
 async function writeReports(results, outDir) {
   const md = markdown(results);
-  await writeFile(path.join(outDir, results.quick ? 'quick.md' : 'latest.md'), md);
-  await writeFile(path.join(outDir, results.quick ? 'quick.svg' : 'latest.svg'), svg(results));
+  // A run of some scenarios (`--only`) writes `partial.*`: `latest.*` stays a full run's.
+  const base = results.quick
+    ? 'quick'
+    : results.only && results.only !== SCENARIOS.join(',')
+      ? 'partial'
+      : 'latest';
+  await writeFile(path.join(outDir, `${base}.md`), md);
+  await writeFile(path.join(outDir, `${base}.svg`), svg(results));
   return md;
 }
 
@@ -124,6 +136,7 @@ async function main() {
     quick: opts.quick,
     runs: opts.runs,
     warmup: opts.warmup,
+    only: opts.only.join(','),
     machine: await machine(),
   };
   const failures = [];
@@ -157,7 +170,15 @@ async function main() {
     const anyRoot = Object.values(roots)[0].root;
     await step('oci', () => runOciRuntime({ workDir, root: anyRoot, runs: opts.runs, warmup: opts.warmup }));
 
-    const cold = await startGateway({ workDir, cacheDir, stemCells: 0, name: 'cold' });
+    // No freezing here: the warm scenario compares the gateway with the shim's socket hit
+    // directly, which a frozen instance would not answer. The pool gateway below freezes.
+    const cold = await startGateway({
+      workDir,
+      cacheDir,
+      stemCells: 0,
+      name: 'cold',
+      env: { KILN_FREEZE_AFTER_MS: 'off' },
+    });
     gateways.push(cold);
     await deployHellos(cold, opts.languages);
     await step('cold', () =>
@@ -200,9 +221,35 @@ async function main() {
     await step('async', () =>
       runAsyncDrain(cold, { invocations: opts.asyncInvocations, syncRequests: opts.warmRequests }),
     );
-    await step('density', () => runDensity(cold, { count: opts.density }));
     await cold.stop();
     gateways.pop();
+
+    if (['burst', 'thaw', 'density'].some((s) => opts.only.includes(s))) {
+      // As `kiln serve` runs by default: stem cells off so a burst starts cold, idle instances frozen.
+      const pool = await startGateway({ workDir, cacheDir, stemCells: 0, name: 'pool' });
+      gateways.push(pool);
+      await step('burst', () =>
+        runBurst(pool, {
+          layouts: [
+            [2, 4],
+            [4, 8],
+          ],
+          requests: 64,
+          rounds: opts.burstRounds,
+        }),
+      );
+      await step('thaw', () => runThaw(pool, { runs: opts.runs }));
+      await step('density', async () => {
+        const byLanguage = {};
+        for (const language of opts.languages) {
+          const count = language === 'node' ? opts.density : opts.densityOthers;
+          if (count > 0) byLanguage[language] = await runDensity(pool, { language, count });
+        }
+        return byLanguage;
+      });
+      await pool.stop();
+      gateways.pop();
+    }
 
     await step('tracing', () =>
       runTracing(startGateway, { workDir, cacheDir, requests: opts.warmRequests, seconds: opts.seconds }),

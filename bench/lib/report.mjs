@@ -204,20 +204,87 @@ export function markdown(r) {
     );
     lines.push('');
   }
-  if (r.density) {
-    const d = r.density;
-    const c = summarize(d.cgroupMiB);
-    const rss = summarize(d.rssMiB);
-    const bare = summarize((r.floor?.node?.rssKb ?? []).map((kb) => kb / 1024));
-    lines.push(`## Density: ${d.count} idle node instances`);
-    lines.push('');
-    lines.push(
-      `Started in ${round(d.seconds)} s. Per instance (median): cgroup memory ${round(c?.median)} MiB; process RSS ${round(rss?.median)} MiB, against ${round(bare?.median)} MiB for a bare node hello process (RSS counts the node binary's shared pages in every process). What the host really gave each instance (MemAvailable drop ÷ ${d.count}): ${round(d.hostMiBPerInstance)} MiB.`,
-    );
-    lines.push('');
-  }
+  poolSections(r, lines);
   lines.push(
     "Notes: Kiln runs containers with `crun run` (create and start in one call), so crun's create and start are one phase here, together with the shim's boot up to accepting on its socket. Published anchors: Firecracker ≤ 125 ms boot; AWS Lambda init node 124–147, python 77–91, java 200–224 ms; Cloudflare Workers < 5 ms; Fission ~100 ms; OpenFaaS 1–2 s.",
   );
+  const failed = Object.entries(r).filter(
+    ([, v]) => v && typeof v === 'object' && typeof v.error === 'string',
+  );
+  if (failed.length) {
+    lines.push('');
+    lines.push('## Scenarios that failed in this run');
+    lines.push('');
+    for (const [name, v] of failed) lines.push(`- \`${name}\`: ${v.error.split('\n')[0]}`);
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** Burst, thaw and density (bench/scenarios/pool.mjs); each only if it ran and did not fail. */
+function poolSections(r, lines) {
+  const ok = (x) => x && !x.error;
+  const bareNode = r.floor?.node?.samples && summarize(r.floor.node.samples);
+  if (ok(r.burst)) {
+    lines.push('## Burst: 64 concurrent first requests to a function at zero (node, stem cells off)');
+    lines.push('');
+    lines.push(
+      '| maxInstances × concurrency | rounds | all answered, median ms | ÷ one bare process start | request p50 / p99 ms | most instances (≤ maxInstances) | non-200 | starts reported |',
+    );
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const b of r.burst.layouts) {
+      const total = summarize(b.totals);
+      const lat = summarize(b.latencies);
+      const most = Math.max(b.mostInstances, b.mostAnswering);
+      lines.push(
+        `| ${b.maxInstances} × ${b.concurrency} | ${b.rounds} | ${round(total.median)} | ${bareNode ? `${round(total.median / bareNode.median, 1)}×` : '—'} | ${round(lat.median)} / ${round(lat.p99)} | ${most} | ${b.non200} | ${Object.entries(
+          b.starts,
+        )
+          .filter(([, n]) => n > 0)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (ok(r.thaw)) {
+    const thaw = summarize(r.thaw.thaw);
+    const frozen = summarize(r.thaw.frozen);
+    const warm = summarize(r.thaw.warm);
+    lines.push('## Thawing a frozen instance (node, through the gateway, sequential)');
+    lines.push('');
+    lines.push('| request | n | median ms | p90 | p99 |');
+    lines.push('|---|---|---|---|---|');
+    lines.push(
+      `| to a frozen instance (client total) | ${frozen.n} | ${round(frozen.median, 2)} | ${round(frozen.p90, 2)} | ${round(frozen.p99, 2)} |`,
+    );
+    lines.push(
+      `| its \`thaw\` phase (\`Server-Timing\`) | ${thaw.n} | ${round(thaw.median, 2)} | ${round(thaw.p90, 2)} | ${round(thaw.p99, 2)} |`,
+    );
+    lines.push(
+      `| the next one, not frozen (client total) | ${warm.n} | ${round(warm.median, 2)} | ${round(warm.p90, 2)} | ${round(warm.p99, 2)} |`,
+    );
+    lines.push('');
+  }
+  if (ok(r.density)) {
+    // Results saved before python and java were measured hold one node run at the top.
+    const runs = r.density.count !== undefined ? { node: r.density } : r.density;
+    const bare = summarize((r.floor?.node?.rssKb ?? []).map((kb) => kb / 1024));
+    lines.push('## Density: idle instances');
+    lines.push('');
+    lines.push(
+      '| language | instances | functions | started in s | host MiB per instance (MemAvailable drop ÷ N) | cgroup memory MiB (median) | process RSS MiB (median) | answered a request afterwards |',
+    );
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const [language, d] of Object.entries(runs)) {
+      if (!d || d.error) continue;
+      lines.push(
+        `| ${language} | ${d.count} | ${d.functions ?? 1} | ${round(d.seconds)} | ${round(d.hostMiBPerInstance)} | ${round(summarize(d.cgroupMiB)?.median)} | ${round(summarize(d.rssMiB)?.median)} | ${d.answered ?? '—'} of ${d.count}${d.failures ? ` (${d.failures} failed requests)` : ''} |`,
+      );
+    }
+    lines.push('');
+    lines.push(
+      `RSS counts shared pages (the runtime's binary and libraries) in every process${bare ? `; a bare node hello process has ${round(bare.median)} MiB` : ''}. \`minInstances\` is capped at 100 per function, so N instances are ⌈N/100⌉ functions of the same code. MemAvailable is the host's: other work on the machine moves it too.`,
+    );
+    lines.push('');
+  }
 }

@@ -1,7 +1,6 @@
 // Scenarios 2-4 and 7 against a real gateway: cold, stem and warm starts end to end
 // (client sends → client has the response), Kiln's own phase timings, warm latency through
-// the gateway and straight to the shim's socket, throughput, and density.
-import { readFile } from 'node:fs/promises';
+// the gateway and straight to the shim's socket, and throughput (density: pool.mjs).
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
@@ -162,51 +161,4 @@ export async function runThroughput(gw, ceiling, { concurrencies, seconds }) {
     await gw.call('DELETE', `/functions/${name}`);
   }
   return { layouts };
-}
-
-/** N idle instances of one function: how long they took, and what each costs. */
-export async function runDensity(gw, { count }) {
-  const before = await memAvailableKb();
-  const started = performance.now();
-  await gw.deploy(path.join(FUNCTIONS, 'hello-node'), {
-    name: 'dense',
-    runtime: 'node',
-    minInstances: String(count),
-    maxInstances: String(count),
-    idleTtlMs: '3600000',
-  });
-  for (;;) {
-    const { instances } = await gw.instances('dense');
-    if (instances.filter((i) => i.state === 'idle').length >= count) break;
-    await sleep(50);
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const { instances } = await gw.instances('dense');
-  const after = await memAvailableKb();
-  const rss = [];
-  for (const i of instances) {
-    const procs = await readFile(`/sys/fs/cgroup/memory/kiln/${i.id}/cgroup.procs`, 'utf8').catch(() => '');
-    let kb = 0;
-    for (const pid of procs.split('\n').filter(Boolean)) kb += await rssKb(pid);
-    rss.push(kb);
-  }
-  await gw.call('DELETE', '/functions/dense');
-  return {
-    count,
-    seconds,
-    cgroupMiB: instances.map((i) => i.memoryBytes / 1048576),
-    rssMiB: rss.map((kb) => kb / 1024),
-    hostMiBPerInstance: (before - after) / 1024 / count,
-  };
-}
-
-async function memAvailableKb() {
-  const text = await readFile('/proc/meminfo', 'utf8');
-  return Number(/MemAvailable:\s+(\d+)/.exec(text)[1]);
-}
-
-async function rssKb(pid) {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const line = status.split('\n').find((l) => l.startsWith('VmRSS:'));
-  return line ? Number(line.split(/\s+/)[1]) : 0;
 }

@@ -694,13 +694,16 @@ export class WarmPool {
           await this.remove(instance);
         }
       }
-      // Each start is awaited: the function may be removed or redeployed meanwhile, and
-      // then this pass must not start another instance of what is no longer active.
-      for (let i = keep; i < fn.spec.minInstances && !this.closed && this.stillActive(fn); i++) {
-        await this.prepare(fn, 'background').catch((err: Error) =>
-          console.error(`kiln: keeping ${fn.spec.name} at minInstances failed: ${err.message}`),
-        );
-      }
+      // The top-ups start together: StartAdmission bounds how many run at once, and one whose
+      // turn comes after the function was removed or redeployed does not start (`stillActive`).
+      const missing = this.closed || !this.stillActive(fn) ? 0 : Math.max(0, fn.spec.minInstances - keep);
+      await Promise.all(
+        Array.from({ length: missing }, () =>
+          this.prepare(fn, 'background').catch((err: Error) =>
+            console.error(`kiln: keeping ${fn.spec.name} at minInstances failed: ${err.message}`),
+          ),
+        ),
+      );
     }
   }
 }
