@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [--runs N] [--only a,b] [--languages node,python]`
+// `npm run bench [-- --quick] [--runs N] [--only a,b] [--languages node,python] [--density N]
+//   [--density-others N] [--burst-rounds N]`
 // Measures Kiln's cold, stem and warm starts against bare processes, docker/podman and a
 // qemu microVM on this machine, in one run, and writes bench/results/<timestamp>.json,
 // latest.md and latest.svg. Numbers belong here, never in the tests.
