@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { StemCellInfo } from '../../pool/stem-cells.js';
 import type { InstanceInfo } from '../../pool/warm-pool.js';
 import { GatewayClient } from '../gateway-client.js';
+import { statsBetween } from '../instance-stats.js';
 import { printJson } from '../output.js';
 import { formatBytes, formatDuration, formatTable } from '../table.js';
 
@@ -13,6 +14,12 @@ export function register(program: Command): void {
     .option('--json', 'print JSON (GET /instances)')
     .action(ps);
   program.command('stop <instance...>').description('stop instances (busy ones finish first)').action(stop);
+  program
+    .command('stats')
+    .description('CPU %, memory, requests and uptime of each instance, refreshed every second')
+    .option('--no-stream', 'print one sample and exit')
+    .option('--json', 'print JSON (with --no-stream: one array)')
+    .action(stats);
   program
     .command('exec <instance> <command...>')
     .description(
@@ -86,6 +93,42 @@ async function ps(options: { json?: boolean }): Promise<void> {
       rows,
     ),
   );
+}
+
+async function stats(options: { stream: boolean; json?: boolean }): Promise<void> {
+  const client = new GatewayClient();
+  const sample = async () =>
+    (await client.json<{ instances: InstanceInfo[] }>('GET', '/instances')).instances;
+  let before = await sample();
+  let at = performance.now();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = await sample();
+    const now = performance.now();
+    const lines = statsBetween(before, after, now - at);
+    if (options.json) printJson(lines);
+    else {
+      if (options.stream && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+      console.log(
+        formatTable(
+          ['INSTANCE', 'FUNCTION', 'VERSION', 'STATE', 'CPU %', 'MEMORY', 'REQUESTS', 'UPTIME'],
+          lines.map((l) => [
+            l.id,
+            l.function,
+            l.version,
+            l.state,
+            l.cpuPercent.toFixed(1),
+            formatBytes(l.memoryBytes),
+            l.requests,
+            formatDuration(l.uptimeMs),
+          ]),
+        ),
+      );
+    }
+    if (!options.stream) return;
+    before = after;
+    at = now;
+  }
 }
 
 async function stop(ids: string[]): Promise<void> {
