@@ -24,7 +24,9 @@ functions:
     maxInstances: 2
 `;
 
-describe('kiln apply, diff and --prune', () => {
+// Each test runs several builds and deploys through the CLI; on a loaded 2-core machine that
+// has taken more than vitest's 60 s default.
+describe('kiln apply, diff and --prune', { timeout: 300_000 }, () => {
   let t: TestGateway;
   let dir: string;
 
