@@ -1,4 +1,5 @@
 import { errorAnswer, KilnError } from '../errors.js';
+import { MAX_BUFFERED_RESPONSE_BYTES } from '../pool/instance.js';
 
 /**
  * The parts of Lambda's Invoke API (AWS Lambda API Reference, "Invoke") that are decisions
@@ -6,8 +7,11 @@ import { errorAnswer, KilnError } from '../errors.js';
  * `routes/lambda-invoke.ts` is the HTTP side.
  */
 
-/** Lambda's synchronous payload cap, for request and response (AWS, "Lambda quotas": 6 MB = 6291456 bytes). */
-export const MAX_PAYLOAD_BYTES = 6_291_456;
+/**
+ * Lambda's synchronous payload cap, for request and response (AWS, "Lambda quotas": 6 MB =
+ * 6291456 bytes): the pool's cap on every buffered response, which `forward` enforces.
+ */
+export const MAX_PAYLOAD_BYTES = MAX_BUFFERED_RESPONSE_BYTES;
 /** An `Event` (asynchronous) invoke's payload cap: "for asynchronous invocations, the maximum payload size is 1 MB" (AWS Lambda API Reference, "Invoke"). */
 export const MAX_EVENT_PAYLOAD_BYTES = 1_048_576;
 
@@ -118,6 +122,12 @@ export function functionErrorOf(
       };
     case 'out_of_memory':
       return { errorType: 'Runtime.OutOfMemory', errorMessage: `Runtime exited with error: ${err.message}` };
+    case 'response_too_large':
+      // Lambda's words for it (Invoke API, "Function.ResponseSizeTooLarge").
+      return {
+        errorType: 'Function.ResponseSizeTooLarge',
+        errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_PAYLOAD_BYTES} bytes).`,
+      };
     case 'function_crashed':
       return { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with error: ${err.message}` };
     default:

@@ -14,6 +14,9 @@ import {
 import type { InitPayload, ShimRequest, ShimResponse } from './shim-protocol.js';
 
 export type { InstanceState } from './placement.js';
+/** Lambda's synchronous payload limit (6 MB), for every buffered response. */
+export const MAX_BUFFERED_RESPONSE_BYTES = 6_291_456;
+
 export type StartKind = 'cold' | 'stem' | 'warm';
 
 /**
@@ -184,31 +187,61 @@ export class Instance {
     }
   }
 
-  /** One request with its whole response in memory (the pool's buffered `invoke`). */
-  async forward(req: ShimRequest, timeoutMs: number): Promise<ShimResponse> {
+  /**
+   * One request with its whole response in memory (Lambda's Invoke API, async attempts, the
+   * pool's buffered `invoke`). Past `maxBodyBytes` the exchange is abandoned and the answer is
+   * 502 `response_too_large`: a function must not be able to make the gateway hold a body of
+   * any size (issue 8, attempt 4; the `/fn/*` proxy streams instead).
+   */
+  async forward(
+    req: ShimRequest,
+    timeoutMs: number,
+    maxBodyBytes = MAX_BUFFERED_RESPONSE_BYTES,
+  ): Promise<ShimResponse> {
     let response: ShimResponse | undefined;
     const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    const keep = (chunk: Buffer): boolean => {
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        tooLarge = true;
+        chunks.length = 0;
+        // Out of the connection's parse loop: `false` pauses its socket until then.
+        queueMicrotask(() => call.abort());
+        return false;
+      }
+      chunks.push(chunk);
+      return true;
+    };
     const headers: string[] = req.headers.host === undefined ? ['host', 'localhost'] : [];
     for (const [key, value] of Object.entries(req.headers)) {
       for (const v of Array.isArray(value) ? value : [value]) headers.push(key.toLowerCase(), v);
     }
-    const { finished } = this.exchange(
+    const { call, finished } = this.exchange(
       { method: req.method, path: req.path, headers },
       req.body ? { kind: 'bytes', bytes: req.body } : { kind: 'none' },
       {
         onHead(status, h, _length, whole) {
           response = { status, headers: headerRecord(h), body: Buffer.alloc(0) };
-          if (whole) chunks.push(whole);
+          if (whole) keep(whole);
         },
-        onData(chunk) {
-          chunks.push(chunk);
-          return true;
-        },
+        onData: keep,
         onEnd() {},
       },
       timeoutMs,
     );
-    await finished;
+    try {
+      await finished;
+    } catch (err) {
+      if (!tooLarge) throw err;
+    }
+    if (tooLarge)
+      throw new KilnError(
+        'response_too_large',
+        `the function's response is over ${maxBodyBytes} bytes, the most a buffered invoke (Lambda's Invoke API, async) takes; answer less, or serve large bodies through /fn/, which streams`,
+        502,
+      );
     if (!response) throw new KilnError('bad_function_response', 'the function sent no response', 502);
     response.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     return response;

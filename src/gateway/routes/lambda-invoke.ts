@@ -115,16 +115,6 @@ export function register({ app, kiln, token }: RouteContext): void {
           'x-amzn-errortype': 'InvalidParameterValueException',
         });
       }
-      if (response.body.length > MAX_PAYLOAD_BYTES) {
-        return c.json(
-          {
-            errorType: 'Function.ResponseSizeTooLarge',
-            errorMessage: `Response payload size (${response.body.length} bytes) exceeded maximum allowed payload size (${MAX_PAYLOAD_BYTES} bytes).`,
-          },
-          200,
-          { ...kilnHeaders, 'x-amz-function-error': 'Unhandled' },
-        );
-      }
       const functionError = response.headers['x-kiln-function-error'];
       return c.body(new Uint8Array(response.body), 200, {
         ...kilnHeaders,
