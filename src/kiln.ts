@@ -5,6 +5,7 @@ import { AsyncInvoker } from './async/async-invoker.js';
 import { AsyncStore } from './async/async-store.js';
 import { BaseImageBuilder, type BuildLog } from './build/base-images.js';
 import { DataDir } from './data-dir.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { clearDebris } from './deploy/debris.js';
 import { Deployer } from './deploy/deployer.js';
 import { KilnError } from './errors.js';
@@ -116,6 +117,7 @@ export class Kiln {
     readonly asyncInvoker: AsyncInvoker,
     readonly telemetry: Telemetry,
     readonly secrets: SecretStore,
+    private readonly lock: DataDirLock,
   ) {}
 
   /**
@@ -142,6 +144,29 @@ export class Kiln {
 
   static async open(options: KilnOptions = {}): Promise<Kiln> {
     const { data, images, snapshots, baseImages, driver, sandbox, uids } = await Kiln.openStores(options);
+    // Before the start-up cleanup below: it would stop another live gateway's containers.
+    const lock = await DataDirLock.acquire(data.root);
+    try {
+      return await Kiln.wire(options, { data, images, snapshots, baseImages, driver, sandbox, uids }, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  private static async wire(
+    options: KilnOptions,
+    {
+      data,
+      images,
+      snapshots,
+      baseImages,
+      driver,
+      sandbox,
+      uids,
+    }: Awaited<ReturnType<typeof Kiln.openStores>>,
+    lock: DataDirLock,
+  ): Promise<Kiln> {
     const functions = new FunctionStore(data.functions);
     await functions.load();
     const runtime = new ContainerRuntime(data.instances, driver, await detectCgroupTree(), { uids });
@@ -216,6 +241,7 @@ export class Kiln {
       asyncInvoker,
       telemetry,
       secrets,
+      lock,
     );
   }
 
@@ -228,8 +254,10 @@ export class Kiln {
   async close(): Promise<void> {
     this.asyncInvoker.close();
     await this.pool.shutdown();
+    await this.runtime.close();
     await this.logs.flush();
     // The OCI runtime's state root is per data dir; with every container gone it is empty.
     await rmdir(this.runtime.driver.stateRoot).catch(() => undefined);
+    await this.lock.release();
   }
 }

@@ -201,6 +201,11 @@ export class ContainerRuntime {
     }
   }
 
+  /** Once every container is stopped: the FIFO stock goes (none is made after this). */
+  async close(): Promise<void> {
+    await this.pipes.close();
+  }
+
   /** Remove what a crashed gateway left behind: containers, mounts, dirs and uid leases. */
   async recover(): Promise<number> {
     for (const id of await this.driver.list()) {

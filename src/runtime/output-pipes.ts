@@ -31,6 +31,7 @@ export class OutputPipes {
   /** Two runtimes may share a dir (tests run one per driver): names of their own. */
   private readonly prefix = randomBytes(4).toString('hex');
   private refilling: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     readonly dir: string,
@@ -42,6 +43,17 @@ export class OutputPipes {
     await rm(this.dir, { recursive: true, force: true });
     this.stock = [];
     void this.refill().catch(() => undefined);
+  }
+
+  /**
+   * Make no more FIFOs and remove the stock: after this the dir is left as the gateway's
+   * close leaves it (a refill still running would make files while a caller removes the
+   * data dir: ENOTEMPTY in a full test run).
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.refilling?.catch(() => undefined);
+    await Promise.all(this.stock.splice(0).map((fifo) => rm(fifo, { force: true })));
   }
 
   /** A pipe for one stream; refills the stock in the background when it runs low. */
@@ -65,6 +77,7 @@ export class OutputPipes {
   }
 
   private refill(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the container runtime is closed'));
     this.refilling ??= (async () => {
       try {
         await mkdir(this.dir, { recursive: true, mode: 0o700 });

@@ -34,6 +34,13 @@ export class GatewayProcess {
     return gateway;
   }
 
+  /** A second gateway on another one's data dir (what `kiln serve` run twice does). */
+  static async startOn(dataDir: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+    const gateway = new GatewayProcess(dataDir, env, []);
+    await gateway.launch();
+    return gateway;
+  }
+
   /** The OCI runtime's state root for this data dir (`Kiln.openStores`' rule). */
   get stateRoot(): string {
     return path.join('/run/kiln', createHash('sha256').update(this.dataDir).digest('hex').slice(0, 12));
