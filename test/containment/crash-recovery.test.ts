@@ -1,14 +1,10 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EXAMPLES, TEST_CACHE } from '../harness.js';
-import { GatewayProcess } from './gateway-process.js';
-
-const execFileP = promisify(execFile);
+import { GatewayProcess, mountsUnder } from './gateway-process.js';
 
 /**
  * issue 8 §12: after kill -9 mid-deploy, a 119 MB tmp/deploy-* dir and a partial blob in
@@ -41,21 +37,6 @@ afterAll(async () => {
   await rm(slowBundle, { recursive: true, force: true });
 });
 
-async function containers(): Promise<string[]> {
-  const { stdout } = await execFileP('crun', ['--root', gateway.stateRoot, 'list', '-q']).catch(() => ({
-    stdout: '',
-  }));
-  return stdout.split('\n').filter(Boolean);
-}
-
-async function mountsUnder(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m.startsWith(`${dir}/`));
-}
-
 it('kill -9 while a build runs, then a restart: no debris, and the previous version serves', async () => {
   const first = await gateway.deploy(path.join(EXAMPLES, 'hello-java'), { name: 'keeper' });
   expect(first.status, first.text).toBe(201);
@@ -65,8 +46,9 @@ it('kill -9 while a build runs, then a restart: no debris, and the previous vers
     .deploy(slowBundle, { name: 'keeper', runtime: 'java', handler: 'Hello' })
     .catch((e: Error) => e);
   const tmp = path.join(gateway.dataDir, 'tmp');
-  for (let i = 0; i < 600 && !(await containers()).some((id) => id.startsWith('b')); i++) await sleep(50);
-  expect((await containers()).some((id) => id.startsWith('b'))).toBe(true);
+  for (let i = 0; i < 600 && !(await gateway.containers()).some((id) => id.startsWith('b')); i++)
+    await sleep(50);
+  expect((await gateway.containers()).some((id) => id.startsWith('b'))).toBe(true);
   const deadPid = gateway.pid!;
   await gateway.kill9();
   expect(await doomed).toBeInstanceOf(Error);
@@ -81,7 +63,7 @@ it('kill -9 while a build runs, then a restart: no debris, and the previous vers
   await gateway.launch();
   expect(await readdir(tmp)).toEqual([]);
   expect(await mountsUnder(tmp)).toEqual([]);
-  expect((await containers()).filter((id) => id.startsWith('b'))).toEqual([]);
+  expect((await gateway.containers()).filter((id) => id.startsWith('b'))).toEqual([]);
   expect(existsSync(ingest)).toBe(false);
 
   const served = await fetch(`${gateway.url}/fn/keeper/?name=survivor`);

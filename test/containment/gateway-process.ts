@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { packDir } from '../../src/cli/pack-dir.js';
 import { DataDir } from '../../src/data-dir.js';
 import { ROOT, TEST_CACHE } from '../harness.js';
@@ -32,6 +33,16 @@ export class GatewayProcess {
     const gateway = new GatewayProcess(dataDir, env, args);
     await gateway.launch();
     return gateway;
+  }
+
+  /** The containers the OCI runtime holds in this gateway's state root (none if it has none). */
+  async containers(): Promise<string[]> {
+    const { stdout } = await promisify(execFile)('crun', ['--root', this.stateRoot, 'list', '-q']).catch(
+      () => ({
+        stdout: '',
+      }),
+    );
+    return stdout.split('\n').filter(Boolean);
   }
 
   /** A second gateway on another one's data dir (what `kiln serve` run twice does). */
@@ -188,4 +199,13 @@ export async function pathWithout(dir: string, drop: RegExp): Promise<string> {
     }
   }
   return dir;
+}
+
+/** The mount points under `dir` in this process's mount namespace. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`));
 }

@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EXAMPLES, FIXTURES } from '../harness.js';
-import { GatewayProcess } from './gateway-process.js';
-
-const execFileP = promisify(execFile);
+import { GatewayProcess, mountsUnder } from './gateway-process.js';
 
 /**
  * issue 12 (durability): a gateway killed with SIGKILL while its instances and stem cells
@@ -21,21 +17,6 @@ beforeAll(async () => {
   gateway = await GatewayProcess.start({ KILN_STEM_CELLS: '1' });
 });
 afterAll(() => gateway?.remove());
-
-async function containers(): Promise<string[]> {
-  const { stdout } = await execFileP('crun', ['--root', gateway.stateRoot, 'list', '-q']).catch(() => ({
-    stdout: '',
-  }));
-  return stdout.split('\n').filter(Boolean);
-}
-
-async function mountsUnder(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m.startsWith(`${dir}/`));
-}
 
 /** Every cgroup dir of these container ids, in every hierarchy of the host. */
 async function cgroupsOf(ids: string[]): Promise<string[]> {
@@ -84,7 +65,10 @@ it('kill -9 with instances running, then a restart: every function, version and 
 
   const instances = path.join(gateway.dataDir, 'instances');
   const before = [
-    ...new Set([...(await containers()), ...(await readdir(instances)).filter((n) => !n.startsWith('.'))]),
+    ...new Set([
+      ...(await gateway.containers()),
+      ...(await readdir(instances)).filter((n) => !n.startsWith('.')),
+    ]),
   ];
   // web@2, web@1, py, and the stem cells of node and python.
   expect(before.length).toBeGreaterThanOrEqual(3);
@@ -94,11 +78,11 @@ it('kill -9 with instances running, then a restart: every function, version and 
   expect(await cgroupsOf(before)).not.toEqual([]);
   await gateway.kill9();
   // The dead gateway's containers still run: nothing reaped them.
-  expect((await containers()).filter((id) => before.includes(id))).not.toEqual([]);
+  expect((await gateway.containers()).filter((id) => before.includes(id))).not.toEqual([]);
 
   await gateway.launch();
   expect(
-    (await containers()).filter((id) => before.includes(id)),
+    (await gateway.containers()).filter((id) => before.includes(id)),
     'containers',
   ).toEqual([]);
   expect(ofDeadRun(await mountsUnder(instances)), 'mounts').toEqual([]);
@@ -110,7 +94,7 @@ it('kill -9 with instances running, then a restart: every function, version and 
   // Only leases of containers the new run started are held (a stem cell may be starting:
   // its lease comes before its container).
   await expect
-    .poll(async () => (await leasesOf(gateway.stateRoot)).length <= (await containers()).length, {
+    .poll(async () => (await leasesOf(gateway.stateRoot)).length <= (await gateway.containers()).length, {
       timeout: 30_000,
     })
     .toBe(true);
