@@ -24,11 +24,18 @@ export async function startGateway({ workDir, cacheDir, stemCells, name, env = {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
+  let listening = false;
   const url = await new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
-      log += d;
+      // The gateway logs a line per invoke: keep only the tail once it listens, or this
+      // process's growing string and regex scans take the CPU the gateway is measured on.
+      log = listening ? (log + d).slice(-65536) : log + d;
+      if (listening) return;
       const m = /listening on (http:\/\/[\d.:]+)/.exec(log);
-      if (m) resolve(m[1]);
+      if (m) {
+        listening = true;
+        resolve(m[1]);
+      }
     });
     child.once('exit', (code) => reject(new Error(`gateway exited (${code}): ${log}`)));
   });
