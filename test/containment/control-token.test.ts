@@ -1,12 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataDir } from '../../src/data-dir.js';
-import { EXAMPLES, ROOT, TEST_CACHE } from '../harness.js';
+import { EXAMPLES, TEST_CACHE } from '../harness.js';
+import { KILN_CLI, runKiln } from '../kiln-cli.js';
 import { GatewayProcess } from './gateway-process.js';
 
 /**
@@ -14,19 +14,9 @@ import { GatewayProcess } from './gateway-process.js';
  * drew no warning, and the token was compared with `!==`. Now `kiln serve` makes a token at
  * its first start and the local CLI finds it.
  */
-const execFileP = promisify(execFile);
-const CLI = path.join(ROOT, 'dist/cli/main.js');
 
-async function kiln(env: Record<string, string>, ...args: string[]) {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function kiln(env: Record<string, string>, ...args: string[]) {
+  return runKiln(undefined, args, { env });
 }
 
 /** An address of this host that is not loopback, to reach a gateway bound to 0.0.0.0 as a remote client would. */
@@ -109,7 +99,7 @@ describe('off loopback', () => {
       [{ KILN_TOKEN: 'short' }, ['--host', '0.0.0.0'], 'weak_token'],
       [{ KILN_TOKEN: 'a-long-enough-token' }, ['--insecure-no-auth'], 'conflicting_auth'],
     ] as const) {
-      const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+      const child = spawn(process.execPath, [KILN_CLI, 'serve', '--port', '0', ...args], {
         env: { PATH: process.env.PATH, KILN_DATA: dataDir, ...env },
         stdio: ['ignore', 'ignore', 'pipe'],
       });

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageStore } from '../../src/image/image-store.js';
 import { deployDir, EXAMPLES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+import { runKiln } from '../kiln-cli.js';
 import { startPodman, type TestPodman } from '../podman.js';
 
 const execFileP = promisify(execFile);
@@ -14,20 +15,8 @@ let t: TestGateway;
 let podman: TestPodman | undefined;
 let work: string;
 
-async function kiln(dataDir: string, ...args: string[]) {
-  try {
-    const { stdout, stderr } = await execFileP(
-      process.execPath,
-      [path.join(ROOT, 'dist/cli/main.js'), ...args],
-      {
-        env: { PATH: process.env.PATH, KILN_DATA: dataDir, HOME: work },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function kiln(dataDir: string, ...args: string[]) {
+  return runKiln(undefined, args, { env: { KILN_DATA: dataDir, HOME: work } });
 }
 
 async function freePort(): Promise<number> {

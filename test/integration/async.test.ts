@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { deployDir, FIXTURES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+import { deployDir, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
+import { runKiln } from '../kiln-cli.js';
 
 const PROBE = path.join(FIXTURES, 'async-probe');
 
@@ -172,12 +171,7 @@ describe('async invocations', () => {
   });
 
   it('works from the CLI: invoke --async, async get, async ls --dead, async retry', async () => {
-    const kiln = async (...args: string[]) =>
-      (
-        await promisify(execFile)(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), ...args], {
-          env: { PATH: process.env.PATH, KILN_URL: t.url },
-        })
-      ).stdout;
+    const kiln = async (...args: string[]) => (await runKiln(t.url, args)).stdout;
     const id = (await kiln('invoke', 'async-probe', '--async', '-p', '/fail')).trim();
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     await finished(t.url, id);

@@ -1,27 +1,13 @@
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployDir, EXAMPLES, FIXTURES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+import { deployDir, EXAMPLES, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
+import { runKiln } from '../kiln-cli.js';
 
-const execFileP = promisify(execFile);
 let t: TestGateway;
 
 /** Run the built `kiln` binary the way a user does; never throws, returns the exit code. */
-async function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(
-      process.execPath,
-      [path.join(ROOT, 'dist/cli/main.js'), ...args],
-      {
-        env: { PATH: process.env.PATH, KILN_URL: t.url },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function kiln(...args: string[]) {
+  return runKiln(t.url, args);
 }
 
 beforeAll(async () => {
@@ -83,12 +69,7 @@ describe('the kiln CLI', () => {
   });
 
   it('says where the gateway should be when it cannot reach it', async () => {
-    const { stderr, code } = await execFileP(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'ls'], {
-      env: { PATH: process.env.PATH, KILN_URL: 'http://127.0.0.1:1' },
-    }).then(
-      (r) => ({ ...r, code: 0 }),
-      (e: { stderr: string; code: number }) => e,
-    );
+    const { stderr, code } = await runKiln('http://127.0.0.1:1', ['ls']);
     expect(code).not.toBe(0);
     expect(stderr).toContain('cannot reach the Kiln gateway');
   });

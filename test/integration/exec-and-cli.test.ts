@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referencedBlobs } from '../../src/image/disk-usage.js';
 import { deployDir, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+import { runKiln } from '../kiln-cli.js';
 
 /**
  * `kiln exec` and the CLI's feel (issue 12) through a real gateway and containers: a command
@@ -13,16 +13,8 @@ import { deployDir, ROOT, startTestGateway, type TestGateway } from '../harness.
 let t: TestGateway;
 let work: string;
 
-async function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(ROOT, 'dist/cli/main.js'), ...args],
-      { env: { PATH: process.env.PATH, KILN_URL: t.url } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function kiln(...args: string[]) {
+  return runKiln(t.url, args);
 }
 
 interface Ps {

@@ -1,37 +1,22 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Service } from 'kubernetes-models/v1/Service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { deployDir, EXAMPLES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+import { deployDir, EXAMPLES, startTestGateway, type TestGateway } from '../harness.js';
+import { runKiln } from '../kiln-cli.js';
 import { startRegistry, type TestRegistry } from '../registry-server.js';
-
-const execFileP = promisify(execFile);
 
 let t: TestGateway;
 let registry: TestRegistry;
 let home: string;
 
-async function kiln(args: string[]) {
-  try {
-    const { stdout, stderr } = await execFileP(
-      process.execPath,
-      [path.join(ROOT, 'dist/cli/main.js'), ...args],
-      {
-        env: { PATH: process.env.PATH, KILN_DATA: t.dataDir, HOME: home, KILN_URL: t.url },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function kiln(args: string[]) {
+  return runKiln(t.url, args, { env: { KILN_DATA: t.dataDir, HOME: home } });
 }
 
 beforeAll(async () => {

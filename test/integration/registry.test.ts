@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway } from '../../src/gateway/server.js';
 import { ImageStore } from '../../src/image/image-store.js';
@@ -12,15 +10,14 @@ import { gunzipDigest } from '../../src/image/registry/pull.js';
 import { Registries } from '../../src/image/registry/registries.js';
 import type { ImageConfig, Manifest } from '../../src/image/types.js';
 import { Kiln } from '../../src/kiln.js';
-import { deployDir, EXAMPLES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+import { deployDir, EXAMPLES, startTestGateway, type TestGateway } from '../harness.js';
+import { runKiln } from '../kiln-cli.js';
 import {
   type CountingProxy,
   startCountingProxy,
   startRegistry,
   type TestRegistry,
 } from '../registry-server.js';
-
-const execFileP = promisify(execFile);
 
 let t: TestGateway;
 let registry: TestRegistry;
@@ -29,20 +26,8 @@ let home: string;
 const cleanups: (() => Promise<void>)[] = [];
 
 /** The built `kiln` binary, as a user runs it, on a data dir of the test's; never throws. */
-async function kiln(dataDir: string, args: string[], input?: string) {
-  const child = execFileP(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), ...args], {
-    env: { PATH: process.env.PATH, KILN_DATA: dataDir, HOME: home, KILN_URL: t.url },
-  });
-  if (input !== undefined) {
-    child.child.stdin?.end(input);
-  }
-  try {
-    const { stdout, stderr } = await child;
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function kiln(dataDir: string, args: string[], input?: string) {
+  return runKiln(t.url, args, { stdin: input, env: { KILN_DATA: dataDir, HOME: home } });
 }
 
 /** A data dir of its own (no shared image store): the "other machine". */

@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployDir, ROOT, startTestGateway, type TestGateway } from '../harness.js';
+import { deployDir, startTestGateway, type TestGateway } from '../harness.js';
+import { runKiln } from '../kiln-cli.js';
 
 /**
  * Secrets (issue 12) through real gateways and containers: created from the CLI's stdin or
@@ -34,20 +34,8 @@ export default { fetch: (req) => {
   return dir;
 }
 
-async function kiln(
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [path.join(ROOT, 'dist/cli/main.js'), ...args],
-      { env: { PATH: process.env.PATH, KILN_URL: t.url } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input ?? '');
-  });
+function kiln(args: string[], input?: string) {
+  return runKiln(t.url, args, { stdin: input });
 }
 
 async function control(

@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { EXAMPLES, ROOT, startTestGateway, type TestGateway } from '../harness.js';
-
-const execFileP = promisify(execFile);
+import { EXAMPLES, startTestGateway, type TestGateway } from '../harness.js';
+import { runKiln } from '../kiln-cli.js';
 
 const STACK = `defaults:
   memoryMb: 64
@@ -31,22 +28,7 @@ describe('kiln apply, diff and --prune', { timeout: 300_000 }, () => {
   let dir: string;
 
   /** The built CLI, run in the stack's dir; never throws. */
-  async function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await execFileP(
-        process.execPath,
-        [path.join(ROOT, 'dist/cli/main.js'), ...args],
-        {
-          cwd: dir,
-          env: { PATH: process.env.PATH, KILN_URL: t.url },
-        },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const kiln = (...args: string[]) => runKiln(t.url, args, { cwd: dir });
 
   const versions = async () => {
     const { functions } = (await (await fetch(`${t.url}/functions`)).json()) as {

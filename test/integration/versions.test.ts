@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployDir, ROOT, startTestGateway, type TestGateway } from '../harness.js';
-
-const execFileP = promisify(execFile);
+import { deployDir, startTestGateway, type TestGateway } from '../harness.js';
+import { runKiln } from '../kiln-cli.js';
 
 /**
  * Versions, aliases and rollback (issue 12) through a real gateway and real containers:
@@ -41,20 +38,8 @@ async function control(method: string, p: string, body?: unknown): Promise<{ sta
   return { status: res.status, json: await res.json() };
 }
 
-async function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(
-      process.execPath,
-      [path.join(ROOT, 'dist/cli/main.js'), ...args],
-      {
-        env: { PATH: process.env.PATH, KILN_URL: t.url },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function kiln(...args: string[]) {
+  return runKiln(t.url, args);
 }
 
 beforeAll(async () => {
