@@ -24,8 +24,10 @@ apt-get install -y -qq crun runc debootstrap ca-certificates util-linux mount >/
 # calls Lambda's Invoke API with a signed request (test/lambda/gateway-invoke.test.ts).
 apt-get install -y -qq openjdk-17-jdk-headless g++ python3-dev awscli >/dev/null
 # For the shipping tests: a real registry (the CNCF distribution registry), htpasswd for its
-# Basic auth, and podman to load and run what `kiln save` writes.
-apt-get install -y -qq docker-registry apache2-utils podman >/dev/null
+# Basic auth, podman to load and run what `kiln save` writes, and containerd (the runtime
+# Kubernetes nodes use) to run what `kiln export k8s` names (test/integration/k8s-containerd.test.ts
+# starts its own daemon; the package's systemd unit is not used).
+apt-get install -y -qq docker-registry apache2-utils podman containerd >/dev/null
 npm ci --no-audit --no-fund
 npm ci --no-audit --no-fund --prefix examples/hello-ts
 node dist/cli/main.js doctor --fix

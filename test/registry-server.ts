@@ -7,7 +7,7 @@ import path from 'node:path';
 import { findOnPath } from '../src/find-on-path.js';
 
 /** A port free on 127.0.0.1 right now (the registry binds it a moment later). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
