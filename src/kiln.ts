@@ -10,6 +10,7 @@ import { clearDebris } from './deploy/debris.js';
 import { Deployer } from './deploy/deployer.js';
 import { KilnError } from './errors.js';
 import { FunctionStore } from './functions/function-store.js';
+import { CallListeners } from './gateway/call-listeners.js';
 import { ImageStore } from './image/image-store.js';
 import { Registries } from './image/registry/registries.js';
 import { SnapshotStore } from './image/snapshot-store.js';
@@ -117,6 +118,8 @@ export class Kiln {
     readonly asyncInvoker: AsyncInvoker,
     readonly telemetry: Telemetry,
     readonly secrets: SecretStore,
+    /** The call sockets of instances with `calls`; the gateway serves them (`startGateway`). */
+    readonly calls: CallListeners,
     private readonly lock: DataDirLock,
   ) {}
 
@@ -176,7 +179,8 @@ export class Kiln {
     const logs = new LogStore(data.logs);
     const secrets = new SecretStore(data.secrets);
     await secrets.init();
-    const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs, secrets);
+    const calls = new CallListeners();
+    const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs, secrets, calls);
     // One bound on container starts for the whole host: function instances and stem cells.
     const starts = new StartAdmission();
     const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv(), undefined, starts);
@@ -241,6 +245,7 @@ export class Kiln {
       asyncInvoker,
       telemetry,
       secrets,
+      calls,
       lock,
     );
   }

@@ -66,6 +66,16 @@ describe('parseSpec', () => {
     expect(parseSpec({ name: 'a', runtime: 'node', secrets: [] })).not.toHaveProperty('secrets');
   });
 
+  it('takes the functions it calls from JSON or a comma-separated query, sorted, each once', () => {
+    expect(parseSpec({ name: 'a', runtime: 'node', calls: ['quote', 'a', 'quote'] }).calls).toEqual([
+      'a',
+      'quote',
+    ]);
+    expect(parseSpec({ name: 'a', runtime: 'node', calls: 'quote, tax' }).calls).toEqual(['quote', 'tax']);
+    expect(parseSpec({ name: 'a', runtime: 'node', calls: '["x"]' }).calls).toEqual(['x']);
+    expect(parseSpec({ name: 'a', runtime: 'node', calls: '' })).not.toHaveProperty('calls');
+  });
+
   it('lets env set the unreserved Lambda variables and credentials', () => {
     const env = {
       TZ: 'Europe/Paris',
@@ -105,6 +115,11 @@ describe('parseSpec', () => {
     [{ name: 'a', runtime: 'node', secrets: ['../etc/shadow'] }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', secrets: { db: 'x' } }, 'invalid_spec'],
     [{ name: 'a', runtime: 'node', secrets: [7] }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', calls: ['Quote'] }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', calls: ['quote@2'] }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', calls: 'a,,b' }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', calls: { quote: true } }, 'invalid_spec'],
+    [{ name: 'a', runtime: 'node', env: { KILN_GATEWAY_SOCKET: '/tmp/x' } }, 'invalid_spec'],
   ])('refuses %j with %s', (input, code) => {
     expect(() => parseSpec(input)).toThrow(expect.objectContaining({ code, status: 400 }));
   });

@@ -44,6 +44,12 @@ export interface FunctionSpec {
   secrets?: string[];
   /** `"token"`: invokes need the gateway's token like the control plane; absent: invokes are public. */
   auth?: 'token';
+  /**
+   * Functions this one may invoke through the gateway: its instances get the gateway's call
+   * socket at `CALL_SOCKET_PATH` (`KILN_GATEWAY_SOCKET`), which serves `/fn/<name>/…` of these
+   * names and nothing else (docs/SECURITY.md, "Calls between functions"). Absent: no socket.
+   */
+  calls?: string[];
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -76,6 +82,8 @@ export const RESERVED_ENV = new Set([
   'AWS_LAMBDA_LOG_STREAM_NAME',
   'LAMBDA_TASK_ROOT',
   'LAMBDA_RUNTIME_DIR',
+  // Kiln's own: where the gateway's call socket is, set for a function with `calls`.
+  'KILN_GATEWAY_SOCKET',
 ]);
 
 /**
@@ -122,6 +130,7 @@ export const SPEC_FIELDS = [
   'env',
   'secrets',
   'auth',
+  'calls',
   ...Object.keys(NUMBERS),
 ];
 
@@ -183,6 +192,8 @@ export function parseSpec(input: Record<string, unknown>): FunctionSpec {
   spec.eventFormat = parseEventFormat(input.eventFormat);
   const secrets = parseSecrets(input.secrets);
   if (secrets.length) spec.secrets = secrets;
+  const calls = parseCalls(input.calls);
+  if (calls.length) spec.calls = calls;
   if (input.region !== undefined && input.region !== '') {
     if (typeof input.region !== 'string' || !REGION.test(input.region))
       throw invalid(`"region" must be an AWS region like "us-east-1", got ${JSON.stringify(input.region)}`);
@@ -237,17 +248,38 @@ function parseEnv(raw: unknown): Record<string, string> {
 
 /** Secret names: a JSON array, or a comma-separated string (a query parameter); sorted, each once. */
 function parseSecrets(raw: unknown): string[] {
+  return parseNameList(raw, 'secrets', 'secret names', (item) => {
+    if (typeof item !== 'string' || !SECRET_NAME.test(item))
+      throw invalid(`secret name ${JSON.stringify(item)} is invalid: use letters, digits, "_", "." and "-"`);
+  });
+}
+
+/**
+ * Function names a function may call (`calls`), in the same forms as `secrets`. A name need
+ * not exist yet: a stack deploys callers and callees in any order, and calling a function
+ * that does not exist answers 404 like any invoke.
+ */
+function parseCalls(raw: unknown): string[] {
+  return parseNameList(raw, 'calls', 'function names', (item) => {
+    if (typeof item !== 'string' || item.length > 63 || !NAME.test(item))
+      throw invalid(
+        `"calls" names ${JSON.stringify(item)}, which is no function name: use 1-63 characters of a-z, 0-9 and "-"`,
+      );
+  });
+}
+
+/** A JSON array, or a comma-separated string (a query parameter), of names: sorted, each once. */
+function parseNameList(raw: unknown, field: string, what: string, check: (name: unknown) => void): string[] {
   if (raw === undefined || raw === '') return [];
   const list =
-    typeof raw === 'string' ? (raw.trim().startsWith('[') ? parseJson(raw, 'secrets') : raw.split(',')) : raw;
-  if (!Array.isArray(list)) throw invalid('"secrets" must be an array of secret names');
-  if (list.length > 32) throw invalid(`"secrets" names ${list.length} secrets; at most 32`);
+    typeof raw === 'string' ? (raw.trim().startsWith('[') ? parseJson(raw, field) : raw.split(',')) : raw;
+  if (!Array.isArray(list)) throw invalid(`"${field}" must be an array of ${what}`);
+  if (list.length > 32) throw invalid(`"${field}" names ${list.length} ${what}; at most 32`);
   const names = new Set<string>();
   for (const item of list) {
     const name = typeof item === 'string' ? item.trim() : item;
-    if (typeof name !== 'string' || !SECRET_NAME.test(name))
-      throw invalid(`secret name ${JSON.stringify(item)} is invalid: use letters, digits, "_", "." and "-"`);
-    names.add(name);
+    check(name);
+    names.add(name as string);
   }
   return [...names].sort();
 }

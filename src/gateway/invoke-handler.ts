@@ -4,10 +4,12 @@ import { BearerCheck } from '../auth/bearer.js';
 import { checkInvokeAuth, invokeNeedsToken } from '../auth/invoke-auth.js';
 import { errorAnswer, KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
+import type { Caller } from '../pool/call-listeners.js';
 import { breaksInstance } from '../pool/instance.js';
 import type { RequestBody, ResponseSink } from '../pool/shim-client.js';
 import type { Lease } from '../pool/warm-pool.js';
 import type { InvokeTelemetry } from '../telemetry/telemetry.js';
+import { type AdmittedCall, admitCall, CallDepths } from './call-policy.js';
 import { parseInvokePath } from './invoke-path.js';
 import { requestHeadersForShim, responseHeadersForClient } from './proxy-headers.js';
 
@@ -30,6 +32,27 @@ export function createInvokeHandler(kiln: Kiln, maxBodyBytes: number, token?: st
     proxy(kiln, maxBodyBytes, check, req, res);
 }
 
+/**
+ * Calls between functions (docs/SECURITY.md): a request on an instance's call socket
+ * (`CallListeners`) goes through the same proxy as a client's invoke once `admitCall` let it
+ * (an invoke of a function its `calls` name, not too deep). A callee with `auth: "token"`
+ * still needs the token: `calls` comes from a spec, which a function's author writes.
+ */
+export function createCallHandler(kiln: Kiln, maxBodyBytes: number, token?: string) {
+  const check = token === undefined ? undefined : new BearerCheck(token);
+  const depths = new CallDepths();
+  return (req: IncomingMessage, res: ServerResponse, caller: Caller): void => {
+    let call: AdmittedCall;
+    try {
+      call = admitCall(req.url ?? '/', caller, depths.of(caller.instance));
+    } catch (err) {
+      sendError(res, err);
+      return;
+    }
+    void proxy(kiln, maxBodyBytes, check, req, res, { ...call, depths });
+  };
+}
+
 /** A body larger than the cap, known from its `content-length` before any byte is read. */
 export function declaredTooLarge(req: IncomingMessage, maxBodyBytes: number): boolean {
   const length = req.headers['content-length'];
@@ -50,8 +73,10 @@ async function proxy(
   check: BearerCheck | undefined,
   req: IncomingMessage,
   res: ServerResponse,
+  call?: AdmittedCall & { depths: CallDepths },
 ): Promise<void> {
   let lease: Lease | undefined;
+  let leaveCall: (() => void) | undefined;
   let outcome: 'ok' | 'broken' = 'ok';
   let trace: InvokeTelemetry | undefined;
   let errorCode: string | undefined;
@@ -68,6 +93,8 @@ async function proxy(
     trace.acquiring();
     lease = await kiln.pool.acquire(target.name);
     trace.leased({ ...lease, instanceId: lease.instance.id, runtime: lease.instance.target.spec.runtime });
+    // The instance serves a call this deep while it runs: its own calls go one deeper.
+    if (call) leaveCall = call.depths.enter(lease.instance.id, call.depth);
     // The client may have gone while the request waited for its turn.
     if (res.destroyed) return;
     // The gateway's token, when it guards this function, is never shown to the function.
@@ -132,6 +159,7 @@ async function proxy(
     if (err instanceof KilnError && err.code === 'client_closed') return;
     sendError(res, err);
   } finally {
+    leaveCall?.();
     lease?.release(outcome);
     // 499 (nginx's "client closed request") when the client left before an answer began.
     trace?.finish(res.headersSent ? res.statusCode : 499, errorCode);

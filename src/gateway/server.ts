@@ -8,6 +8,7 @@ import { answerClientErrors } from './client-errors.js';
 import { connectionLimits, limitConnections, raiseFileLimit } from './connection-limits.js';
 import { type DrainResult, RequestDrain } from './drain.js';
 import {
+  createCallHandler,
   createInvokeHandler,
   declaredTooLarge,
   INVOKE_PREFIX,
@@ -42,6 +43,8 @@ export function startGateway(
   const control = getRequestListener(createApp(kiln, options).fetch);
   const maxInvokeBytes = options.maxInvokeBytes ?? 6 * 1024 * 1024;
   const invoke = createInvokeHandler(kiln, maxInvokeBytes, options.token);
+  // Instances' calls to other functions come in on their own sockets, through the same proxy.
+  kiln.calls.serve(createCallHandler(kiln, maxInvokeBytes, options.token));
   const route = (req: IncomingMessage, res: ServerResponse) => {
     // Only origin-form targets (`/path?query`): `*` and absolute URLs are for proxies
     // (RFC 9112 §3.2), and the web Request the control plane builds cannot take `*`.
@@ -73,6 +76,7 @@ export function startGateway(
         url: `http://${shownHost}:${info.port}`,
         close: () =>
           new Promise<void>((done) => {
+            kiln.calls.serve(undefined);
             server.close(() => done());
             server.closeAllConnections();
           }),

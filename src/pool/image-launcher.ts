@@ -11,9 +11,10 @@ import { type LanguageName, languageNamed } from '../languages/registry.js';
 import { InstanceLog } from '../logs/instance-log.js';
 import type { LogStore } from '../logs/log-store.js';
 import type { Container } from '../runtime/container.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { CALL_SOCKET_NAME, type ContainerRuntime } from '../runtime/container-runtime.js';
 import type { ContainerLimits } from '../runtime/oci-spec.js';
 import type { SecretStore } from '../secrets/secret-store.js';
+import type { CallListeners } from './call-listeners.js';
 import type { ContainerLauncher, StemCellStart } from './container-launcher.js';
 import { runtimeEnvironment } from './lambda-environment.js';
 
@@ -49,6 +50,8 @@ export class ImageLauncher implements ContainerLauncher {
     private readonly logs: LogStore,
     /** Where the secrets functions name are kept; without it a function naming one cannot start. */
     private readonly secrets?: SecretStore,
+    /** The gateway's call sockets; without it a function with `calls` cannot start. */
+    private readonly calls?: CallListeners,
   ) {}
 
   async startFunction(fn: FunctionVersion): Promise<Container> {
@@ -60,9 +63,11 @@ export class ImageLauncher implements ContainerLauncher {
       hostname: fn.spec.name,
       limits: limitsOf(fn),
       mountSecretsDir: true,
+      mountCallsDir: (fn.spec.calls ?? []).length > 0,
     });
     try {
       await this.placeSecrets(container, fn);
+      await this.openCallSocket(container, fn);
     } catch (err) {
       await container.stop();
       throw err;
@@ -79,6 +84,8 @@ export class ImageLauncher implements ContainerLauncher {
       limits: STEM_LIMITS,
       mountFnDir: true,
       mountSecretsDir: true,
+      // Empty until the cell is specialized for a function with `calls`.
+      mountCallsDir: true,
     });
     return { container, baseLayers: base.manifest.layers.map((l) => l.digest) };
   }
@@ -98,7 +105,33 @@ export class ImageLauncher implements ContainerLauncher {
     await cp(path.join(layerDir, 'fn'), container.fnDir, { recursive: true, verbatimSymlinks: true });
     await container.cgroup.setLimits(limitsOf(fn));
     await this.placeSecrets(container, fn);
+    await this.openCallSocket(container, fn);
     this.keepLogs(container, fn);
+  }
+
+  /**
+   * For a function with `calls`: the gateway's call socket for this instance in its
+   * `CALL_SOCKET_DIR` (a read-only bind mount of a host dir of its own), before `/init`
+   * loads the handler; it closes when the container exits, and the dir goes with the
+   * instance's (after a crash, `ContainerRuntime.recover` removes it).
+   */
+  private async openCallSocket(container: Container, fn: FunctionVersion): Promise<void> {
+    const calls = fn.spec.calls ?? [];
+    if (calls.length === 0) return;
+    if (!container.callsDir || !this.calls) {
+      throw new KilnError(
+        'specialize_failed',
+        `container ${container.id} has no ${CALL_SOCKET_NAME} to make calls through`,
+        500,
+      );
+    }
+    const listener = await this.calls.listen(
+      path.join(container.callsDir, CALL_SOCKET_NAME),
+      { instance: container.id, function: fn.spec.name, version: fn.version, calls },
+      container.uid,
+    );
+    const close = () => listener.close();
+    void container.exited.then(close, close);
   }
 
   /**
@@ -146,6 +179,7 @@ export class ImageLauncher implements ContainerLauncher {
       limits: ContainerLimits;
       mountFnDir?: boolean;
       mountSecretsDir?: boolean;
+      mountCallsDir?: boolean;
     },
   ): Promise<Container> {
     const layers = await Promise.all(
@@ -163,6 +197,7 @@ export class ImageLauncher implements ContainerLauncher {
       limits: options.limits,
       mountFnDir: options.mountFnDir,
       mountSecretsDir: options.mountSecretsDir,
+      mountCallsDir: options.mountCallsDir,
     });
   }
 }

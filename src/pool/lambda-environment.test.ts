@@ -67,6 +67,18 @@ describe('lambdaEnvironment', () => {
     expect(Object.keys(env).filter((k) => k.startsWith('KILN_'))).toEqual([]);
     expect(Object.values(env).join('\n')).not.toContain('/var/lib/kiln');
   });
+
+  it('says where the call socket is to a function with calls, and only to one', () => {
+    const fn = version({ calls: ['quote'] });
+    // A version recorded before the name was reserved may set it in env: Kiln's value wins.
+    fn.spec.env.KILN_GATEWAY_SOCKET = '/tmp/elsewhere';
+    expect(lambdaEnvironment(fn, { region: 'us-east-1' }, STREAM, NOW).KILN_GATEWAY_SOCKET).toBe(
+      '/run/kiln/gateway.sock',
+    );
+    expect(lambdaEnvironment(version({}), { region: 'us-east-1' }, STREAM, NOW)).not.toHaveProperty(
+      'KILN_GATEWAY_SOCKET',
+    );
+  });
 });
 
 describe('initPayloadOf', () => {

@@ -2,6 +2,7 @@ import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import { REGION, RESERVED_ENV } from '../functions/spec.js';
 import { type LanguageName, languageNamed } from '../languages/registry.js';
+import { CALL_SOCKET_DIR, CALL_SOCKET_NAME } from '../runtime/container-runtime.js';
 import type { InitPayload } from './shim-protocol.js';
 
 /** Where a function's code is in its container (AWS: /var/task). */
@@ -67,6 +68,8 @@ export function lambdaEnvironment(
     LAMBDA_TASK_ROOT: TASK_ROOT,
     LAMBDA_RUNTIME_DIR: RUNTIME_DIR,
   };
+  // A function that calls others finds the gateway's call socket here (docs/SECURITY.md).
+  if (spec.calls?.length) reserved.KILN_GATEWAY_SOCKET = `${CALL_SOCKET_DIR}/${CALL_SOCKET_NAME}`;
   const own = Object.fromEntries(Object.entries(spec.env).filter(([k]) => !RESERVED_ENV.has(k)));
   return { ...runtimeEnvironment(spec.runtime), ...own, ...reserved };
 }

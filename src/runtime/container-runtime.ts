@@ -17,6 +17,14 @@ import { parseUidRange, UidLeases } from './uid-leases.js';
 
 /** The shim's listening socket in the instance's host dir (never mounted into the container). */
 const SOCKET_NAME = 'shim.sock';
+/**
+ * Where a container that may call other functions finds the gateway's call socket: a host dir
+ * of the instance's own bind-mounted read-only here (connecting to a socket needs no write
+ * access to its mount: the kernel checks EROFS for files, dirs and links only), with the
+ * socket `CALL_SOCKET_NAME` in it, made by the gateway (src/gateway/call-listeners.ts).
+ */
+export const CALL_SOCKET_DIR = '/run/kiln';
+export const CALL_SOCKET_NAME = 'gateway.sock';
 /** RLIMIT_NOFILE inside containers: must stay at or below the host's hard limit (20000 here). */
 const NOFILE = 4096;
 /** /tmp in every container: a tmpfs of this size, charged to the container's memory cgroup. */
@@ -43,6 +51,11 @@ export interface StartRequest {
    * `/run/secrets`: the launcher puts the function's secrets there before `/init`.
    */
   mountSecretsDir?: boolean;
+  /**
+   * Bind-mount a third dir of the instance's own, empty at start, read-only at
+   * `CALL_SOCKET_DIR`: the launcher puts the gateway's call socket there before `/init`.
+   */
+  mountCallsDir?: boolean;
   hostname?: string;
   /** How long the shim may take to open its socket. */
   readyTimeoutMs?: number;
@@ -90,6 +103,8 @@ export class ContainerRuntime {
     if (fnDir) await mkdir(fnDir);
     const secretsDir = req.mountSecretsDir ? path.join(dir, 'secrets') : undefined;
     if (secretsDir) await mkdir(secretsDir, { mode: 0o755 });
+    const callsDir = req.mountCallsDir ? path.join(dir, 'calls') : undefined;
+    if (callsDir) await mkdir(callsDir, { mode: 0o755 });
 
     const t0 = performance.now();
     let mounted = false;
@@ -102,6 +117,7 @@ export class ContainerRuntime {
       const binds: BindMount[] = [];
       if (fnDir) binds.push({ source: fnDir, destination: '/fn', readonly: true });
       if (secretsDir) binds.push({ source: secretsDir, destination: '/run/secrets', readonly: true });
+      if (callsDir) binds.push({ source: callsDir, destination: CALL_SOCKET_DIR, readonly: true });
       const spec = buildOciSpec({
         id,
         hostname: req.hostname ?? id,
@@ -177,6 +193,7 @@ export class ContainerRuntime {
         this.driver,
         { uid, gid: uid },
         secretsDir,
+        callsDir,
       );
       const ready = await waitForShim(socketPath, exited, req.readyTimeoutMs ?? 10_000);
       if (ready !== 'ready') {

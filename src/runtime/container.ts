@@ -30,6 +30,8 @@ export interface Container {
   readonly fnDir: string | undefined;
   /** The host side of `/run/secrets` when started with `mountSecretsDir`. */
   readonly secretsDir?: string;
+  /** The host side of `CALL_SOCKET_DIR` when started with `mountCallsDir`. */
+  readonly callsDir?: string;
   readonly startedAt: number;
   readonly timings: StartTimings;
   readonly cgroup: Cgroup;
@@ -63,6 +65,7 @@ export class OciContainer implements Container {
     private readonly driver: OciRuntimeDriver,
     private readonly user: { uid: number; gid: number },
     readonly secretsDir?: string,
+    readonly callsDir?: string,
   ) {}
 
   get uid(): number {

@@ -15,6 +15,7 @@ interface DeployOptions {
   timeout?: string;
   env?: string[];
   secret?: string[];
+  calls?: string;
   eventFormat?: string;
   region?: string;
   image?: string;
@@ -48,6 +49,10 @@ export function register(program: Command): void {
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', repeatable)
     .option('--secret <name>', 'a secret at /run/secrets/NAME (kiln secret create; repeatable)', repeatable)
     .option(
+      '--calls <names>',
+      'functions it may invoke through the gateway socket at $KILN_GATEWAY_SOCKET, comma-separated',
+    )
+    .option(
       '--event-format <version>',
       'API Gateway payload format of Lambda-style handlers: 2.0 (HTTP API, default) or 1.0 (REST API)',
     )
@@ -80,6 +85,7 @@ async function deploy(dir: string | undefined, options: DeployOptions): Promise<
     timeoutMs: options.timeout,
     env: Object.keys(env).length ? JSON.stringify(env) : undefined,
     secrets: options.secret?.length ? options.secret.join(',') : undefined,
+    calls: options.calls,
     eventFormat: options.eventFormat,
     region: options.region,
   });
@@ -122,6 +128,7 @@ async function deployImage(
   if (Object.keys(env).length) body.env = env;
   if (options.eventFormat) body.eventFormat = options.eventFormat;
   if (options.region) body.region = options.region;
+  if (options.calls) body.calls = options.calls;
   const client = new GatewayClient();
   const started = Date.now();
   const result = await client.json<{ function: { name: string }; version: number }>('POST', '/functions', {

@@ -48,6 +48,10 @@ export function register(program: Command): void {
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', repeatable)
     .option('--unset-env <KEY>', 'remove an environment variable (repeatable)', repeatable)
     .option('--secrets <names>', 'the secrets it mounts, comma-separated (replaces the list; "" for none)')
+    .option(
+      '--calls <names>',
+      'the functions it may invoke, comma-separated (replaces the list; "" for none)',
+    )
     .option('--json', 'print JSON')
     .action(update);
   const alias = program
@@ -148,6 +152,7 @@ interface UpdateOptions {
   env?: string[];
   unsetEnv?: string[];
   secrets?: string;
+  calls?: string;
   json?: boolean;
 }
 
@@ -174,6 +179,8 @@ async function update(name: string, options: UpdateOptions): Promise<void> {
   if (Object.keys(env).length) patch.env = env;
   if (options.secrets !== undefined)
     patch.secrets = options.secrets.trim() === '' ? null : options.secrets.split(',').map((n) => n.trim());
+  if (options.calls !== undefined)
+    patch.calls = options.calls.trim() === '' ? null : options.calls.split(',').map((n) => n.trim());
   if (Object.keys(patch).length === 0)
     throw new KilnError(
       'nothing_to_update',
