@@ -1,5 +1,34 @@
-// The shop's front door: POST /orders takes {items: [{sku, qty}]} and answers with the
-// order's id and the two calls that finish it: a quote (sync) and a receipt (async).
+// The shop's front door: POST /orders takes {items: [{sku, qty}]}, prices it by calling the
+// quote function through the gateway, and answers with the order, its quote, and where its
+// receipt goes (an async invocation of the Java worker).
+import http from 'node:http';
+
+/**
+ * Invoke another function through the gateway's call socket: the spec's `calls: [quote]`
+ * gives this instance the socket at $KILN_GATEWAY_SOCKET, and it serves `/fn/<name>/…` of the
+ * functions named there (README, "Calls between functions").
+ */
+function callFunction(path, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        socketPath: process.env.KILN_GATEWAY_SOCKET,
+        path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 export default {
   async fetch(request) {
     const url = new URL(request.url);
@@ -7,14 +36,17 @@ export default {
       const order = await request.json().catch(() => null);
       if (!Array.isArray(order?.items) || order.items.length === 0)
         return Response.json({ error: 'an order is {"items": [{"sku", "qty"}]}' }, { status: 400 });
+      const quote = await callFunction('/fn/quote/', order);
+      if (quote.status !== 200)
+        return Response.json({ error: 'the quote failed', quote: quote.body }, { status: 502 });
       const id = crypto.randomUUID();
       return Response.json(
         {
           id,
           shop: process.env.SHOP_NAME,
           items: order.items.length,
+          quote: quote.body,
           next: {
-            quote: { method: 'POST', path: '/fn/quote/', body: order },
             receipt: { method: 'POST', path: `/async/receipts/orders/${id}`, body: order },
           },
         },
