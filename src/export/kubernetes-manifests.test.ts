@@ -1,10 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
-import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
+import { validateKubernetesObject as validate } from '../../test/kubernetes-schemas.js';
+import { loadStack } from '../cli/stack/stack-loader.js';
 import { readKilnJson } from '../deploy/deployer.js';
 import { parseSpec } from '../functions/spec.js';
 import { knativeService, kubernetesManifests, RUN_AS } from './kubernetes-manifests.js';
@@ -12,38 +10,27 @@ import { knativeService, kubernetesManifests, RUN_AS } from './kubernetes-manife
 const EXAMPLES = path.resolve(import.meta.dirname, '../../examples');
 const IMAGE = `127.0.0.1:5000/fns/hello@sha256:${'a'.repeat(64)}`;
 
-/** Every example with a kiln.json: the functions a user starts from. */
+/** Every example with a kiln.json, and the example stack's functions: those a user starts from. */
 async function exampleSpecs() {
   const specs = [];
   for (const dir of await readdir(EXAMPLES)) {
     const kiln = await readKilnJson(path.join(EXAMPLES, dir)).catch(() => undefined);
     if (kiln?.name) specs.push(parseSpec(kiln));
   }
+  for (const fn of await loadStack(path.join(EXAMPLES, 'stack/kiln.yaml'))) specs.push(fn.spec);
   return specs;
-}
-
-/** kubernetes-models' validate() checks an object against the API's OpenAPI schema and throws what is wrong. */
-function validate(obj: Record<string, unknown>): void {
-  const byKind: Record<string, { validate(): void }> = {
-    'apps/v1 Deployment': new Deployment(obj as never),
-    'v1 Service': new Service(obj as never),
-    'autoscaling/v2 HorizontalPodAutoscaler': new HorizontalPodAutoscaler(obj as never),
-  };
-  const model = byKind[`${obj.apiVersion} ${obj.kind}`];
-  if (!model) throw new Error(`no model for ${obj.apiVersion} ${obj.kind}`);
-  model.validate();
 }
 
 describe('kubernetes manifests of a function', () => {
   it('validate against the Kubernetes schemas for every example function', async () => {
     const specs = await exampleSpecs();
-    expect(specs.length).toBeGreaterThanOrEqual(5);
+    expect(specs.length).toBeGreaterThanOrEqual(10);
     for (const spec of specs) {
       const objects = kubernetesManifests({ spec, image: IMAGE, namespace: 'fns' });
       expect(objects.map((o) => o.kind)).toEqual(['Deployment', 'Service', 'HorizontalPodAutoscaler']);
       for (const o of objects) expect(() => validate(o), `${spec.name} ${o.kind}`).not.toThrow();
       const knative = knativeService({ spec, image: IMAGE });
-      expect(() => new KnativeService(knative as never).validate(), spec.name).not.toThrow();
+      expect(() => validate(knative), spec.name).not.toThrow();
     }
   });
 

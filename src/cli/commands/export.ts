@@ -1,19 +1,25 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { writeFileAtomic } from '../../disk.js';
 import { KilnError } from '../../errors.js';
 import {
   type KubernetesObject,
   knativeService,
   kubernetesManifests,
 } from '../../export/kubernetes-manifests.js';
-import { FunctionStore } from '../../functions/function-store.js';
-import { formatReference, parseReference } from '../../image/registry/reference.js';
+import { pushedImageOf } from '../../export/pushed-image.js';
+import { FunctionStore, type FunctionVersion } from '../../functions/function-store.js';
 import { openLocalImages } from '../local-images.js';
+import { loadStack } from '../stack/stack-loader.js';
+import { type CurrentFunction, planStack } from '../stack/stack-plan.js';
 
 interface ExportFlags {
-  image: string;
+  all?: boolean;
+  file?: string;
+  image?: string;
+  registry?: string;
   namespace?: string;
   knative?: boolean;
   output?: string;
@@ -22,55 +28,104 @@ interface ExportFlags {
 export function register(program: Command): void {
   const exporter = program.command('export').description('write what runs a function elsewhere');
   exporter
-    .command('k8s <name>')
+    .command('k8s [name]')
     .description(
-      "Kubernetes manifests (Deployment, Service, HorizontalPodAutoscaler; --knative: a Knative Service) for a function's pushed image",
+      "Kubernetes manifests (Deployment, Service, HorizontalPodAutoscaler; --knative: a Knative Service) for functions' pushed images: NAME, --all, or the functions of a stack file (-f)",
     )
-    .requiredOption(
+    .option('--all', 'every function in the data dir (the gateway’s), each with its active version')
+    .option('-f, --file <file>', 'the functions a stack file (kiln.yaml) names, as kiln apply left them')
+    .option(
       '--image <ref>',
-      'where the image was pushed (REGISTRY/REPO:TAG as given to kiln push, or @sha256:…): the manifests pin its digest',
+      'where NAME was pushed (REGISTRY/REPO:TAG as given to kiln push, or @sha256:…): the manifests pin its digest',
+    )
+    .option(
+      '--registry <prefix>',
+      'find each image among those kiln push sent under REGISTRY[/PATH] (default: wherever the active version was pushed, when that is one place)',
     )
     .option('-n, --namespace <ns>', 'the namespace of every object')
     .option('--knative', 'a Knative Service (scale to zero) instead')
-    .option('-o, --output <dir>', 'write NAME.yaml into this dir instead of stdout')
+    .option('-o, --output <dir>', 'write one NAME.yaml per function into this dir instead of stdout')
     .action(exportK8s);
 }
 
-async function exportK8s(name: string, flags: ExportFlags): Promise<void> {
+/** What to export: one function's name and active version. */
+interface Selected {
+  name: string;
+  version: FunctionVersion;
+}
+
+async function exportK8s(name: string | undefined, flags: ExportFlags): Promise<void> {
+  const ways = [name !== undefined, Boolean(flags.all), flags.file !== undefined].filter(Boolean).length;
+  if (ways !== 1) {
+    throw new KilnError('invalid_arguments', 'name one function, or --all, or -f STACK_FILE (one of them)');
+  }
+  if (flags.image && name === undefined) {
+    throw new KilnError(
+      'invalid_arguments',
+      '--image names one function’s image: with --all or -f, use --registry',
+    );
+  }
   const { data, images } = await openLocalImages();
   const functions = new FunctionStore(data.functions);
   await functions.load();
-  const version = functions.active(name);
-  const ref = parseReference(flags.image);
-  // `kiln push` tags what it pushed as REGISTRY/REPO:TAG; that manifest's digest is the one
-  // the registry has (its layers gzipped), not the local image's.
-  const digest =
-    ref.digest ?? (await images.resolve(`${ref.registry}/${ref.repository}:${ref.tag ?? 'latest'}`))?.digest;
-  if (!digest || !(await images.has(digest))) {
-    throw new KilnError(
-      'image_not_found',
-      `${flags.image} is not in the image store: kiln push ${name} ${flags.image} first`,
-      404,
-    );
+  const selected =
+    name !== undefined
+      ? [{ name, version: functions.active(name) }]
+      : flags.all
+        ? allFunctions(functions)
+        : await stackFunctions(flags.file!, functions);
+
+  const documents: { name: string; text: string }[] = [];
+  for (const { name: fn, version } of selected) {
+    const image = await pushedImageOf(images, fn, version, { image: flags.image, registry: flags.registry });
+    const input = { spec: version.spec, image, namespace: flags.namespace };
+    const objects: KubernetesObject[] = flags.knative ? [knativeService(input)] : kubernetesManifests(input);
+    documents.push({ name: fn, text: objects.map((o) => stringify(o)).join('---\n') });
   }
-  const pushed = await images.getImage(digest);
-  const fnLayer = pushed.config.rootfs.diff_ids.at(-1);
-  if (fnLayer !== version.layer) {
-    throw new KilnError(
-      'image_mismatch',
-      `${flags.image} is not ${name}'s active version ${version.version} (kiln push ${name} ${flags.image} again)`,
-    );
-  }
-  const image = formatReference({ registry: ref.registry, repository: ref.repository, digest });
-  const input = { spec: version.spec, image, namespace: flags.namespace };
-  const objects: KubernetesObject[] = flags.knative ? [knativeService(input)] : kubernetesManifests(input);
-  const text = objects.map((o) => stringify(o)).join('---\n');
   if (!flags.output) {
-    process.stdout.write(text);
+    process.stdout.write(documents.map((d) => d.text).join('---\n'));
     return;
   }
   await mkdir(flags.output, { recursive: true });
-  const file = path.join(flags.output, `${name}.yaml`);
-  await writeFile(file, text);
-  console.log(`wrote ${file}`);
+  for (const { name: fn, text } of documents) {
+    const file = path.join(flags.output, `${fn}.yaml`);
+    await writeFileAtomic(file, text);
+    console.log(`wrote ${file}`);
+  }
+}
+
+function allFunctions(functions: FunctionStore): Selected[] {
+  const records = functions.list().sort((a, b) => a.name.localeCompare(b.name));
+  if (records.length === 0)
+    throw new KilnError('function_not_found', 'no functions are deployed (kiln deploy DIR)', 404);
+  return records.map((r) => ({ name: r.name, version: functions.version(r, r.activeVersion) }));
+}
+
+/**
+ * The stack's functions, each as its active version, when that is what the file says:
+ * `kiln apply`'s plan against the local records must change nothing but aliases, else the
+ * pushed images would not be what the file describes.
+ */
+async function stackFunctions(file: string, functions: FunctionStore): Promise<Selected[]> {
+  const desired = await loadStack(path.resolve(file));
+  const current: CurrentFunction[] = functions.list().map((r) => {
+    const active = functions.version(r, r.activeVersion);
+    return {
+      name: r.name,
+      spec: active.spec,
+      sourceDigest: active.sourceDigest,
+      activeVersion: r.activeVersion,
+    };
+  });
+  const behind = planStack(desired, current, { prune: false }).flatMap((step) =>
+    step.kind === 'create'
+      ? [`${step.name} is not deployed`]
+      : step.kind === 'update' && step.redeploy
+        ? [`${step.name} differs from its active version (${step.changes.join('; ')})`]
+        : [],
+  );
+  if (behind.length) {
+    throw new KilnError('stack_not_applied', `${behind.join('; ')}: kiln apply -f ${file} first`);
+  }
+  return desired.map((d) => ({ name: d.name, version: functions.active(d.name) }));
 }
