@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayLog, logLevelFromEnv } from './gateway-log.js';
+import { PassThrough } from 'node:stream';
+import { GatewayLog, LineBatch, logLevelFromEnv } from './gateway-log.js';
 
 describe('GatewayLog', () => {
   it('writes one JSON object per line with time, level, msg and the named fields only', () => {
@@ -25,5 +26,23 @@ describe('GatewayLog', () => {
     expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['slow']);
     expect(logLevelFromEnv('')).toBe('info');
     expect(() => logLevelFromEnv('loud')).toThrow(/KILN_LOG_LEVEL/);
+  });
+
+  it('writes the lines of one event-loop turn together, in order, in the next turn', async () => {
+    const out = new PassThrough();
+    const writes: string[] = [];
+    out.on('data', (chunk: Buffer) => writes.push(chunk.toString()));
+    const batch = new LineBatch(out);
+    const log = new GatewayLog('info', batch.add);
+    log.info('one');
+    log.info('two');
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    log.info('three');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes.map((w) => w.split('\n').filter(Boolean).map((l) => JSON.parse(l).msg))).toEqual([
+      ['one', 'two'],
+      ['three'],
+    ]);
   });
 });
