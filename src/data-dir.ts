@@ -16,6 +16,8 @@ export class DataDir {
   readonly async: string;
   /** Secrets (SecretStore): one 0600 file each in a 0700 dir, never in an image or a log. */
   readonly secrets: string;
+  /** Volumes (VolumeStore): `<name>/volume.json` and `<name>/data/`, in a 0700 dir. */
+  readonly volumes: string;
   readonly tmp: string;
   /** The control-plane token `kiln serve` makes at its first start when `KILN_TOKEN` is unset (mode 0600). */
   readonly controlToken: string;
@@ -28,6 +30,7 @@ export class DataDir {
     this.logs = path.join(root, 'logs');
     this.async = path.join(root, 'async');
     this.secrets = path.join(root, 'secrets');
+    this.volumes = path.join(root, 'volumes');
     // One tmp dir inside the data dir: renames out of it stay on one filesystem.
     this.tmp = path.join(root, 'tmp');
     this.controlToken = path.join(root, 'control-token');

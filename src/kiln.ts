@@ -22,13 +22,15 @@ import { StartAdmission } from './pool/start-admission.js';
 import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
 import { detectCgroupTree } from './runtime/cgroup/host.js';
-import { ContainerRuntime } from './runtime/container-runtime.js';
+import { ContainerRuntime, volumesUnsupported } from './runtime/container-runtime.js';
 import { selectOciRuntime } from './runtime/oci/select.js';
 import { OciBuildSandbox } from './runtime/oci-build-sandbox.js';
 import { parseUidRange, UidLeases } from './runtime/uid-leases.js';
 import { SecretStore } from './secrets/secret-store.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { invokeAsyncAttempt } from './traced-invoke.js';
+import { parseVolumeUid } from './volumes/volume-owner.js';
+import { VolumeStore } from './volumes/volume-store.js';
 
 export interface KilnOptions {
   dataDir?: string;
@@ -120,6 +122,7 @@ export class Kiln {
     readonly secrets: SecretStore,
     /** The call sockets of instances with `calls`; the gateway serves them (`startGateway`). */
     readonly calls: CallListeners,
+    readonly volumes: VolumeStore,
     private readonly lock: DataDirLock,
   ) {}
 
@@ -180,7 +183,10 @@ export class Kiln {
     const secrets = new SecretStore(data.secrets);
     await secrets.init();
     const calls = new CallListeners();
-    const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs, secrets, calls);
+    const volumeUid = parseVolumeUid(process.env.KILN_VOLUME_UID, uids.range);
+    const volumes = new VolumeStore(data.volumes, { uid: volumeUid, gid: volumeUid });
+    await volumes.init();
+    const launcher = new ImageLauncher(runtime, images, snapshots, baseImages, logs, secrets, calls, volumes);
     // One bound on container starts for the whole host: function instances and stem cells.
     const starts = new StartAdmission();
     const stemCells = new StemCellPool(launcher, options.stemCells ?? stemCellsFromEnv(), undefined, starts);
@@ -206,6 +212,12 @@ export class Kiln {
       sandbox,
       undefined,
       registries,
+      (spec) => {
+        const names = (spec.volumes ?? []).map((m) => m.name);
+        if (names.length === 0) return;
+        if (!driver.idmappedMounts) throw volumesUnsupported(driver.name);
+        volumes.require(names, spec.name);
+      },
     );
     const telemetry = options.telemetry ?? new Telemetry();
     telemetry.metrics.watch({
@@ -246,6 +258,7 @@ export class Kiln {
       telemetry,
       secrets,
       calls,
+      volumes,
       lock,
     );
   }

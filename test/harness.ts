@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { packDir } from '../src/cli/pack-dir.js';
 import { DataDir } from '../src/data-dir.js';
 import { type RunningGateway, startGateway } from '../src/gateway/server.js';
@@ -95,4 +97,41 @@ export async function deployBytes(
     body: bundle as unknown as BodyInit,
   });
   return { status: res.status, body: (await res.json()) as DeployResponse['body'] };
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built `kiln` binary against gateway `url` the way a user does; never throws, gives the exit code. */
+export async function runKiln(url: string, args: string[]): Promise<CliRun> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [path.join(ROOT, 'dist/cli/main.js'), ...args],
+      { env: { PATH: process.env.PATH, KILN_URL: url } },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** A control-plane call with a JSON body, and the JSON it answers. */
+export async function controlCall(
+  url: string,
+  method: string,
+  p: string,
+  body?: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read whatever JSON the gateway answers
+): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${url}${p}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: await res.json() };
 }

@@ -102,6 +102,11 @@ export class Deployer {
     private readonly limits: BundleLimits = DEFAULT_BUNDLE_LIMITS,
     /** Where `deployImage` pulls from; without it, only images already in the store deploy. */
     private readonly registries?: Registries,
+    /**
+     * What a spec needs of the host (the volumes it names exist), checked before anything is
+     * built or started for it, so a deploy naming a missing volume fails at once.
+     */
+    private readonly checkSpec: (spec: FunctionSpec) => void = () => undefined,
   ) {}
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
@@ -124,6 +129,7 @@ export class Deployer {
         { spanName: 'unpack' },
       );
       const spec = parseSpec({ ...(await readKilnJson(src)), ...req.fields });
+      this.checkSpec(spec);
       const queued = phases.begin('queue');
       return await this.serialized(spec.name, async () => {
         queued.end();
@@ -209,6 +215,7 @@ export class Deployer {
       const target =
         version === undefined ? this.store.previousVersion(name) : this.store.version(record, version);
       if (target.version === previous) return { record, version: target, previous, unchanged: true };
+      this.checkSpec(target.spec);
       await this.target.prepare(target);
       const updated = await this.store.activate(name, target.version);
       await this.target.retire(name, target.version);
@@ -227,6 +234,7 @@ export class Deployer {
       const spec = patchSpec(active.spec, patch);
       if (sameSpec(spec, active.spec))
         return { record: this.store.get(name), version: active, previous: active.version, unchanged: true };
+      this.checkSpec(spec);
       const { createdAt: _, ...rest } = active;
       const version = { ...rest, version: this.store.nextVersion(name), spec };
       await this.target.prepare({ ...version, createdAt: new Date().toISOString() });
@@ -293,6 +301,7 @@ export class Deployer {
     );
     const image = await this.images.getImage(manifestDigest);
     const facts = functionFromImage(image.config, name, fields);
+    this.checkSpec(facts.spec);
     const layer = image.manifest.layers[image.manifest.layers.length - 1];
     if (!layer) throw new KilnError('not_a_kiln_image', `${name} has no layers`);
     const queued = phases.begin('queue');

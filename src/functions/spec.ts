@@ -1,5 +1,6 @@
 import { KilnError } from '../errors.js';
 import { isLanguageName, LANGUAGE_NAMES, type LanguageName } from '../languages/registry.js';
+import { parseVolumeMounts, type VolumeMount } from './volume-mounts.js';
 
 /**
  * What a user says about a function: from `kiln.json` in the bundle, overridden by the
@@ -42,6 +43,11 @@ export interface FunctionSpec {
    * and readable by the instance's uid alone; names only, never values. Absent: none.
    */
   secrets?: string[];
+  /**
+   * Named volumes (`kiln volume create`) bind-mounted into every instance, read-write or
+   * read-only (src/functions/volume-mounts.ts); sorted by path. Absent: none.
+   */
+  volumes?: VolumeMount[];
   /** `"token"`: invokes need the gateway's token like the control plane; absent: invokes are public. */
   auth?: 'token';
   /**
@@ -129,6 +135,7 @@ export const SPEC_FIELDS = [
   'region',
   'env',
   'secrets',
+  'volumes',
   'auth',
   'calls',
   ...Object.keys(NUMBERS),
@@ -194,6 +201,8 @@ export function parseSpec(input: Record<string, unknown>): FunctionSpec {
   if (secrets.length) spec.secrets = secrets;
   const calls = parseCalls(input.calls);
   if (calls.length) spec.calls = calls;
+  const volumes = parseVolumeMounts(input.volumes);
+  if (volumes.length) spec.volumes = volumes;
   if (input.region !== undefined && input.region !== '') {
     if (typeof input.region !== 'string' || !REGION.test(input.region))
       throw invalid(`"region" must be an AWS region like "us-east-1", got ${JSON.stringify(input.region)}`);

@@ -15,6 +15,7 @@ import type { RouteContext } from './routes/route-context.js';
 import * as secrets from './routes/secrets.js';
 import * as system from './routes/system.js';
 import * as versions from './routes/versions.js';
+import * as volumes from './routes/volumes.js';
 
 export interface GatewayOptions {
   /**
@@ -42,6 +43,7 @@ const ROUTES: { register(context: RouteContext): void }[] = [
   functions,
   versions,
   secrets,
+  volumes,
   system,
   logs,
   instances,

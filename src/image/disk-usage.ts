@@ -1,5 +1,3 @@
-import { lstat, readdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { ImageStore } from './image-store.js';
 import type { Manifest } from './types.js';
 
@@ -42,22 +40,4 @@ export function usageOf(
     }
   }
   return line;
-}
-
-/** Bytes of the regular files under `dir` (symlinks not followed; each hard link counted once). */
-export async function treeBytes(dir: string, seen = new Set<string>()): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) total += await treeBytes(p, seen);
-    else if (entry.isFile()) {
-      const st = await lstat(p).catch(() => undefined);
-      if (!st) continue;
-      const key = `${st.dev}:${st.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      total += st.size;
-    }
-  }
-  return total;
 }

@@ -11,9 +11,10 @@ import { type LanguageName, languageNamed } from '../languages/registry.js';
 import { InstanceLog } from '../logs/instance-log.js';
 import type { LogStore } from '../logs/log-store.js';
 import type { Container } from '../runtime/container.js';
-import { CALL_SOCKET_NAME, type ContainerRuntime } from '../runtime/container-runtime.js';
+import { CALL_SOCKET_NAME, type ContainerRuntime, type VolumeBind } from '../runtime/container-runtime.js';
 import type { ContainerLimits } from '../runtime/oci-spec.js';
 import type { SecretStore } from '../secrets/secret-store.js';
+import type { VolumeStore } from '../volumes/volume-store.js';
 import type { CallListeners } from './call-listeners.js';
 import type { ContainerLauncher, StemCellStart } from './container-launcher.js';
 import { runtimeEnvironment } from './lambda-environment.js';
@@ -52,19 +53,31 @@ export class ImageLauncher implements ContainerLauncher {
     private readonly secrets?: SecretStore,
     /** The gateway's call sockets; without it a function with `calls` cannot start. */
     private readonly calls?: CallListeners,
+    /** Where the volumes functions mount are kept; without it a function naming one cannot start. */
+    private readonly volumes?: VolumeStore,
   ) {}
 
   async startFunction(fn: FunctionVersion): Promise<Container> {
-    // Lambda's runtime variables, as a stem cell of the language has them, then the function's
-    // own (a cold process sees NODE_OPTIONS and the like from its start); the rest of Lambda's
-    // environment comes with /init on both paths (lambda-environment.ts).
-    const container = await this.startImage(await this.images.getImage(fn.image), {
-      env: envList({ ...runtimeEnvironment(fn.spec.runtime), ...fn.spec.env }),
-      hostname: fn.spec.name,
-      limits: limitsOf(fn),
-      mountSecretsDir: true,
-      mountCallsDir: (fn.spec.calls ?? []).length > 0,
-    });
+    // The volumes are held from before the mount until the container is gone (`volume rm` waits).
+    const held = this.holdVolumes(fn);
+    let container: Container;
+    try {
+      // Lambda's runtime variables, as a stem cell of the language has them, then the function's
+      // own (a cold process sees NODE_OPTIONS and the like from its start); the rest of Lambda's
+      // environment comes with /init on both paths (lambda-environment.ts).
+      container = await this.startImage(await this.images.getImage(fn.image), {
+        env: envList({ ...runtimeEnvironment(fn.spec.runtime), ...fn.spec.env }),
+        hostname: fn.spec.name,
+        limits: limitsOf(fn),
+        mountSecretsDir: true,
+        mountCallsDir: (fn.spec.calls ?? []).length > 0,
+        volumes: held?.binds,
+      });
+    } catch (err) {
+      held?.release();
+      throw err;
+    }
+    if (held) void container.exited.then(held.release, held.release);
     try {
       await this.placeSecrets(container, fn);
       await this.openCallSocket(container, fn);
@@ -97,6 +110,14 @@ export class ImageLauncher implements ContainerLauncher {
   }
 
   async specialize(container: Container, fn: FunctionVersion): Promise<void> {
+    // A running container's mounts are fixed: a function with volumes starts cold (StemCellPool).
+    if (fn.spec.volumes?.length) {
+      throw new KilnError(
+        'specialize_failed',
+        `${fn.spec.name} mounts volumes: stem cells cannot take them`,
+        500,
+      );
+    }
     if (!container.fnDir) {
       throw new KilnError('specialize_failed', `container ${container.id} has no /fn to take code`, 500);
     }
@@ -162,6 +183,26 @@ export class ImageLauncher implements ContainerLauncher {
     }
   }
 
+  /** The version's volumes held for one instance, as the runtime binds them; undefined when it has none. */
+  private holdVolumes(fn: FunctionVersion): { binds: VolumeBind[]; release: () => void } | undefined {
+    const mounts = fn.spec.volumes ?? [];
+    if (mounts.length === 0) return undefined;
+    if (!this.volumes) {
+      throw new KilnError('volume_not_found', `${fn.spec.name} mounts volumes, and this gateway keeps none`);
+    }
+    const { sources, release } = this.volumes.hold(
+      mounts.map((m) => m.name),
+      { function: fn.spec.name, version: fn.version },
+    );
+    const binds = mounts.map((m, i) => ({
+      source: sources[i]!.dir,
+      destination: m.path,
+      readonly: m.readOnly === true,
+      owner: { uid: sources[i]!.uid, gid: sources[i]!.gid },
+    }));
+    return { binds, release };
+  }
+
   private keepLogs(container: Container, fn: FunctionVersion): void {
     const log = new InstanceLog(this.logs, {
       function: fn.spec.name,
@@ -180,6 +221,7 @@ export class ImageLauncher implements ContainerLauncher {
       mountFnDir?: boolean;
       mountSecretsDir?: boolean;
       mountCallsDir?: boolean;
+      volumes?: VolumeBind[];
     },
   ): Promise<Container> {
     const layers = await Promise.all(
@@ -198,6 +240,7 @@ export class ImageLauncher implements ContainerLauncher {
       mountFnDir: options.mountFnDir,
       mountSecretsDir: options.mountSecretsDir,
       mountCallsDir: options.mountCallsDir,
+      volumes: options.volumes,
     });
   }
 }

@@ -56,6 +56,10 @@ export class StemCellPool {
    * none is ready or specializing failed, and the caller starts a cold container instead.
    */
   async specialize(fn: FunctionVersion): Promise<Container | undefined> {
+    // A cell's mounts were made when it started, before anyone knew its function: a volume
+    // cannot be added to them (Node has no open_tree/move_mount to graft one into a running
+    // container's mount namespace), so a function with volumes always starts cold.
+    if (fn.spec.volumes?.length) return undefined;
     const language = fn.spec.runtime;
     if (!this.ready.get(language)?.length) return undefined;
     const baseLayers = await this.launcher.baseLayersOf(fn);

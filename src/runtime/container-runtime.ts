@@ -8,6 +8,7 @@ import { mountOverlay, unmount } from '../image/overlay.js';
 import type { CgroupTree } from './cgroup/cgroup.js';
 import { type Container, OciContainer } from './container.js';
 import { ContainerOutput, type OutputStream } from './container-output.js';
+import { makeMountPointLayer } from './mount-points.js';
 import type { OciRuntimeDriver, RunHandle } from './oci/driver.js';
 import { type BindMount, buildOciSpec, type ContainerLimits, type SeccompFilter } from './oci-spec.js';
 import { type OutputPipe, OutputPipes } from './output-pipes.js';
@@ -56,9 +57,22 @@ export interface StartRequest {
    * `CALL_SOCKET_DIR`: the launcher puts the gateway's call socket there before `/init`.
    */
   mountCallsDir?: boolean;
+  /**
+   * Host dirs bind-mounted at their paths through an idmapped mount (volumes): their files'
+   * owner on disk is shown as the container's uid and gid. Needs `driver.idmappedMounts`.
+   */
+  volumes?: VolumeBind[];
   hostname?: string;
   /** How long the shim may take to open its socket. */
   readyTimeoutMs?: number;
+}
+
+export interface VolumeBind {
+  source: string;
+  destination: string;
+  readonly: boolean;
+  /** Who owns `source`'s files on disk. */
+  owner: { uid: number; gid: number };
 }
 
 export interface ContainerRuntimeOptions {
@@ -106,18 +120,34 @@ export class ContainerRuntime {
     const callsDir = req.mountCallsDir ? path.join(dir, 'calls') : undefined;
     if (callsDir) await mkdir(callsDir, { mode: 0o755 });
 
+    const volumes = req.volumes ?? [];
+    if (volumes.length && !this.driver.idmappedMounts) throw volumesUnsupported(this.driver.name);
+
     const t0 = performance.now();
     let mounted = false;
     let running = false;
     const uid = await this.uids.acquire();
     try {
-      await mountOverlay(req.layers, rootfs);
+      const layers = [...req.layers];
+      if (volumes.length) {
+        // The rootfs is read-only: volumes' mount points come as one more layer (mount-points.ts).
+        const mountPoints = path.join(dir, 'mount-points');
+        await makeMountPointLayer(
+          req.layers,
+          volumes.map((v) => v.destination),
+          mountPoints,
+        );
+        layers.push(mountPoints);
+      }
+      await mountOverlay(layers, rootfs);
       mounted = true;
       const t1 = performance.now();
       const binds: BindMount[] = [];
       if (fnDir) binds.push({ source: fnDir, destination: '/fn', readonly: true });
       if (secretsDir) binds.push({ source: secretsDir, destination: '/run/secrets', readonly: true });
       if (callsDir) binds.push({ source: callsDir, destination: CALL_SOCKET_DIR, readonly: true });
+      for (const v of volumes)
+        binds.push({ source: v.source, destination: v.destination, readonly: v.readonly, idmap: v.owner });
       const spec = buildOciSpec({
         id,
         hostname: req.hostname ?? id,
@@ -246,6 +276,14 @@ export class ContainerRuntime {
     await unmount(rootfs);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+export function volumesUnsupported(runtime: string): KilnError {
+  return new KilnError(
+    'volumes_unsupported',
+    `the OCI runtime ${runtime} cannot idmap mounts, which volumes need: run the gateway with crun (KILN_OCI_RUNTIME=crun)`,
+    422,
+  );
 }
 
 function discard(pipe: OutputPipe): void {

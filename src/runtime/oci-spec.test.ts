@@ -79,6 +79,36 @@ describe('buildOciSpec', () => {
     expect(spec.mounts[at('/run/secrets')]?.options).toContain('ro');
   });
 
+  it("idmaps a volume's bind mount: its on-disk owner shown as the instance's uid and gid", () => {
+    const spec = buildOciSpec({
+      ...base,
+      binds: [
+        { source: '/host/fn', destination: '/fn', readonly: true },
+        { source: '/data/volumes/cache/data', destination: '/data', idmap: { uid: 99_999, gid: 99_998 } },
+        {
+          source: '/data/volumes/conf/data',
+          destination: '/etc-app',
+          readonly: true,
+          idmap: { uid: 99_999, gid: 99_999 },
+        },
+      ],
+    });
+    const at = (d: string) => spec.mounts.find((m) => m.destination === d);
+    expect(at('/data')).toEqual({
+      destination: '/data',
+      type: 'bind',
+      source: '/data/volumes/cache/data',
+      options: ['rbind', 'nosuid', 'nodev', 'rw'],
+      // containerID: the id on disk; hostID: the process's (fs/mnt_idmapping.c's direction).
+      uidMappings: [{ containerID: 99_999, hostID: 100_007, size: 1 }],
+      gidMappings: [{ containerID: 99_998, hostID: 100_007, size: 1 }],
+    });
+    expect(at('/etc-app')?.options).toContain('ro');
+    // A bind of the gateway's own dirs (code, secrets) is not idmapped.
+    expect(at('/fn')).not.toHaveProperty('uidMappings');
+    expect(at('/fn')).not.toHaveProperty('gidMappings');
+  });
+
   it('denies syscalls by default with the policy in linux.seccomp, or carries a compiled program', () => {
     const spec = buildOciSpec(base);
     expect(spec.linux.seccomp).toMatchObject({

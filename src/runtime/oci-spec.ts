@@ -10,6 +10,11 @@ export interface BindMount {
   source: string;
   destination: string;
   readonly?: boolean;
+  /**
+   * The uid and gid that own `source` on disk (a volume's), shown to the container as its own
+   * uid and gid through an idmapped mount; absent: ids as they are on disk.
+   */
+  idmap?: { uid: number; gid: number };
 }
 
 export interface ContainerLimits {
@@ -50,12 +55,52 @@ export interface OciSpec {
   root: { path: string; readonly: boolean };
   hostname: string;
   annotations?: Record<string, string>;
-  mounts: { destination: string; type: string; source: string; options?: string[] }[];
+  mounts: OciMount[];
   /** `cgroupsPath` is where the container's cgroup lives (`kiln/<id>`), relative to the host's cgroup root. */
   linux: { cgroupsPath: string } & Record<string, unknown>;
 }
 
+/** runtime-spec config.md, Mounts (`uidMappings`/`gidMappings`: runtime-spec 1.1, crun 1.8+). */
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options?: string[];
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
+}
+
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 const CPU_PERIOD_US = 100_000;
+
+/**
+ * A bind mount, idmapped when its source belongs to another owner (a volume, owned on disk by
+ * the volume uid, src/volumes/volume-store.ts): every instance, whatever uid it runs as, sees
+ * the files as its own and writes new ones as the volume uid. The mapping's direction follows
+ * the kernel's idmapped mounts, not the names: an on-disk id is looked up as an id *inside*
+ * the mount's user namespace (`make_vfsuid` maps it down through the idmap,
+ * fs/mnt_idmapping.c), so `containerID` is the on-disk owner and `hostID` the uid the process
+ * has (measured with crun 1.8.1 on 6.18: the other way round shows the files as 65534).
+ * Ids outside the one-id mapping show as the overflow id (nobody) and cannot be written as.
+ */
+function bindMount(b: BindMount, uid: number, gid: number): OciMount {
+  const mount: OciMount = {
+    destination: b.destination,
+    type: 'bind',
+    source: b.source,
+    options: ['rbind', 'nosuid', 'nodev', b.readonly ? 'ro' : 'rw'],
+  };
+  if (b.idmap) {
+    mount.uidMappings = [{ containerID: b.idmap.uid, hostID: uid, size: 1 }];
+    mount.gidMappings = [{ containerID: b.idmap.gid, hostID: gid, size: 1 }];
+  }
+  return mount;
+}
 
 export function buildOciSpec(spec: ContainerSpec): OciSpec {
   const resources: Record<string, unknown> = {
@@ -126,12 +171,7 @@ export function buildOciSpec(spec: ContainerSpec): OciSpec {
             },
           ]
         : []),
-      ...spec.binds.map((b) => ({
-        destination: b.destination,
-        type: 'bind',
-        source: b.source,
-        options: ['rbind', 'nosuid', 'nodev', b.readonly ? 'ro' : 'rw'],
-      })),
+      ...spec.binds.map((b) => bindMount(b, spec.uid, spec.gid)),
     ],
     linux: {
       cgroupsPath: `kiln/${spec.id}`,

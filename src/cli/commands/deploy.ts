@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { pathExists } from '../../disk.js';
 import { KilnError } from '../../errors.js';
+import { parseVolumeFlag } from '../../functions/volume-mounts.js';
 import { LANGUAGE_NAMES, LANGUAGES } from '../../languages/registry.js';
 import { deployFields } from '../deploy-fields.js';
 import { GatewayClient } from '../gateway-client.js';
@@ -16,6 +17,7 @@ interface DeployOptions {
   env?: string[];
   secret?: string[];
   calls?: string;
+  volume?: string[];
   eventFormat?: string;
   region?: string;
   image?: string;
@@ -53,6 +55,11 @@ export function register(program: Command): void {
       'functions it may invoke through the gateway socket at $KILN_GATEWAY_SOCKET, comma-separated',
     )
     .option(
+      '--volume <NAME:/path[:ro]>',
+      'mount volume NAME (kiln volume create) at /path in every instance, read-only with :ro (repeatable)',
+      repeatable,
+    )
+    .option(
       '--event-format <version>',
       'API Gateway payload format of Lambda-style handlers: 2.0 (HTTP API, default) or 1.0 (REST API)',
     )
@@ -86,6 +93,7 @@ async function deploy(dir: string | undefined, options: DeployOptions): Promise<
     env: Object.keys(env).length ? JSON.stringify(env) : undefined,
     secrets: options.secret?.length ? options.secret.join(',') : undefined,
     calls: options.calls,
+    volumes: options.volume?.length ? JSON.stringify(options.volume.map(parseVolumeFlag)) : undefined,
     eventFormat: options.eventFormat,
     region: options.region,
   });
@@ -129,6 +137,8 @@ async function deployImage(
   if (options.eventFormat) body.eventFormat = options.eventFormat;
   if (options.region) body.region = options.region;
   if (options.calls) body.calls = options.calls;
+  if (options.secret?.length) body.secrets = options.secret;
+  if (options.volume?.length) body.volumes = options.volume.map(parseVolumeFlag);
   const client = new GatewayClient();
   const started = Date.now();
   const result = await client.json<{ function: { name: string }; version: number }>('POST', '/functions', {

@@ -18,6 +18,7 @@ import * as serve from './serve.js';
 import * as system from './system.js';
 import * as top from './top.js';
 import * as versions from './versions.js';
+import * as volumes from './volumes.js';
 
 /**
  * Every `kiln` command, one module each: a module registers its own command(s) and
@@ -33,6 +34,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   functions,
   versions,
   secrets,
+  volumes,
   instances,
   top,
   doctor,

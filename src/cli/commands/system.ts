@@ -8,6 +8,7 @@ interface DfAnswer {
   images: UsageLine;
   snapshots: UsageLine;
   logs: { bytes: number };
+  volumes: { count: number; bytes: number };
   reclaimableBytes: number;
 }
 
@@ -24,7 +25,9 @@ export function register(program: Command): void {
     });
   system
     .command('df')
-    .description('disk use of images (blobs), snapshots and logs; reclaimable: what no image ref reaches')
+    .description(
+      'disk use of images (blobs), snapshots, logs and volumes; reclaimable: what no image ref reaches',
+    )
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const df = await new GatewayClient().json<DfAnswer>('GET', '/system/df');
@@ -42,6 +45,7 @@ export function register(program: Command): void {
             row('blobs', df.images),
             row('snapshots', df.snapshots),
             ['logs', '-', formatBytes(df.logs.bytes), '-'],
+            ['volumes', df.volumes.count, formatBytes(df.volumes.bytes), '-'],
           ],
         ),
       );

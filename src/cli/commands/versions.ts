@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { KilnError } from '../../errors.js';
 import type { FunctionVersion } from '../../functions/function-store.js';
+import { parseVolumeFlag } from '../../functions/volume-mounts.js';
 import { GatewayClient } from '../gateway-client.js';
 import { printJson } from '../output.js';
 import { repeatable } from '../repeatable.js';
@@ -51,6 +52,10 @@ export function register(program: Command): void {
     .option(
       '--calls <names>',
       'the functions it may invoke, comma-separated (replaces the list; "" for none)',
+    )
+    .option(
+      '--volumes <mounts>',
+      'the volumes it mounts, NAME:/path[:ro] comma-separated (replaces the list; "" for none)',
     )
     .option('--json', 'print JSON')
     .action(update);
@@ -153,6 +158,7 @@ interface UpdateOptions {
   unsetEnv?: string[];
   secrets?: string;
   calls?: string;
+  volumes?: string;
   json?: boolean;
 }
 
@@ -181,6 +187,9 @@ async function update(name: string, options: UpdateOptions): Promise<void> {
     patch.secrets = options.secrets.trim() === '' ? null : options.secrets.split(',').map((n) => n.trim());
   if (options.calls !== undefined)
     patch.calls = options.calls.trim() === '' ? null : options.calls.split(',').map((n) => n.trim());
+  if (options.volumes !== undefined)
+    patch.volumes =
+      options.volumes.trim() === '' ? null : options.volumes.split(',').map((m) => parseVolumeFlag(m.trim()));
   if (Object.keys(patch).length === 0)
     throw new KilnError(
       'nothing_to_update',

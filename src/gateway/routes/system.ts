@@ -1,4 +1,5 @@
-import { referencedBlobs, treeBytes, usageOf } from '../../image/disk-usage.js';
+import { treeBytes } from '../../disk.js';
+import { referencedBlobs, usageOf } from '../../image/disk-usage.js';
 import { KILN_VERSION } from '../../version.js';
 import type { RouteContext } from './route-context.js';
 
@@ -17,6 +18,7 @@ export function register({ app, kiln, control }: RouteContext): void {
       instances: (await kiln.pool.list()).length,
       stemCells: (await kiln.pool.listStemCells()).length,
       secrets: (await kiln.secrets.list()).length,
+      volumes: (await kiln.volumes.list()).length,
     });
   });
 
@@ -37,6 +39,8 @@ export function register({ app, kiln, control }: RouteContext): void {
       images,
       snapshots: snapshotUsage,
       logs: { bytes: logs },
+      // A volume's data is never reclaimable: only `kiln volume rm` deletes it.
+      volumes: await kiln.volumes.diskUsage(),
       reclaimableBytes: images.reclaimableBytes + snapshotUsage.reclaimableBytes,
     });
   });

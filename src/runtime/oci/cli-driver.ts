@@ -38,6 +38,7 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
 
   abstract readonly precompiledSeccomp: boolean;
   readonly listenFd: number = 0;
+  readonly idmappedMounts: boolean = false;
 
   run(id: string, bundleDir: string, stdio: RunStdio): RunHandle {
     const out = stdio.stdout ?? 'ignore';

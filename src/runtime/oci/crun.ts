@@ -16,6 +16,8 @@ export class CrunDriver extends OciCliDriver {
   readonly name = 'crun';
   /** `run.oci.seccomp_bpf_data`: crun 0.16 and later (crun PR #578). */
   readonly precompiledSeccomp = true;
+  /** Mount `uidMappings` (crun 1.8: `maybe_get_idmapped_mount`, open_tree + mount_setattr(MOUNT_ATTR_IDMAP)). */
+  override readonly idmappedMounts = true;
 
   /**
    * crun 1.8 has no `features` command (later versions do): then its `--version` says

@@ -32,6 +32,11 @@ export interface OciRuntimeDriver {
    * (`--preserve-fds`), and the container's command must move it to 0.
    */
   readonly listenFd: number;
+  /**
+   * Mounts a bind with the spec's `uidMappings`/`gidMappings` as an idmapped mount
+   * (runtime-spec 1.1; crun 1.8 does, runc 1.1 ignores the fields). Volumes need it.
+   */
+  readonly idmappedMounts: boolean;
 
   /**
    * Create, start and wait for a container as a child of this process: the runtime waits

@@ -10,4 +10,6 @@ export class RuncDriver extends OciCliDriver {
   readonly precompiledSeccomp = false;
   /** runc run (not detached) gives the container pipes of its own on 0-2 (utils_linux.go setupIO). */
   override readonly listenFd = 3;
+  /** runc 1.1 ignores a mount's `uidMappings` (idmapped mounts came in runc 1.2): no volumes. */
+  override readonly idmappedMounts = false;
 }
