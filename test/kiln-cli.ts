@@ -18,6 +18,12 @@ export interface KilnRunOptions {
   /** more environment (KILN_DATA, HOME, KILN_TOKEN, …); these win over PATH and KILN_URL */
   env?: Record<string, string>;
   cwd?: string;
+  /**
+   * Give the CLI a terminal: it runs under util-linux `script -qec CMD /dev/null`, whose pty
+   * is its stdin, stdout and stderr (so stdout and stderr arrive merged in `stdout`, with the
+   * pty's `\r\n` line ends); `code` is still the CLI's own (`-e`).
+   */
+  tty?: boolean;
 }
 
 /**
@@ -32,9 +38,13 @@ export function runKiln(
   options: KilnRunOptions = {},
 ): Promise<KilnRun> {
   return new Promise((resolve) => {
+    const argv = [process.execPath, KILN_CLI, ...args];
+    const [file, fileArgs] = options.tty
+      ? ['script', ['-qec', argv.map(shellQuoted).join(' '), '/dev/null']]
+      : [argv[0]!, argv.slice(1)];
     const child = execFile(
-      process.execPath,
-      [KILN_CLI, ...args],
+      file,
+      fileArgs,
       {
         cwd: options.cwd,
         env: {
@@ -50,4 +60,9 @@ export function runKiln(
     );
     child.stdin?.end(options.stdin ?? '');
   });
+}
+
+/** One word for `sh -c`, whatever it holds. */
+function shellQuoted(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
 }
