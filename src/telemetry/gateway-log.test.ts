@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
 import { GatewayLog, LineBatch, logLevelFromEnv } from './gateway-log.js';
 
 describe('GatewayLog', () => {
@@ -40,9 +40,13 @@ describe('GatewayLog', () => {
     await new Promise((resolve) => setImmediate(resolve));
     log.info('three');
     await new Promise((resolve) => setImmediate(resolve));
-    expect(writes.map((w) => w.split('\n').filter(Boolean).map((l) => JSON.parse(l).msg))).toEqual([
-      ['one', 'two'],
-      ['three'],
-    ]);
+    expect(
+      writes.map((w) =>
+        w
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l).msg),
+      ),
+    ).toEqual([['one', 'two'], ['three']]);
   });
 });
