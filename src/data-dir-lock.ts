@@ -1,6 +1,7 @@
 import { open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { KilnError } from './errors.js';
+import { ownerIsLive, processOwner } from './process-owner.js';
 
 /**
  * One gateway per data dir. A gateway's start-up removes every container, mount and work
@@ -8,8 +9,8 @@ import { KilnError } from './errors.js';
  * `kiln serve` on a data dir in use stopped the first one's instances before it failed on
  * the port (found trying the README's quick start twice). The owner is a pid file, made with
  * O_EXCL; a file whose process is gone (a kill -9, a reboot) is stale and taken over.
- * The pid is kept with the process's start time (`/proc/<pid>/stat` field 22, in clock
- * ticks since boot, proc(5)), so a reused pid is not mistaken for the owner.
+ * The pid is kept with the process's start time (`processOwner`), so a reused pid is not
+ * mistaken for the owner.
  */
 export class DataDirLock {
   private constructor(
@@ -19,7 +20,7 @@ export class DataDirLock {
 
   static async acquire(root: string): Promise<DataDirLock> {
     const file = path.join(root, 'gateway.pid');
-    const owner = `${process.pid} ${await startTimeOf(process.pid)}`;
+    const owner = await processOwner();
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fh = await open(file, 'wx', 0o644);
@@ -34,9 +35,9 @@ export class DataDirLock {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const held = (await readFile(file, 'utf8').catch(() => '')).trim();
-      const [pid, started] = held.split(' ');
+      const [pid] = held.split(' ');
       // The same process opening its data dir again (tests restart a Kiln in-process) owns it.
-      if (pid !== String(process.pid) && (await isRunning(Number(pid), started))) {
+      if (pid !== String(process.pid) && (await ownerIsLive(held))) {
         throw new KilnError(
           'data_dir_in_use',
           `another Kiln gateway (pid ${pid}) uses the data dir ${root}: stop it first, or give this one a data dir of its own (KILN_DATA)`,
@@ -58,19 +59,4 @@ export class DataDirLock {
     const held = (await readFile(this.file, 'utf8').catch(() => '')).trim();
     if (held === this.owner) await unlink(this.file).catch(() => undefined);
   }
-}
-
-/** A live process's start time in clock ticks since boot; undefined if it is gone (or a zombie). */
-async function startTimeOf(pid: number): Promise<string | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (stat === undefined) return undefined;
-  // The command (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[0] === 'Z' ? undefined : fields[19];
-}
-
-async function isRunning(pid: number, started: string | undefined): Promise<boolean> {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  const now = await startTimeOf(pid);
-  return now !== undefined && (started === undefined || started === 'undefined' || now === started);
 }

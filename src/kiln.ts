@@ -14,6 +14,7 @@ import { CallListeners } from './gateway/call-listeners.js';
 import { ImageStore } from './image/image-store.js';
 import { Registries } from './image/registry/registries.js';
 import { SnapshotStore } from './image/snapshot-store.js';
+import type { LanguageName } from './languages/registry.js';
 import { LogStore } from './logs/log-store.js';
 import { ImageLauncher } from './pool/image-launcher.js';
 import { regionFromEnv } from './pool/lambda-environment.js';
@@ -21,6 +22,8 @@ import type { ShimRequest } from './pool/shim-protocol.js';
 import { StartAdmission } from './pool/start-admission.js';
 import { StemCellPool } from './pool/stem-cells.js';
 import { WarmPool } from './pool/warm-pool.js';
+import { ImagePruner } from './prune/image-pruner.js';
+import { pruneSystem, type SystemPruneReport } from './prune/system-prune.js';
 import { detectCgroupTree } from './runtime/cgroup/host.js';
 import { ContainerRuntime, volumesUnsupported } from './runtime/container-runtime.js';
 import { selectOciRuntime } from './runtime/oci/select.js';
@@ -123,6 +126,8 @@ export class Kiln {
     /** The call sockets of instances with `calls`; the gateway serves them (`startGateway`). */
     readonly calls: CallListeners,
     readonly volumes: VolumeStore,
+    /** `kiln image prune`, `kiln rmi`, the mark `system df` reports reclaimable by. */
+    readonly pruner: ImagePruner,
     private readonly lock: DataDirLock,
   ) {}
 
@@ -244,6 +249,17 @@ export class Kiln {
       backoffMs: options.asyncBackoffMs ?? asyncBackoffFromEnv(),
     });
     await asyncInvoker.open();
+    const pruner = new ImagePruner(
+      functions,
+      images,
+      snapshots,
+      async () => pool.contentInUse(),
+      (runtime) => {
+        const language = runtime as LanguageName;
+        return [BaseImageBuilder.ref(language), BaseImageBuilder.builderRef(language)];
+      },
+      () => baseImages.forgetBuilders(),
+    );
     return new Kiln(
       data,
       images,
@@ -259,7 +275,22 @@ export class Kiln {
       secrets,
       calls,
       volumes,
+      pruner,
       lock,
+    );
+  }
+
+  /** `kiln system prune`: unused images and snapshots, logs no function owns, dead writers' debris. */
+  pruneSystem(options: { all?: boolean } = {}): Promise<SystemPruneReport> {
+    return pruneSystem(
+      {
+        pruner: this.pruner,
+        images: this.images,
+        snapshots: this.snapshots,
+        functions: this.functions,
+        logs: this.logs,
+      },
+      options,
     );
   }
 

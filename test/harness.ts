@@ -1,12 +1,18 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { link, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { packDir } from '../src/cli/pack-dir.js';
 import { DataDir } from '../src/data-dir.js';
 import { type RunningGateway, startGateway } from '../src/gateway/server.js';
+import { markImages } from '../src/image/garbage-collection.js';
+import { ImageStore } from '../src/image/image-store.js';
+import { SnapshotStore } from '../src/image/snapshot-store.js';
+import { REF_NAME } from '../src/image/types.js';
 import { Kiln } from '../src/kiln.js';
+
+const execFileP = promisify(execFile);
 
 /** One cache of built base images shared by every test file (and kept between local runs). */
 export const TEST_CACHE = process.env.KILN_TEST_CACHE || '/var/tmp/kiln-test-cache';
@@ -34,10 +40,17 @@ export async function startTestGateway(
     dataDir?: string;
     /** the control-plane token (none by default: `kiln serve` makes one, these in-process gateways do not) */
     token?: string;
+    /**
+     * An image store of its own, seeded with the shared cache's images whose refs match
+     * (blobs hard-linked, snapshots copied as hard links): for a test that prunes or
+     * removes images, which must not touch what other test files use.
+     */
+    privateImages?: RegExp;
   } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? path.join(TEST_CACHE, 'runs', randomBytes(4).toString('hex'));
-  if (!options.dataDir) await new DataDir(dataDir).shareImagesOf(new DataDir(TEST_CACHE));
+  if (!options.dataDir && options.privateImages) await seedPrivateImages(dataDir, options.privateImages);
+  else if (!options.dataDir) await new DataDir(dataDir).shareImagesOf(new DataDir(TEST_CACHE));
   const kiln = await Kiln.open({ dataDir, stemCells: options.stemCells ?? 0 });
   const gateway = await startGateway(kiln, '127.0.0.1', 0, { token: options.token });
   return {
@@ -51,6 +64,32 @@ export async function startTestGateway(
       if (!keepData) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Give `dataDir` an image store holding the shared cache's refs that match `refs` and what
+ * they reach. Blobs are hard links and snapshots `cp -al` copies (same filesystem): nothing
+ * is written twice, and removing them here unlinks only this store's names.
+ */
+async function seedPrivateImages(dataDir: string, refs: RegExp): Promise<void> {
+  const cache = new DataDir(TEST_CACHE);
+  const data = new DataDir(dataDir);
+  const from = new ImageStore(cache.images);
+  const to = new ImageStore(data.images);
+  await to.init();
+  await mkdir(data.snapshots, { recursive: true });
+  const fromSnapshots = new SnapshotStore(cache.snapshots);
+  const toSnapshots = new SnapshotStore(data.snapshots);
+  const entries = (await from.readIndex()).manifests.filter((m) =>
+    refs.test(m.annotations?.[REF_NAME] ?? ''),
+  );
+  const reached = await markImages(from, { manifests: entries.map((e) => e.digest) });
+  for (const digest of reached) {
+    if (await from.has(digest)) await link(from.blobPath(digest), to.blobPath(digest));
+    if (await fromSnapshots.has(digest))
+      await execFileP('cp', ['-al', fromSnapshots.path(digest), toSnapshots.path(digest)]);
+  }
+  for (const e of entries) await to.tag(e.annotations?.[REF_NAME] ?? '', e);
 }
 
 /**

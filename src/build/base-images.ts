@@ -102,11 +102,24 @@ export class BaseImageBuilder implements BaseImages {
     return `kiln/${language}:latest`;
   }
 
+  static builderRef(language: LanguageName): string {
+    return `kiln/builder-${language}:latest`;
+  }
+
+  /**
+   * Forget the builders remembered for this process: a prune may have removed one
+   * (`kiln image prune --all`), and the next `builder` must find or build it again.
+   */
+  forgetBuilders(): void {
+    this.builders.clear();
+  }
+
   /** The base image of a language, built on first use and reused after. */
   ensure(language: LanguageName): Promise<Image> {
     let p = this.inflight.get(language);
     if (!p) {
-      p = this.build(language).finally(() => this.inflight.delete(language));
+      // Under a lease: a prune waits for the layers this writes until its image is tagged.
+      p = this.images.leases.hold(() => this.build(language)).finally(() => this.inflight.delete(language));
       this.inflight.set(language, p);
     }
     return p;
@@ -119,7 +132,7 @@ export class BaseImageBuilder implements BaseImages {
   builder(language: LanguageName): Promise<BuilderImage> {
     let p = this.builders.get(language);
     if (!p) {
-      p = this.buildBuilder(language);
+      p = this.images.leases.hold(() => this.buildBuilder(language));
       this.builders.set(language, p);
       p.catch(() => this.builders.delete(language));
     }
@@ -216,7 +229,7 @@ export class BaseImageBuilder implements BaseImages {
       history: layers.map((l) => l.history),
     };
     await this.images.tag(
-      `kiln/builder-${language}:latest`,
+      BaseImageBuilder.builderRef(language),
       await this.images.putImage(
         config,
         layers.map((l) => l.layer),

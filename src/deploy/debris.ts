@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { unmount } from '../image/overlay.js';
 
@@ -15,9 +15,8 @@ export interface Debris {
  * Remove what a gateway killed mid-deploy left in its data dir (call it at start-up, after
  * the runtime has stopped every container of the last run): mounts under `tmp/` (lazily,
  * deepest first, so a removal never reaches into a mounted tmpfs), then everything in
- * `tmp/`, then ingest files whose writer is no longer running. Ingest files are named
- * `<pid>-<random>` (`ImageStore.tempPath`); a live process's are kept, since another
- * Kiln may share the image store (the tests and the benchmark do).
+ * `tmp/`, then ingest files whose writer is no longer running (a live process's are kept,
+ * since another Kiln may share the image store: the tests and the benchmark do).
  */
 export async function clearDebris(data: { tmp: string; images: string }): Promise<Debris> {
   const tmp = path.resolve(data.tmp);
@@ -26,15 +25,26 @@ export async function clearDebris(data: { tmp: string; images: string }): Promis
   for (const m of mounts) await unmount(m);
   const workDirs = await readdir(tmp).catch(() => [] as string[]);
   for (const name of workDirs) await rm(path.join(tmp, name), { recursive: true, force: true });
-  const ingestDir = path.join(data.images, 'ingest');
-  let ingest = 0;
+  const ingest = (await clearDeadIngest(data.images)).files;
+  return { mounts: mounts.length, workDirs: workDirs.length, ingest };
+}
+
+/**
+ * Remove ingest files whose writer is no longer running (at start-up, and in `kiln system
+ * prune`). Ingest files are named `<pid>-<random>` (`ImageStore.tempPath`).
+ */
+export async function clearDeadIngest(imagesDir: string): Promise<{ files: number; bytes: number }> {
+  const ingestDir = path.join(imagesDir, 'ingest');
+  let files = 0;
+  let bytes = 0;
   for (const name of await readdir(ingestDir).catch(() => [] as string[])) {
     const pid = /^(\d+)-/.exec(name)?.[1];
     if (pid !== undefined && isRunning(Number(pid))) continue;
+    bytes += (await stat(path.join(ingestDir, name)).catch(() => ({ size: 0 }))).size;
     await rm(path.join(ingestDir, name), { force: true });
-    ingest++;
+    files++;
   }
-  return { mounts: mounts.length, workDirs: workDirs.length, ingest };
+  return { files, bytes };
 }
 
 /** Mount points of this mount namespace (/proc/self/mountinfo field 5, octal escapes undone). */

@@ -131,71 +131,74 @@ export class Deployer {
       const spec = parseSpec({ ...(await readKilnJson(src)), ...req.fields });
       this.checkSpec(spec);
       const queued = phases.begin('queue');
-      return await this.serialized(spec.name, async () => {
-        queued.end();
-        const same = await this.activeWith(spec, digest);
-        if (same) {
-          const timings = deployTimings(phases.durations());
-          return {
-            record: this.store.get(spec.name),
-            version: same,
-            layerReused: true,
-            unchanged: true,
-            timings,
+      // The lease keeps a prune from sweeping the layer and image before the version names them.
+      return await this.serialized(spec.name, () =>
+        this.images.leases.hold(async () => {
+          queued.end();
+          const same = await this.activeWith(spec, digest);
+          if (same) {
+            const timings = deployTimings(phases.durations());
+            return {
+              record: this.store.get(spec.name),
+              version: same,
+              layerReused: true,
+              unchanged: true,
+              timings,
+            };
+          }
+          const layerRoot = path.join(work, 'layer');
+          const fnDir = path.join(layerRoot, 'fn');
+          const buildDir = path.join(work, 'build');
+          await mkdir(fnDir, { recursive: true });
+          await mkdir(buildDir);
+          const base = await phases.time('base', () => this.baseImages.ensure(spec.runtime), {
+            spanName: 'base image ensure',
+          });
+          const shimLayer = base.manifest.layers[base.manifest.layers.length - 1]!;
+          const building = phases.begin('build');
+          const build = await languageNamed(spec.runtime).buildFunction({
+            srcDir: src,
+            outDir: fnDir,
+            workDir: buildDir,
+            handler: spec.handler,
+            bundle: spec.bundle !== false,
+            shimDir: this.snapshots.path(shimLayer.digest),
+            sandbox: this.sandbox,
+            builder: () => this.baseImages.builder(spec.runtime),
+            limits: this.limits,
+          });
+          building.end();
+          const layerWrite = phases.begin('layer', { spanName: 'layer write' });
+          const layer = await packLayer(this.images, layerRoot, { deterministic: true });
+          const layerReused = await this.snapshots.has(layer.digest);
+          if (!layerReused) await this.snapshots.adopt(layer.digest, layerRoot);
+          layerWrite.end();
+          const imageWrite = phases.begin('image', { spanName: 'image write' });
+          const version = this.store.nextVersion(spec.name);
+          const config = functionImageConfig(base.config, {
+            spec,
+            handler: build.handler,
+            source: build.entry,
+            version,
+            layer: layer.digest,
+            created: new Date().toISOString(),
+          });
+          const manifest = await this.images.putImage(config, [...base.manifest.layers, layer], {
+            'dev.kiln.function': spec.name,
+          });
+          imageWrite.end();
+          const fn = {
+            version,
+            image: manifest.digest,
+            layer: layer.digest,
+            handler: build.handler,
+            source: build.entry,
+            sourceDigest: digest,
+            spec,
           };
-        }
-        const layerRoot = path.join(work, 'layer');
-        const fnDir = path.join(layerRoot, 'fn');
-        const buildDir = path.join(work, 'build');
-        await mkdir(fnDir, { recursive: true });
-        await mkdir(buildDir);
-        const base = await phases.time('base', () => this.baseImages.ensure(spec.runtime), {
-          spanName: 'base image ensure',
-        });
-        const shimLayer = base.manifest.layers[base.manifest.layers.length - 1]!;
-        const building = phases.begin('build');
-        const build = await languageNamed(spec.runtime).buildFunction({
-          srcDir: src,
-          outDir: fnDir,
-          workDir: buildDir,
-          handler: spec.handler,
-          bundle: spec.bundle !== false,
-          shimDir: this.snapshots.path(shimLayer.digest),
-          sandbox: this.sandbox,
-          builder: () => this.baseImages.builder(spec.runtime),
-          limits: this.limits,
-        });
-        building.end();
-        const layerWrite = phases.begin('layer', { spanName: 'layer write' });
-        const layer = await packLayer(this.images, layerRoot, { deterministic: true });
-        const layerReused = await this.snapshots.has(layer.digest);
-        if (!layerReused) await this.snapshots.adopt(layer.digest, layerRoot);
-        layerWrite.end();
-        const imageWrite = phases.begin('image', { spanName: 'image write' });
-        const version = this.store.nextVersion(spec.name);
-        const config = functionImageConfig(base.config, {
-          spec,
-          handler: build.handler,
-          source: build.entry,
-          version,
-          layer: layer.digest,
-          created: new Date().toISOString(),
-        });
-        const manifest = await this.images.putImage(config, [...base.manifest.layers, layer], {
-          'dev.kiln.function': spec.name,
-        });
-        imageWrite.end();
-        const fn = {
-          version,
-          image: manifest.digest,
-          layer: layer.digest,
-          handler: build.handler,
-          source: build.entry,
-          sourceDigest: digest,
-          spec,
-        };
-        return this.activate(fn, manifest, layerReused, phases);
-      });
+          return this.activate(fn, manifest, layerReused, phases);
+        }),
+      );
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -279,6 +282,15 @@ export class Deployer {
     options: TransferOptions & { phases?: PhaseRecorder } = {},
   ): Promise<DeployResult> {
     if (fields.name !== undefined) validateName(fields.name);
+    // Under a lease from the pull to the version: the image is in no version yet.
+    return this.images.leases.hold(() => this.deployImageLeased(reference, fields, options));
+  }
+
+  private async deployImageLeased(
+    reference: string,
+    fields: Record<string, unknown>,
+    options: TransferOptions & { phases?: PhaseRecorder },
+  ): Promise<DeployResult> {
     const phases = options.phases ?? new PhaseRecorder();
     const ref = parseReference(reference);
     const name = ref.tag ? `${ref.registry}/${ref.repository}:${ref.tag}` : formatReference(ref);

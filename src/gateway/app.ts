@@ -7,6 +7,7 @@ import type { ConnectionLimits } from './connection-limits.js';
 import { errorResponse } from './errors.js';
 import * as asyncRoutes from './routes/async.js';
 import * as functions from './routes/functions.js';
+import * as images from './routes/images.js';
 import * as instances from './routes/instances.js';
 import * as lambdaInvoke from './routes/lambda-invoke.js';
 import * as logs from './routes/logs.js';
@@ -45,6 +46,7 @@ const ROUTES: { register(context: RouteContext): void }[] = [
   secrets,
   volumes,
   system,
+  images,
   logs,
   instances,
   asyncRoutes,

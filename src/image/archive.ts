@@ -36,6 +36,11 @@ export async function saveImage(input: {
   out: string;
   workDir: string;
 }): Promise<{ digest: string }> {
+  // Under a lease: the layers' gzip copies are referenced by no manifest in the store.
+  return input.store.leases.hold(() => saveLeased(input));
+}
+
+async function saveLeased(input: Parameters<typeof saveImage>[0]): Promise<{ digest: string }> {
   const { store, compressed } = input;
   const image = await store.getImage(input.manifestDigest);
   const layers: Descriptor[] = [];
@@ -118,6 +123,11 @@ export async function loadImages(input: {
   archive: string;
   workDir: string;
 }): Promise<LoadedImage[]> {
+  // Under a lease: blobs are committed before the images naming them are tagged.
+  return input.store.leases.hold(() => loadLeased(input));
+}
+
+async function loadLeased(input: Parameters<typeof loadImages>[0]): Promise<LoadedImage[]> {
   const { store, compressed } = input;
   const stage = await mkdtemp(path.join(input.workDir, 'load-'));
   try {

@@ -5,6 +5,7 @@ import { pathExists as exists, syncPath, writeFileAtomic } from '../disk.js';
 import { KilnError } from '../errors.js';
 import { parseDigest, sha256Digest, sha256File } from './digest.js';
 import { withFileLock } from './file-lock.js';
+import { StoreLeases } from './store-leases.js';
 import {
   type Descriptor,
   type Image,
@@ -38,8 +39,11 @@ export class ImageStore {
   private readonly blobDir: string;
   private readonly ingestDir: string;
   private readonly indexPath: string;
+  /** Writers hold a lease while their content may be unreferenced; a prune waits for none (store-leases.ts). */
+  readonly leases: StoreLeases;
 
   constructor(readonly root: string) {
+    this.leases = new StoreLeases(root);
     this.blobDir = path.join(root, 'blobs', 'sha256');
     this.ingestDir = path.join(root, 'ingest');
     this.indexPath = path.join(root, 'index.json');

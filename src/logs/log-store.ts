@@ -207,6 +207,11 @@ export class LogStore {
     await rm(path.join(this.root, fn), { recursive: true, force: true });
   }
 
+  /** Functions that have logs on disk (`system prune` removes those of functions that are gone). */
+  async functionsWithLogs(): Promise<string[]> {
+    return (await readdir(this.root).catch(() => [] as string[])).filter((n) => FUNCTION_NAME.test(n));
+  }
+
   /** Bytes on disk, for `system df`. */
   async diskUsage(fn?: string): Promise<number> {
     let total = 0;

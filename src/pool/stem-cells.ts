@@ -93,6 +93,11 @@ export class StemCellPool {
     );
   }
 
+  /** The base layers ready cells run (a prune keeps them). */
+  layersInUse(): string[] {
+    return [...new Set([...this.ready.values()].flat().flatMap((c) => c.baseLayers))];
+  }
+
   /** Resolves when every language wanted has its full count of ready cells; throws if that takes longer than `timeoutMs`. */
   async whenFull(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -75,6 +75,8 @@ interface PendingStart {
   id: string;
   name: string;
   version: number;
+  /** The version's image: a prune keeps it while the start is under way. */
+  image: string;
   retired: boolean;
   /** Started by placement for waiting requests (not a deploy's or `minInstances`' start). */
   forWaiting: boolean;
@@ -275,6 +277,20 @@ export class WarmPool {
         };
       }),
     );
+  }
+
+  /**
+   * The images containers run now or are starting with (instances, of removed functions
+   * too while they drain), and the layers stem cells run: what a prune must keep.
+   */
+  contentInUse(): { instances: { function: string; version: number; image: string }[]; layers: string[] } {
+    const instances = [...this.instances.values()].map((i) => ({
+      function: i.functionName,
+      version: i.version,
+      image: i.target.image,
+    }));
+    for (const p of this.pending) instances.push({ function: p.name, version: p.version, image: p.image });
+    return { instances, layers: this.stemCells.layersInUse() };
   }
 
   /** Stop one instance now (`kiln stop`); a busy one finishes its requests first. */
@@ -519,6 +535,7 @@ export class WarmPool {
       id: `start-${++this.startCount}`,
       name: fn.spec.name,
       version: fn.version,
+      image: fn.image,
       retired: false,
       forWaiting,
       ref,

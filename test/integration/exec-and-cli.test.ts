@@ -1,7 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { referencedBlobs } from '../../src/image/disk-usage.js';
 import { deployDir, ROOT, startTestGateway, type TestGateway } from '../harness.js';
 import { runKiln } from '../kiln-cli.js';
 
@@ -161,13 +160,13 @@ describe('the CLI and the API feel', () => {
     expect(before.images.count).toBeGreaterThan(0);
     expect(before.snapshots.count).toBeGreaterThan(0);
     // The store is shared with other test runs, which add and untag images meanwhile: check
-    // the mark (what refs reach) for this blob and this function's image, and the totals' sense.
+    // the mark (what refs, versions and containers reach) for this blob and this function's image, and the totals' sense.
     const junk = await t.kiln.images.putBytes(
       `unreferenced ${process.pid} ${Date.now()}`,
       'application/octet-stream',
     );
     try {
-      const marked = await referencedBlobs(t.kiln.images);
+      const marked = await t.kiln.pruner.mark();
       expect(marked.has(junk.digest)).toBe(false);
       const image = await t.kiln.images.getImage(t.kiln.functions.active('sh').image);
       for (const d of [

@@ -5,6 +5,7 @@ import * as deploy from './deploy.js';
 import * as doctor from './doctor.js';
 import * as exporter from './export.js';
 import * as functions from './functions.js';
+import * as imageRemoval from './image-removal.js';
 import * as images from './images.js';
 import * as instances from './instances.js';
 import * as invoke from './invoke.js';
@@ -43,6 +44,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   push,
   save,
   images,
+  imageRemoval,
   exporter,
   login,
 ];

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import type { UsageLine } from '../../image/disk-usage.js';
+import type { SystemPruneReport } from '../../prune/system-prune.js';
 import { GatewayClient } from '../gateway-client.js';
 import { printJson } from '../output.js';
 import { formatBytes, formatTable } from '../table.js';
+import { printSystemPrune } from './image-removal.js';
 
 interface DfAnswer {
   images: UsageLine;
@@ -13,7 +15,7 @@ interface DfAnswer {
 }
 
 export function register(program: Command): void {
-  const system = program.command('system').description('the Kiln host: versions, counts, disk use');
+  const system = program.command('system').description('the Kiln host: versions, counts, disk use, prune');
   system
     .command('info')
     .description('versions (Kiln, node, OCI runtime), cgroup mode, data dir, counts')
@@ -26,7 +28,7 @@ export function register(program: Command): void {
   system
     .command('df')
     .description(
-      'disk use of images (blobs), snapshots, logs and volumes; reclaimable: what no image ref reaches',
+      'disk use of images (blobs), snapshots, logs and volumes; reclaimable: what kiln image prune removes',
     )
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
@@ -49,5 +51,18 @@ export function register(program: Command): void {
           ],
         ),
       );
+    });
+  system
+    .command('prune')
+    .description('image prune, then logs of functions that are gone and what dead writers left')
+    .option('-a, --all', 'also untag images no function uses (unused base images, builders, pulled images)')
+    .option('--json', 'print JSON')
+    .action(async (options: { all?: boolean; json?: boolean }) => {
+      const report = await new GatewayClient().json<SystemPruneReport>(
+        'POST',
+        `/system/prune${options.all ? '?all=1' : ''}`,
+      );
+      if (options.json) return printJson(report);
+      printSystemPrune(report);
     });
 }

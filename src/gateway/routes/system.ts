@@ -1,9 +1,8 @@
-import { treeBytes } from '../../disk.js';
-import { referencedBlobs, usageOf } from '../../image/disk-usage.js';
 import { KILN_VERSION } from '../../version.js';
+import { pruneAll } from './images.js';
 import type { RouteContext } from './route-context.js';
 
-/** `kiln system info` and `kiln system df`. */
+/** `kiln system info`, `kiln system df` and `kiln system prune`. */
 export function register({ app, kiln, control }: RouteContext): void {
   app.get('/system/info', control, async (c) => {
     const records = kiln.functions.list();
@@ -22,18 +21,10 @@ export function register({ app, kiln, control }: RouteContext): void {
     });
   });
 
-  // What each kind of stored thing takes; "reclaimable": nothing the image index names reaches it.
+  // What each kind of stored thing takes; "reclaimable": what `kiln image prune` would remove
+  // (no ref, function version or running container reaches it).
   app.get('/system/df', control, async (c) => {
-    const used = await referencedBlobs(kiln.images);
-    const blobs = (await kiln.images.listBlobs()).map((b) => ({ digest: b.digest, bytes: b.size }));
-    const snapshots = await Promise.all(
-      (await kiln.snapshots.list()).map(async (digest) => ({
-        digest,
-        bytes: await treeBytes(kiln.snapshots.path(digest)),
-      })),
-    );
-    const images = usageOf(blobs, used);
-    const snapshotUsage = usageOf(snapshots, used);
+    const { images, snapshots: snapshotUsage } = await kiln.pruner.diskUsage();
     const logs = await kiln.logs.diskUsage();
     return c.json({
       images,
@@ -44,4 +35,7 @@ export function register({ app, kiln, control }: RouteContext): void {
       reclaimableBytes: images.reclaimableBytes + snapshotUsage.reclaimableBytes,
     });
   });
+  app.post('/system/prune', control, async (c) =>
+    c.json(await kiln.pruneSystem({ all: pruneAll(c.req.query('all')) })),
+  );
 }

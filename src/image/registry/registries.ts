@@ -40,27 +40,33 @@ export class Registries {
   /** Push the image whose manifest is `manifestDigest` to `target` (`REGISTRY/REPO:TAG`). */
   async push(manifestDigest: string, target: string, options: TransferOptions = {}): Promise<PushResult> {
     const ref = parseReference(target);
-    return pushImage({
-      store: this.store,
-      compressed: this.compressed,
-      sources: this.sources,
-      client: this.client(ref.registry, options),
-      image: await this.store.getImage(manifestDigest),
-      target: ref,
-      onProgress: options.onProgress,
-    });
+    // Under a lease: the layers' gzip copies are referenced by no manifest in the store.
+    return this.store.leases.hold(async () =>
+      pushImage({
+        store: this.store,
+        compressed: this.compressed,
+        sources: this.sources,
+        client: this.client(ref.registry, options),
+        image: await this.store.getImage(manifestDigest),
+        target: ref,
+        onProgress: options.onProgress,
+      }),
+    );
   }
 
   async pull(reference: string, options: TransferOptions = {}): Promise<PullResult> {
     const ref = parseReference(reference);
-    return pullImage({
-      store: this.store,
-      compressed: this.compressed,
-      sources: this.sources,
-      client: this.client(ref.registry, options),
-      ref,
-      onProgress: options.onProgress,
-    });
+    // Under a lease: blobs are committed before the manifest naming them is tagged.
+    return this.store.leases.hold(() =>
+      pullImage({
+        store: this.store,
+        compressed: this.compressed,
+        sources: this.sources,
+        client: this.client(ref.registry, options),
+        ref,
+        onProgress: options.onProgress,
+      }),
+    );
   }
 
   /** Check the credentials against the registry, then store them (`kiln login`). */
