@@ -43,6 +43,9 @@ export function limitsOf(fn: FunctionVersion): ContainerLimits {
  * no function: only its in-memory tail keeps it).
  */
 export class ImageLauncher implements ContainerLauncher {
+  /** `baseLayersOf` by image digest: a few digests per image a function version ran from. */
+  private readonly baseLayersByImage = new Map<string, string[]>();
+
   constructor(
     private readonly runtime: ContainerRuntime,
     private readonly images: ImageStore,
@@ -104,9 +107,15 @@ export class ImageLauncher implements ContainerLauncher {
   }
 
   async baseLayersOf(fn: FunctionVersion): Promise<string[]> {
-    const image = await this.images.getImage(fn.image);
-    // A function's image is its base image's layers plus the function layer on top.
-    return image.manifest.layers.slice(0, -1).map((l) => l.digest);
+    // An image digest names its manifest's bytes, so its layers never change: read once.
+    let layers = this.baseLayersByImage.get(fn.image);
+    if (!layers) {
+      const image = await this.images.getImage(fn.image);
+      // A function's image is its base image's layers plus the function layer on top.
+      layers = image.manifest.layers.slice(0, -1).map((l) => l.digest);
+      this.baseLayersByImage.set(fn.image, layers);
+    }
+    return layers;
   }
 
   async specialize(container: Container, fn: FunctionVersion): Promise<void> {

@@ -27,7 +27,7 @@ export interface StemCellInfo {
  * the cell's `/fn` and its limits onto the cell's cgroup; the caller then loads the
  * handler. A taken cell never comes back: once specialized it belongs to that function
  * version for life, and a cell whose specialization failed is stopped (it may hold part
- * of the function's code). Every take starts a refill in the background.
+ * of the function's code). Every take is refilled in the background (`replenish`).
  */
 export class StemCellPool {
   private readonly ready = new Map<LanguageName, StemCell[]>();
@@ -67,7 +67,6 @@ export class StemCellPool {
     const index = cells.findIndex((c) => sameLayers(c.baseLayers, baseLayers));
     if (index < 0) return undefined;
     const [cell] = cells.splice(index, 1);
-    this.refill(language);
     if (!cell) return undefined;
     try {
       await this.launcher.specialize(cell.container, fn);
@@ -76,9 +75,20 @@ export class StemCellPool {
       this.log(
         `specializing stem cell ${cell.container.id} for ${fn.spec.name} v${fn.version} failed, starting cold instead: ${(err as Error).message}`,
       );
+      this.replenish(language);
       await cell.container.stop();
       return undefined;
     }
+  }
+
+  /**
+   * Start the cells that replace those taken: the caller of `specialize` calls this once the
+   * taken cell has loaded its handler (or failed to). Started at the take, a replacement's
+   * crun and runtime boot ran beside that cell's specialize and init on the same cores and
+   * made the request wait for them (issue 17: a stem start's phases under a refill).
+   */
+  replenish(language: LanguageName): void {
+    this.refill(language);
   }
 
   async list(): Promise<StemCellInfo[]> {

@@ -628,6 +628,9 @@ export class WarmPool {
         `the function's process failed while loading: ${(err as Error).message}${tail ? `\n${tail.trim()}` : ''}`,
         400,
       );
+    } finally {
+      // The cell's replacement starts once this one has loaded its handler (StemCellPool.replenish).
+      if (stem) this.stemCells.replenish(fn.spec.runtime);
     }
     return instance;
   }

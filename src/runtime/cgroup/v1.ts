@@ -31,24 +31,37 @@ export class CgroupV1 implements Cgroup {
   }
 
   async setLimits(limits: ContainerLimits): Promise<void> {
+    // One controller's files are independent of another's: written side by side, a stem
+    // cell's specialize waits for one thread-pool round trip per controller instead of seven
+    // in a row (issue 17).
+    await Promise.all([
+      this.setMemory(limits.memoryBytes),
+      writeCgroupFile(this.file('pids', 'pids.max'), String(limits.pids)),
+      this.setCpu(limits.cpus),
+    ]);
+  }
+
+  private async setMemory(limit: number): Promise<void> {
     const memory = this.file('memory', 'memory.limit_in_bytes');
     const memsw = this.file('memory', 'memory.memsw.limit_in_bytes');
-    const bytes = String(limits.memoryBytes);
+    const bytes = String(limit);
     // memory+swap may never be below memory (the kernel answers EINVAL), so the order of
     // the two writes follows the direction of the change. memsw exists only with swap
     // accounting on (swapaccount=1).
-    const hasMemsw = (await readCgroupFile(memsw)) !== '';
-    const current = await readCgroupNumber(memory);
-    if (limits.memoryBytes > current) {
+    const [memswNow, current] = await Promise.all([readCgroupFile(memsw), readCgroupNumber(memory)]);
+    const hasMemsw = memswNow !== '';
+    if (limit > current) {
       if (hasMemsw) await writeCgroupFile(memsw, bytes);
       await writeCgroupFile(memory, bytes);
     } else {
       await writeCgroupFile(memory, bytes);
       if (hasMemsw) await writeCgroupFile(memsw, bytes);
     }
-    await writeCgroupFile(this.file('pids', 'pids.max'), String(limits.pids));
+  }
+
+  private async setCpu(cpus: number | undefined): Promise<void> {
     await writeCgroupFile(this.file('cpu', 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-    await writeCgroupFile(this.file('cpu', 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpus) ?? -1));
+    await writeCgroupFile(this.file('cpu', 'cpu.cfs_quota_us'), String(cpuQuotaUs(cpus) ?? -1));
   }
 
   async stats(): Promise<CgroupStats> {

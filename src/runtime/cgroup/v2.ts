@@ -32,7 +32,17 @@ export class CgroupV2 implements Cgroup {
   }
 
   async setLimits(limits: ContainerLimits): Promise<void> {
-    await writeCgroupFile(this.file('memory.max'), String(limits.memoryBytes));
+    // Independent files, written side by side (see CgroupV1.setLimits).
+    const quota = cpuQuotaUs(limits.cpus);
+    await Promise.all([
+      this.setMemory(limits.memoryBytes),
+      writeCgroupFile(this.file('pids.max'), String(limits.pids)),
+      writeCgroupFile(this.file('cpu.max'), `${quota ?? 'max'} ${CPU_PERIOD_US}`),
+    ]);
+  }
+
+  private async setMemory(limit: number): Promise<void> {
+    await writeCgroupFile(this.file('memory.max'), String(limit));
     // v2 counts swap apart from memory. Kiln's spec sets OCI memory.swap (memory+swap)
     // equal to memory, which runtimes write as memory.swap.max = 0 (crun, runc: swap −
     // limit). The file exists only with swap accounting on.
@@ -44,9 +54,6 @@ export class CgroupV2 implements Cgroup {
       )
     )
       await writeCgroupFile(swap, '0');
-    await writeCgroupFile(this.file('pids.max'), String(limits.pids));
-    const quota = cpuQuotaUs(limits.cpus);
-    await writeCgroupFile(this.file('cpu.max'), `${quota ?? 'max'} ${CPU_PERIOD_US}`);
   }
 
   async stats(): Promise<CgroupStats> {
