@@ -116,11 +116,46 @@ describe('secrets', () => {
       '/secrets/db',
       '/functions/reader',
       '/functions/reader/versions',
+      '/functions/reader/inspect',
       '/instances',
     ]) {
       expect((await control('GET', p)).text).not.toContain(VALUE);
     }
     expect((await control('GET', '/secrets/db')).json).toMatchObject({ name: 'db', usedBy: ['reader'] });
+    // kiln inspect: spec, versions, aliases, the image's layers by kind; secrets by name only.
+    expect((await control('PUT', '/functions/reader/aliases/prod', { version: 1 })).status).toBe(200);
+    const inspected = await kiln(['inspect', 'reader', '--json']);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(inspected.stdout).not.toContain(VALUE);
+    const fn = JSON.parse(inspected.stdout);
+    expect(fn).toMatchObject({ name: 'reader', runtime: 'node', activeVersion: 1, aliases: { prod: 1 } });
+    expect(fn.secrets).toEqual(['api', 'db']);
+    expect(fn.spec.secrets).toEqual(['api', 'db']);
+    expect(fn.versions).toMatchObject([
+      { version: 1, active: true, aliases: ['prod'], image: image.manifestDigest },
+    ]);
+    expect(fn.image.digest).toBe(image.manifestDigest);
+    expect(fn.image.layers.map((l: { kind: string }) => l.kind)).toEqual([
+      'os',
+      'language',
+      'shim',
+      'function',
+    ]);
+    expect(fn.image.layers.map((l: { digest: string }) => l.digest)).toEqual(
+      image.manifest.layers.map((l) => l.digest),
+    );
+    for (const layer of fn.image.layers) expect(layer.size).toBeGreaterThan(0);
+    expect(fn.image.layers[3].createdBy).toContain('kiln deploy reader');
+    const human = await kiln(['inspect', 'reader']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^Secrets:\s+api, db/m);
+    expect(human.stdout).toMatch(/^function\s+[0-9a-f]{12}/m);
+    expect(human.stdout).not.toContain(VALUE);
+    const missing = await kiln(['inspect', 'nobody']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('[function_not_found]');
+    // An aliased version keeps its secrets in use (the next test removes one).
+    expect((await control('DELETE', '/functions/reader/aliases/prod')).status).toBe(200);
     const ls = await kiln(['secret', 'ls', '--json']);
     expect(JSON.parse(ls.stdout).secrets.map((s: { name: string }) => s.name)).toEqual(['api', 'db']);
     expect(ls.stdout).not.toContain(VALUE);

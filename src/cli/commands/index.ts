@@ -7,6 +7,7 @@ import * as exporter from './export.js';
 import * as functions from './functions.js';
 import * as imageRemoval from './image-removal.js';
 import * as images from './images.js';
+import * as inspect from './inspect.js';
 import * as instances from './instances.js';
 import * as invoke from './invoke.js';
 import * as login from './login.js';
@@ -33,6 +34,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   asyncCommands,
   logs,
   functions,
+  inspect,
   versions,
   secrets,
   volumes,

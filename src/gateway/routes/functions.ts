@@ -1,6 +1,7 @@
 import type { DeployResult } from '../../deploy/deployer.js';
 import { errorAnswer } from '../../errors.js';
 import type { FunctionRecord } from '../../functions/function-store.js';
+import { inspectFunction } from '../../inspect/function-inspection.js';
 import { readDeployRequest, readImageDeploy } from '../deploy-input.js';
 import type { RouteContext } from './route-context.js';
 
@@ -63,6 +64,10 @@ export function register({ app, kiln, control, maxDeployBytes }: RouteContext): 
   });
   app.get('/functions', control, (c) => c.json({ functions: kiln.functions.list().map(summary) }));
   app.get('/functions/:name', control, (c) => c.json(kiln.functions.get(c.req.param('name'))));
+  // `kiln inspect`: the record with the active image's layers (kind, size); secrets by name only.
+  app.get('/functions/:name/inspect', control, async (c) =>
+    c.json(await inspectFunction(kiln.functions.get(c.req.param('name')), kiln.images)),
+  );
   app.delete('/functions/:name', control, async (c) => {
     await kiln.removeFunction(c.req.param('name'));
     return c.json({ deleted: c.req.param('name') });
