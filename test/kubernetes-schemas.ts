@@ -1,6 +1,7 @@
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 
@@ -14,6 +15,7 @@ export function validateKubernetesObject(obj: Record<string, unknown>): void {
     'apps/v1 Deployment': (o) => new Deployment(o),
     'v1 Service': (o) => new Service(o),
     'v1 Secret': (o) => new Secret(o),
+    'v1 PersistentVolumeClaim': (o) => new PersistentVolumeClaim(o),
     'autoscaling/v2 HorizontalPodAutoscaler': (o) => new HorizontalPodAutoscaler(o),
     'serving.knative.dev/v1 Service': (o) => new KnativeService(o),
   };

@@ -5,7 +5,13 @@ import { validateKubernetesObject as validate } from '../../test/kubernetes-sche
 import { loadStack } from '../cli/stack/stack-loader.js';
 import { readKilnJson } from '../deploy/deployer.js';
 import { parseSpec } from '../functions/spec.js';
-import { knativeService, kubernetesManifests, RUN_AS } from './kubernetes-manifests.js';
+import {
+  knativeService,
+  kubernetesManifests,
+  RUN_AS,
+  volumeClaimName,
+  volumeClaims,
+} from './kubernetes-manifests.js';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../../examples');
 const IMAGE = `127.0.0.1:5000/fns/hello@sha256:${'a'.repeat(64)}`;
@@ -99,6 +105,44 @@ describe('kubernetes manifests of a function', () => {
       template: { metadata: { annotations: Record<string, string> } };
     };
     expect(knative.template.metadata.annotations['autoscaling.knative.dev/min-scale']).toBe('0');
+  });
+
+  it('claim each volume (ReadWriteMany) and mount it at its path, read-only when it is', () => {
+    const spec = parseSpec({
+      name: 'files',
+      runtime: 'node',
+      volumes: [
+        { name: 'uploads', path: '/data' },
+        { name: 'Shared_conf', path: '/srv/conf', readOnly: true },
+      ],
+    });
+    const claims = volumeClaims({ spec, image: IMAGE, namespace: 'fns' });
+    expect(claims.map((c) => c.metadata.name)).toEqual([
+      'kiln-volume-uploads',
+      expect.stringMatching(/^kiln-volume-shared-conf-[0-9a-f]{6}$/),
+    ]);
+    expect(volumeClaimName('Shared_conf')).not.toBe(volumeClaimName('shared-conf'));
+    for (const c of claims) {
+      expect(() => validate(c), c.metadata.name).not.toThrow();
+      expect(c.spec).toMatchObject({ accessModes: ['ReadWriteMany'] });
+    }
+    const [deployment] = kubernetesManifests({ spec, image: IMAGE });
+    expect(() => validate(deployment!)).not.toThrow();
+    expect(() => validate(knativeService({ spec, image: IMAGE }))).not.toThrow();
+    const pod = (deployment!.spec as { template: { spec: Record<string, unknown> } }).template.spec as {
+      containers: { volumeMounts: unknown[] }[];
+      volumes: unknown[];
+    };
+    expect(pod.volumes).toContainEqual({
+      name: 'volume-1',
+      persistentVolumeClaim: { claimName: claims[1]!.metadata.name, readOnly: true },
+    });
+    expect(pod.containers[0]!.volumeMounts).toEqual(
+      expect.arrayContaining([
+        { name: 'volume-0', mountPath: '/data' },
+        { name: 'volume-1', mountPath: '/srv/conf', readOnly: true },
+      ]),
+    );
   });
 
   it('a schema check fails on a wrong field (the validation can fail)', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FunctionSpec } from '../functions/spec.js';
 
 /**
@@ -37,6 +38,38 @@ export function secretObjectName(secret: string): string {
 }
 
 const LABEL = 'dev.kiln.function';
+
+/**
+ * The PersistentVolumeClaim standing for Kiln volume `volume`: `kiln-volume-NAME`, NAME made a
+ * DNS-1123 name (lowercase, `_` and `.` as `-`); a name that had to change gets 6 hex of its
+ * sha256, so `Data` and `data` stay two claims.
+ */
+export function volumeClaimName(volume: string): string {
+  const dns = volume.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  const suffix = dns === volume ? '' : `-${createHash('sha256').update(volume).digest('hex').slice(0, 6)}`;
+  return `kiln-volume-${dns}${suffix}`;
+}
+
+/**
+ * A claim per volume the function mounts. ReadWriteMany: Kiln's instances (here, replicas) and
+ * other functions mount one volume at once; a storage class must offer it (NFS, CephFS, EFS…).
+ * Kiln volumes have no size, so the request is a placeholder to set (docs/KUBERNETES.md).
+ */
+export function volumeClaims(input: KubernetesExportInput): KubernetesObject[] {
+  return (input.spec.volumes ?? []).map((v) => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: volumeClaimName(v.name),
+      ...(input.namespace ? { namespace: input.namespace } : {}),
+      labels: {
+        'dev.kiln.volume': volumeClaimName(v.name).slice('kiln-volume-'.length),
+        'app.kubernetes.io/managed-by': 'kiln',
+      },
+    },
+    spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } } },
+  }));
+}
 
 /** Deployment, Service and HorizontalPodAutoscaler for one function. */
 export function kubernetesManifests(input: KubernetesExportInput): KubernetesObject[] {
@@ -163,6 +196,18 @@ function podSpec({ spec, image }: KubernetesExportInput): Record<string, unknown
     });
     mounts.push({ name: 'secrets', mountPath: SECRETS_DIR, readOnly: true });
   }
+  // Kiln's volumes: each instance sees the files as its own uid's (an idmapped mount); here
+  // every pod runs as RUN_AS with fsGroup, so each pod writes what the others wrote.
+  (spec.volumes ?? []).forEach((v, i) => {
+    volumes.push({
+      name: `volume-${i}`,
+      persistentVolumeClaim: {
+        claimName: volumeClaimName(v.name),
+        ...(v.readOnly ? { readOnly: true } : {}),
+      },
+    });
+    mounts.push({ name: `volume-${i}`, mountPath: v.path, ...(v.readOnly ? { readOnly: true } : {}) });
+  });
   return {
     automountServiceAccountToken: false,
     securityContext: {

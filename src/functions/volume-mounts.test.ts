@@ -112,6 +112,10 @@ describe('parseVolumeMounts', () => {
       { name: 'cache', path: '/mnt/cache' },
     ]);
     expect(parseVolumeMounts('[{"name":"d","path":"/d"}]')).toEqual([{ name: 'd', path: '/d' }]);
+    expect(parseVolumeMounts(['d:/d:ro', { name: 'e', path: '/e' }])).toEqual([
+      { name: 'd', path: '/d', readOnly: true },
+      { name: 'e', path: '/e' },
+    ]);
     expect(parseVolumeFlag('d:/d:rw')).toEqual({ name: 'd', path: '/d' });
     expect(formatVolumeMount({ name: 'd', path: '/d', readOnly: true })).toBe('d:/d:ro');
     expect(parseVolumeMounts('')).toEqual([]);

@@ -103,7 +103,8 @@ export function parseVolumeMounts(raw: unknown): VolumeMount[] {
       }
     } else list = raw.split(',').map((item) => parseVolumeFlag(item.trim()));
   }
-  if (!Array.isArray(list)) throw invalid('"volumes" must be a list of {name, path, readOnly}');
+  if (!Array.isArray(list))
+    throw invalid('"volumes" must be a list of {name, path, readOnly} (or of "NAME:/path[:ro]")');
   if (list.length > MAX_VOLUME_MOUNTS)
     throw invalid(`"volumes" has ${list.length} entries; at most ${MAX_VOLUME_MOUNTS}`);
   const mounts = list.map(volumeMountOf).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -122,8 +123,10 @@ export function parseVolumeMounts(raw: unknown): VolumeMount[] {
 }
 
 function volumeMountOf(item: unknown): VolumeMount {
+  // Compose's short form in a list (`- uploads:/data:ro`) as well as the long one.
+  if (typeof item === 'string') item = parseVolumeFlag(item.trim());
   if (typeof item !== 'object' || item === null || Array.isArray(item))
-    throw invalid('each of "volumes" is {name, path, readOnly}');
+    throw invalid('each of "volumes" is {name, path, readOnly} or "NAME:/path[:ro]"');
   const { name, path, readOnly, ...rest } = item as Record<string, unknown>;
   const extra = Object.keys(rest);
   if (extra.length) throw invalid(`unknown volume field(s): ${extra.join(', ')} (use name, path, readOnly)`);

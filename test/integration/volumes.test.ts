@@ -1,4 +1,4 @@
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_VOLUME_UID } from '../../src/volumes/volume-owner.js';
@@ -167,6 +167,34 @@ describe('volumes', { timeout: 300_000 }, () => {
     expect((await control('GET', '/volumes/shared')).json.error.code).toBe('volume_not_found');
     await expect(stat(path.join(t.dataDir, 'volumes', 'shared'))).rejects.toThrow();
     expect((await notes(t.url, 'notes')).error).toBe('ENOENT');
+  });
+
+  it('kiln apply creates the volumes a stack declares and mounts them', async () => {
+    const stack = path.join(work, 'stack');
+    await mkdir(stack, { recursive: true });
+    await rm(path.join(stack, 'counter'), { recursive: true, force: true });
+    await cp(await notesDir(), path.join(stack, 'counter'), { recursive: true });
+    await writeFile(
+      path.join(stack, 'kiln.yaml'),
+      `volumes: [ledger]
+functions:
+  counter:
+    runtime: node
+    volumes: [ledger:/var/lib/ledger]
+`,
+    );
+    const file = path.join(stack, 'kiln.yaml');
+    const diff = await kiln('diff', '-f', file);
+    expect([diff.code, diff.stdout]).toEqual([1, '+ volume ledger\n+ counter\n']);
+    const applied = await kiln('apply', '-f', file);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('volume ledger: created');
+    expect((await notes(t.url, 'counter', '?dir=/var/lib/ledger&write=x')).content).toBe('x\n');
+    expect((await control('GET', '/volumes/ledger')).json).toMatchObject({
+      usedBy: ['counter'],
+      sizeBytes: 2,
+    });
+    expect(await kiln('diff', '-f', file)).toMatchObject({ code: 0, stdout: '' });
   });
 
   it('answers bad names, paths and missing volumes with a 4xx and a code', async () => {

@@ -4,7 +4,7 @@ import type { FunctionRecord } from '../../functions/function-store.js';
 import { GatewayClient, GatewayError } from '../gateway-client.js';
 import { packDir } from '../pack-dir.js';
 import { stackError } from '../stack/stack-file.js';
-import { type LoadedFunction, loadStack, missingSecrets } from '../stack/stack-loader.js';
+import { type LoadedFunction, loadStackFile, missingSecrets, missingVolumes } from '../stack/stack-loader.js';
 import { runInDependencyOrder } from '../stack/stack-order.js';
 import { type CurrentFunction, formatStep, planStack, type StackStep } from '../stack/stack-plan.js';
 
@@ -28,8 +28,11 @@ export function register(program: Command): void {
     .option('-f, --file <file>', 'the stack file', 'kiln.yaml')
     .option('--prune', 'include removals of functions the file does not name')
     .action(async (options: { file: string; prune?: boolean }) => {
-      const { steps } = await plan(options.file, Boolean(options.prune));
-      const lines = steps.map(formatStep).filter((l) => l !== undefined);
+      const { steps, newVolumes } = await plan(options.file, Boolean(options.prune));
+      const lines = [
+        ...newVolumes.map((v) => `+ volume ${v}`),
+        ...steps.map(formatStep).filter((l) => l !== undefined),
+      ];
       for (const line of lines) console.log(line);
       process.exitCode = lines.length ? 1 : 0;
     });
@@ -37,11 +40,13 @@ export function register(program: Command): void {
 
 async function plan(file: string, prune: boolean) {
   // The whole file is checked before the gateway is asked anything.
-  const desired = await loadStack(path.resolve(file));
+  const { functions: desired, volumes } = await loadStackFile(path.resolve(file));
   const client = new GatewayClient();
   const { secrets } = await client.json<{ secrets: { name: string }[] }>('GET', '/secrets');
   const missing = missingSecrets(desired, new Set(secrets.map((s) => s.name)));
   if (missing.length) throw stackError(missing);
+  const existing = await client.json<{ volumes: { name: string }[] }>('GET', '/volumes');
+  const newVolumes = missingVolumes(volumes, new Set(existing.volumes.map((v) => v.name)));
   const { functions } = await client.json<{ functions: { name: string }[] }>('GET', '/functions');
   const current: CurrentFunction[] = await Promise.all(
     functions.map(async ({ name }) => {
@@ -56,11 +61,19 @@ async function plan(file: string, prune: boolean) {
       };
     }),
   );
-  return { desired, client, steps: planStack(desired, current, { prune }) };
+  return { desired, client, newVolumes, steps: planStack(desired, current, { prune }) };
 }
 
 async function apply(file: string, prune: boolean): Promise<number> {
-  const { desired, client, steps } = await plan(file, prune);
+  const { desired, client, newVolumes, steps } = await plan(file, prune);
+  // Volumes first: a deploy naming a missing one is refused. `--prune` never removes one (data).
+  for (const name of newVolumes) {
+    await client.json('POST', '/volumes', {
+      body: JSON.stringify({ name }),
+      headers: { 'content-type': 'application/json' },
+    });
+    console.log(`volume ${name}: created`);
+  }
   const byName = new Map(desired.map((d) => [d.name, d]));
   const outcomes = await runInDependencyOrder(
     steps.map((step) => ({

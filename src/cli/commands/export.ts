@@ -8,6 +8,7 @@ import {
   type KubernetesObject,
   knativeService,
   kubernetesManifests,
+  volumeClaims,
 } from '../../export/kubernetes-manifests.js';
 import { pushedImageOf } from '../../export/pushed-image.js';
 import { FunctionStore, type FunctionVersion } from '../../functions/function-store.js';
@@ -76,10 +77,17 @@ async function exportK8s(name: string | undefined, flags: ExportFlags): Promise<
         : await stackFunctions(flags.file!, functions);
 
   const documents: { name: string; text: string }[] = [];
+  // On stdout a volume two functions mount is claimed once; each file of -o has its own claims.
+  const claimed = new Set<string>();
   for (const { name: fn, version } of selected) {
     const image = await pushedImageOf(images, fn, version, { image: flags.image, registry: flags.registry });
     const input = { spec: version.spec, image, namespace: flags.namespace };
-    const objects: KubernetesObject[] = flags.knative ? [knativeService(input)] : kubernetesManifests(input);
+    const claims = volumeClaims(input).filter((c) => flags.output || !claimed.has(c.metadata.name));
+    for (const c of claims) claimed.add(c.metadata.name);
+    const objects: KubernetesObject[] = [
+      ...claims,
+      ...(flags.knative ? [knativeService(input)] : kubernetesManifests(input)),
+    ];
     documents.push({ name: fn, text: objects.map((o) => stringify(o)).join('---\n') });
   }
   if (!flags.output) {

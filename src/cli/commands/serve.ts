@@ -10,7 +10,7 @@ import { Kiln } from '../../kiln.js';
 import { installTracing } from '../../telemetry/otel-sdk.js';
 import { deployFields } from '../deploy-fields.js';
 import { packDir } from '../pack-dir.js';
-import { loadStack } from '../stack/stack-loader.js';
+import { loadStackFile } from '../stack/stack-loader.js';
 import { stderrLog } from '../stderr-log.js';
 
 export function register(program: Command): void {
@@ -154,7 +154,9 @@ async function deployExamples(kiln: Kiln, dir: string, url: string): Promise<voi
 
 async function deployStackExample(kiln: Kiln, file: string, url: string): Promise<void> {
   try {
-    for (const fn of await loadStack(file)) {
+    const stack = await loadStackFile(file);
+    for (const name of stack.volumes) if (!kiln.volumes.has(name)) await kiln.volumes.create(name);
+    for (const fn of stack.functions) {
       try {
         const result = await kiln.deployer.deploy({ bundle: await packDir(fn.absDir), fields: fn.query });
         stderrLog(

@@ -138,6 +138,53 @@ functions:
     ]);
   });
 
+  it('declares volumes at the top and mounts them per function, long or short form', () => {
+    const { functions, volumes, issues } = parseStack(
+      'kiln.yaml',
+      `volumes: [uploads, cache]
+functions:
+  api:
+    runtime: node
+    volumes:
+      - { name: uploads, path: /data }
+      - cache:/var/cache/app:ro
+`,
+    );
+    expect(issues).toEqual([]);
+    expect(volumes).toEqual(['uploads', 'cache']);
+    expect(functions[0]!.fields.volumes).toEqual([
+      { name: 'uploads', path: '/data' },
+      'cache:/var/cache/app:ro',
+    ]);
+  });
+
+  it('names the line and column of a bad volume name, path or undeclared volume', () => {
+    const { issues } = parseStack(
+      'kiln.yaml',
+      `volumes: [uploads, ../up, uploads]
+functions:
+  a:
+    runtime: node
+    volumes: [{ name: uploads, path: /etc }]
+  b:
+    runtime: node
+    volumes: [elsewhere:/data]
+  c:
+    runtime: node
+    volumes: uploads
+`,
+    );
+    expect(issues.map((i) => `${i.line}:${i.column} ${i.field}`)).toEqual([
+      '1:20 volumes',
+      '1:27 volumes',
+      '5:14 functions.a.volumes',
+      '8:14 functions.b.volumes',
+      '11:14 functions.c.volumes',
+    ]);
+    expect(issues[2]!.message).toMatch(/\/etc/);
+    expect(issues[3]!.message).toMatch(/"elsewhere" not declared/);
+  });
+
   it('takes x- fields, anchors and merge keys (<<) as compose files use them; own fields win', () => {
     const { functions, issues } = parseStack(
       'kiln.yaml',

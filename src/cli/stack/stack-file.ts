@@ -13,6 +13,7 @@ import {
 import { KilnError } from '../../errors.js';
 import { validateAliasName } from '../../functions/function-ref.js';
 import { parseSpec, SPEC_FIELDS, validateName, validateRuntime } from '../../functions/spec.js';
+import { parseVolumeMounts, validateVolumeName } from '../../functions/volume-mounts.js';
 
 /**
  * `kiln.yaml`: many functions and their shared defaults in one file, like a compose file or
@@ -20,12 +21,14 @@ import { parseSpec, SPEC_FIELDS, validateName, validateRuntime } from '../../fun
  *
  *   defaults:              # any spec field; env is merged, the function's names win
  *     memoryMb: 128
+ *   volumes: [uploads]     # named volumes the functions mount; `kiln apply` makes missing ones
  *   functions:
  *     api:                 # the function's name
  *       dir: api           # its directory, relative to this file (default: the name)
  *       runtime: node
  *       handler: index.handler
  *       env: { LOG_LEVEL: info }
+ *       volumes: [{ name: uploads, path: /data }]   # or "uploads:/data[:ro]"
  *
  * Parsing is pure (text in, functions or issues out); every issue names the file, line,
  * column and field, and a stack with any issue is applied not at all.
@@ -53,6 +56,8 @@ export interface StackIssue {
 
 export interface ParsedStack {
   functions: StackFunction[];
+  /** Volumes the file declares (top-level `volumes`), each once: every one a function mounts is here. */
+  volumes: string[];
   issues: StackIssue[];
 }
 
@@ -60,7 +65,7 @@ export interface ParsedStack {
 const OWN_FIELDS = ['dir', 'dependsOn', 'aliases'];
 /** Fields a stack may set per function or in `defaults` (`name` is the key). */
 export const STACK_FIELDS = [...OWN_FIELDS, ...SPEC_FIELDS.filter((f) => f !== 'name')];
-const TOP_LEVEL = ['version', 'defaults', 'functions'];
+const TOP_LEVEL = ['version', 'defaults', 'volumes', 'functions'];
 
 export function parseStack(file: string, text: string): ParsedStack {
   const lines = new LineCounter();
@@ -85,11 +90,11 @@ export function parseStack(file: string, text: string): ParsedStack {
       message: e.message.split('\n')[0]!,
     });
   }
-  if (issues.length) return { functions: [], issues };
+  if (issues.length) return { functions: [], volumes: [], issues };
   const root = doc.contents;
   if (!isMap(root)) {
     at(root as Node, '(file)', 'a stack file is a map with "functions" (and optional "defaults")');
-    return { functions: [], issues };
+    return { functions: [], volumes: [], issues };
   }
   for (const pair of root.items) {
     const key = keyOf(pair);
@@ -97,6 +102,7 @@ export function parseStack(file: string, text: string): ParsedStack {
     if (!TOP_LEVEL.includes(key) && !key.startsWith('x-'))
       at(pair.key as Node, key, `unknown top-level field: use ${TOP_LEVEL.join(', ')} (or x-… for your own)`);
   }
+  const volumes = declaredVolumes(root.get('volumes', true) as Node | undefined, at);
   const defaultsNode = root.get('defaults', true) as Node | undefined;
   let defaults = new Map<string, Pair>();
   if (defaultsNode !== undefined) {
@@ -106,7 +112,7 @@ export function parseStack(file: string, text: string): ParsedStack {
   const functionsNode = root.get('functions', true) as Node | undefined;
   if (!isMap(functionsNode)) {
     at(functionsNode ?? root, 'functions', '"functions" must be a map of function names to their fields');
-    return { functions: [], issues };
+    return { functions: [], volumes: [], issues };
   }
   const functions: StackFunction[] = [];
   const dependsOnAt = new Map<string, Node>();
@@ -164,6 +170,21 @@ export function parseStack(file: string, text: string): ParsedStack {
     const dependsOn = Array.isArray(dependsOnValue) ? (dependsOnValue as string[]) : [];
     const aliasesValue = plainValue(own.get('aliases'));
     const aliases = Array.isArray(aliasesValue) ? (aliasesValue as string[]) : [];
+    const mountsPair = source.get('volumes');
+    if (ok && mountsPair) {
+      // Like compose: a named volume a function mounts is declared at the top of the file.
+      const undeclared = parseVolumeMounts(fields.volumes)
+        .map((m) => m.name)
+        .filter((n) => !volumes.includes(n));
+      if (undeclared.length) {
+        at(
+          mountsPair.pair.value as Node,
+          mountsPair.field,
+          `volume(s) ${undeclared.map((n) => `"${n}"`).join(', ')} not declared: list them under the top-level "volumes"`,
+        );
+        ok = false;
+      }
+    }
     if (ok && fields.runtime !== undefined) {
       // The whole spec, for rules across fields (minInstances ≤ maxInstances).
       try {
@@ -204,7 +225,31 @@ export function parseStack(file: string, text: string): ParsedStack {
     seen.add(key);
     return true;
   });
-  return { functions, issues: unique };
+  return { functions, volumes, issues: unique };
+}
+
+/** The top-level `volumes`: a list of volume names, each once. */
+function declaredVolumes(
+  node: Node | undefined,
+  at: (node: Node | null | undefined, field: string, message: string) => void,
+): string[] {
+  if (node === undefined) return [];
+  if (!isSeq(node)) {
+    at(node, 'volumes', '"volumes" must be a list of volume names (kiln apply creates missing ones)');
+    return [];
+  }
+  const names: string[] = [];
+  for (const item of node.items as Node[]) {
+    const value = isScalar(item) ? item.value : undefined;
+    try {
+      const name = validateVolumeName(value);
+      if (names.includes(name)) at(item, 'volumes', `volume "${name}" is listed twice`);
+      else names.push(name);
+    } catch (err) {
+      at(item, 'volumes', (err as Error).message);
+    }
+  }
+  return names;
 }
 
 /**

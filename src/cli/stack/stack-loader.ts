@@ -19,13 +19,24 @@ export interface LoadedFunction extends StackFunction {
   sourceDigest: string;
 }
 
+/** A whole stack: its functions, ready to compare and deploy, and the volumes it declares. */
+export interface LoadedStack {
+  functions: LoadedFunction[];
+  volumes: string[];
+}
+
+/** The functions of a stack file (`loadStackFile`), for callers that need no volumes. */
+export async function loadStack(file: string): Promise<LoadedFunction[]> {
+  return (await loadStackFile(file)).functions;
+}
+
 /**
  * Read and check a whole stack file before anything is applied: the YAML and every field
  * (`parseStack`), then each function's dir, its runtime (detected from the files when
  * unsaid) and the spec the gateway would make of it with the dir's own `kiln.json`.
  * Any issue throws `invalid_stack` listing them all.
  */
-export async function loadStack(file: string): Promise<LoadedFunction[]> {
+export async function loadStackFile(file: string): Promise<LoadedStack> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -33,7 +44,7 @@ export async function loadStack(file: string): Promise<LoadedFunction[]> {
     throw new KilnError('not_found', `no stack file ${file} (kiln apply -f FILE)`);
   }
   const shown = path.relative(process.cwd(), file) || file;
-  const { functions, issues } = parseStack(shown, text);
+  const { functions, volumes, issues } = parseStack(shown, text);
   const loaded: LoadedFunction[] = [];
   for (const fn of functions) {
     const issue = (message: string): StackIssue => ({
@@ -70,7 +81,12 @@ export async function loadStack(file: string): Promise<LoadedFunction[]> {
     }
   }
   if (issues.length) throw stackError(issues);
-  return loaded;
+  return { functions: loaded, volumes };
+}
+
+/** Volumes the stack declares that the gateway lacks: `kiln apply` creates them before any deploy. */
+export function missingVolumes(declared: readonly string[], existing: ReadonlySet<string>): string[] {
+  return declared.filter((v) => !existing.has(v));
 }
 
 /**
