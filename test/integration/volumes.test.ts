@@ -109,7 +109,12 @@ describe('volumes', { timeout: 300_000 }, () => {
     expect([log.uid, log.gid]).toEqual([DEFAULT_VOLUME_UID, DEFAULT_VOLUME_UID]);
 
     // A config update is a new version with new instances; a redeploy of the files too.
-    expect((await kiln('update', 'notes', '--env', 'V=2')).code).toBe(0);
+    // A redeploy of changed files (through the CLI's --volume) is a new version with new instances.
+    const dir = await notesDir();
+    await writeFile(path.join(dir, 'version.txt'), '2');
+    const redeployed = await kiln('deploy', dir, '-n', 'notes', '--volume', 'shared:/data');
+    expect(redeployed.code, redeployed.stderr).toBe(0);
+    expect(redeployed.stdout).toContain('version 2');
     expect((await notes(t.url, 'notes', '?write=three')).content).toBe('one\ntwo\nthree\n');
     const info = await control('GET', '/volumes/shared');
     expect(info.json).toMatchObject({ name: 'shared', usedBy: ['notes'], sizeBytes: 14 });
@@ -195,6 +200,31 @@ functions:
       sizeBytes: 2,
     });
     expect(await kiln('diff', '-f', file)).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('are refused under an OCI runtime that cannot idmap mounts (runc 1.1), before any build', async () => {
+    const before = process.env.KILN_OCI_RUNTIME;
+    process.env.KILN_OCI_RUNTIME = 'runc';
+    let r: TestGateway | undefined;
+    try {
+      r = await startTestGateway();
+    } finally {
+      if (before === undefined) delete process.env.KILN_OCI_RUNTIME;
+      else process.env.KILN_OCI_RUNTIME = before;
+    }
+    try {
+      expect(r.kiln.runtime.driver.name).toBe('runc');
+      await r.kiln.volumes.create('data');
+      const res = await deployDir(r.url, await notesDir(), {
+        name: 'n',
+        runtime: 'node',
+        volumes: 'data:/data',
+      });
+      expect([res.status, res.body.error?.code]).toEqual([422, 'volumes_unsupported']);
+      expect(res.body.error?.message).toContain('crun');
+    } finally {
+      await r.close();
+    }
   });
 
   it('answers bad names, paths and missing volumes with a 4xx and a code', async () => {
