@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { packDir } from '../src/cli/pack-dir.js';
+import { packDir } from '../src/build/pack-dir.js';
 import { DataDir } from '../src/data-dir.js';
 import { type RunningGateway, startGateway } from '../src/gateway/server.js';
 import { markImages } from '../src/image/garbage-collection.js';
@@ -173,4 +173,12 @@ export async function controlCall(
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, json: await res.json() };
+}
+
+/** How many versions each function has, by name (`GET /functions`). */
+export async function versionCounts(url: string): Promise<Record<string, number>> {
+  const { functions } = (await (await fetch(`${url}/functions`)).json()) as {
+    functions: { name: string; versions: number }[];
+  };
+  return Object.fromEntries(functions.map((f) => [f.name, f.versions]));
 }

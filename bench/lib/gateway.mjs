@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool } from 'undici';
-import { packDir } from '../../dist/cli/pack-dir.js';
+import { packDir } from '../../dist/build/pack-dir.js';
 import { DataDir } from '../../dist/data-dir.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');

@@ -6,7 +6,7 @@ import { gate } from '../../test/fakes/fake-launcher.js';
 import { HostProcessSandbox } from '../../test/fakes/host-sandbox.js';
 import { rawTarGz } from '../../test/tar-builder.js';
 import type { BaseImages, BuilderImage } from '../build/base-images.js';
-import { packDir } from '../cli/pack-dir.js';
+import { packDir } from '../build/pack-dir.js';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import { FunctionStore } from '../functions/function-store.js';

@@ -2,9 +2,9 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateKubernetesObject as validate } from '../../test/kubernetes-schemas.js';
-import { loadStack } from '../cli/stack/stack-loader.js';
 import { readKilnJson } from '../deploy/deployer.js';
 import { parseSpec } from '../functions/spec.js';
+import { loadStack } from '../stack/stack-loader.js';
 import {
   knativeService,
   kubernetesManifests,

@@ -14,6 +14,7 @@ import * as logs from './routes/logs.js';
 import * as metrics from './routes/metrics.js';
 import type { RouteContext } from './routes/route-context.js';
 import * as secrets from './routes/secrets.js';
+import * as stacks from './routes/stacks.js';
 import * as system from './routes/system.js';
 import * as versions from './routes/versions.js';
 import * as volumes from './routes/volumes.js';
@@ -52,6 +53,7 @@ const ROUTES: { register(context: RouteContext): void }[] = [
   asyncRoutes,
   metrics,
   lambdaInvoke,
+  stacks,
 ];
 
 /**

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { packDir } from '../../src/cli/pack-dir.js';
+import { packDir } from '../../src/build/pack-dir.js';
 import { DataDir } from '../../src/data-dir.js';
 import { ROOT, TEST_CACHE } from '../harness.js';
 

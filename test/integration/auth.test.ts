@@ -88,7 +88,7 @@ describe('invoke', () => {
         headers: { 'content-type': 'application/gzip', ...bearer(token) },
         body: deployBody,
       });
-    const deployBody = (await import('../../src/cli/pack-dir.js').then((m) =>
+    const deployBody = (await import('../../src/build/pack-dir.js').then((m) =>
       m.packDir(path.join(EXAMPLES, 'hello-node')),
     )) as unknown as BodyInit;
     expect((await deploy({ name: 'pub', runtime: 'node' })).status).toBe(201);

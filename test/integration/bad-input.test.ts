@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packDir } from '../../src/cli/pack-dir.js';
+import { packDir } from '../../src/build/pack-dir.js';
 import {
   deployBytes,
   deployDir,

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { EXAMPLES, startTestGateway, type TestGateway } from '../harness.js';
+import { EXAMPLES, startTestGateway, type TestGateway, versionCounts } from '../harness.js';
 import { runKiln } from '../kiln-cli.js';
 
 const STACK = `defaults:
@@ -30,12 +30,7 @@ describe('kiln apply, diff and --prune', { timeout: 300_000 }, () => {
   /** The built CLI, run in the stack's dir; never throws. */
   const kiln = (...args: string[]) => runKiln(t.url, args, { cwd: dir });
 
-  const versions = async () => {
-    const { functions } = (await (await fetch(`${t.url}/functions`)).json()) as {
-      functions: { name: string; versions: number }[];
-    };
-    return Object.fromEntries(functions.map((f) => [f.name, f.versions]));
-  };
+  const versions = () => versionCounts(t.url);
 
   beforeAll(async () => {
     t = await startTestGateway();

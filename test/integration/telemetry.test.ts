@@ -7,7 +7,7 @@ import {
   type PromMetrics,
 } from 'prom2javascript';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { packDir } from '../../src/cli/pack-dir.js';
+import { packDir } from '../../src/build/pack-dir.js';
 import { type InstalledTracing, installTracing } from '../../src/telemetry/otel-sdk.js';
 import { tracingEnabled } from '../../src/telemetry/tracing.js';
 import { deployDir, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';

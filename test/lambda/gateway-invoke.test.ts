@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packDir } from '../../src/cli/pack-dir.js';
+import { packDir } from '../../src/build/pack-dir.js';
 import { findOnPath } from '../../src/find-on-path.js';
 import { deployDir, ROOT, startTestGateway, type TestGateway } from '../harness.js';
 

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
+import { packDir } from '../../build/pack-dir.js';
 import { pathExists } from '../../disk.js';
 import { KilnError } from '../../errors.js';
+import { deployFields } from '../../functions/deploy-fields.js';
 import { parseVolumeFlag } from '../../functions/volume-mounts.js';
 import { LANGUAGE_NAMES, LANGUAGES } from '../../languages/registry.js';
-import { deployFields } from '../deploy-fields.js';
 import { GatewayClient } from '../gateway-client.js';
-import { packDir } from '../pack-dir.js';
 import { repeatable } from '../repeatable.js';
 
 interface DeployOptions {

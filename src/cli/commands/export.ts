@@ -12,9 +12,9 @@ import {
 } from '../../export/kubernetes-manifests.js';
 import { pushedImageOf } from '../../export/pushed-image.js';
 import { FunctionStore, type FunctionVersion } from '../../functions/function-store.js';
+import { currentOf, loadStack } from '../../stack/stack-loader.js';
+import { planStack } from '../../stack/stack-plan.js';
 import { openLocalImages } from '../local-images.js';
-import { loadStack } from '../stack/stack-loader.js';
-import { type CurrentFunction, planStack } from '../stack/stack-plan.js';
 
 interface ExportFlags {
   all?: boolean;
@@ -116,16 +116,7 @@ function allFunctions(functions: FunctionStore): Selected[] {
  */
 async function stackFunctions(file: string, functions: FunctionStore): Promise<Selected[]> {
   const desired = await loadStack(path.resolve(file));
-  const current: CurrentFunction[] = functions.list().map((r) => {
-    const active = functions.version(r, r.activeVersion);
-    return {
-      name: r.name,
-      spec: active.spec,
-      sourceDigest: active.sourceDigest,
-      activeVersion: r.activeVersion,
-    };
-  });
-  const behind = planStack(desired, current, { prune: false }).flatMap((step) =>
+  const behind = planStack(desired, functions.list().map(currentOf), { prune: false }).flatMap((step) =>
     step.kind === 'create'
       ? [`${step.name} is not deployed`]
       : step.kind === 'update' && step.redeploy

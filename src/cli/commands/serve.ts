@@ -3,14 +3,14 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { chooseTokenSource } from '../../auth/bind-policy.js';
 import { loadOrCreateToken } from '../../auth/token-file.js';
+import { packDir } from '../../build/pack-dir.js';
 import { pathExists } from '../../disk.js';
 import { KilnError } from '../../errors.js';
+import { deployFields } from '../../functions/deploy-fields.js';
 import { startGateway } from '../../gateway/server.js';
 import { Kiln } from '../../kiln.js';
+import { loadStackFile } from '../../stack/stack-loader.js';
 import { installTracing } from '../../telemetry/otel-sdk.js';
-import { deployFields } from '../deploy-fields.js';
-import { packDir } from '../pack-dir.js';
-import { loadStackFile } from '../stack/stack-loader.js';
 import { stderrLog } from '../stderr-log.js';
 
 export function register(program: Command): void {

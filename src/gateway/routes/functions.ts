@@ -1,8 +1,7 @@
-import type { DeployResult } from '../../deploy/deployer.js';
-import { errorAnswer } from '../../errors.js';
 import type { FunctionRecord } from '../../functions/function-store.js';
 import { inspectFunction } from '../../inspect/function-inspection.js';
 import { readDeployRequest, readImageDeploy } from '../deploy-input.js';
+import { tracedDeploy } from '../traced-deploy.js';
 import type { RouteContext } from './route-context.js';
 
 function summary(record: FunctionRecord) {
@@ -24,33 +23,17 @@ function summary(record: FunctionRecord) {
 export function register({ app, kiln, control, maxDeployBytes }: RouteContext): void {
   app.post('/functions', control, async (c) => {
     const nameHint = c.req.query('name') ?? c.req.header('x-kiln-name');
-    const deploy = kiln.telemetry.deploy(c.req.header(), nameHint);
-    let result: DeployResult;
-    try {
+    const { result, serverTiming } = await tracedDeploy(kiln, c.req.header(), nameHint, async (phases) => {
       // A JSON body names a pushed image (`{"image": REF, ...spec fields}`); anything else
       // is a bundle, streamed into the deployer, which caps it (deploy-input.ts).
       const image = await readImageDeploy(c);
       if (image) {
-        result = await kiln.deployer.deployImage(image.image, image.fields, {
-          insecure: image.insecure,
-          phases: deploy.phases,
-        });
-      } else {
-        const request = await readDeployRequest(c, maxDeployBytes);
-        result = await kiln.deployer.deploy({ ...request, phases: deploy.phases });
+        return kiln.deployer.deployImage(image.image, image.fields, { insecure: image.insecure, phases });
       }
-    } catch (err) {
-      const answer = errorAnswer(err);
-      deploy.failed(answer.status, answer.body.error.code);
-      throw err;
-    }
-    deploy.succeeded({
-      function: result.record.name,
-      version: result.version.version,
-      runtime: result.record.runtime,
-      layerReused: result.layerReused,
+      const request = await readDeployRequest(c, maxDeployBytes);
+      return kiln.deployer.deploy({ ...request, phases });
     });
-    c.header('server-timing', deploy.phases.serverTiming());
+    c.header('server-timing', serverTiming);
     return c.json(
       {
         function: summary(result.record),

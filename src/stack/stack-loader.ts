@@ -1,12 +1,14 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { sourceDigest } from '../../build/source-digest.js';
-import { readKilnJson } from '../../deploy/deployer.js';
-import { KilnError } from '../../errors.js';
-import { type FunctionSpec, parseSpec } from '../../functions/spec.js';
-import { deployFields } from '../deploy-fields.js';
-import { isPacked } from '../pack-dir.js';
+import { isPacked } from '../build/pack-dir.js';
+import { sourceDigest } from '../build/source-digest.js';
+import { readKilnJson } from '../deploy/deployer.js';
+import { KilnError } from '../errors.js';
+import { deployFields } from '../functions/deploy-fields.js';
+import type { FunctionRecord } from '../functions/function-store.js';
+import { type FunctionSpec, parseSpec } from '../functions/spec.js';
 import { parseStack, type StackFunction, type StackIssue, stackError } from './stack-file.js';
+import { type CurrentFunction, formatStep, planStack, type StackStep } from './stack-plan.js';
 
 /** A stack function ready to compare and deploy: its dir, the deploy's fields, its spec and source digest. */
 export interface LoadedFunction extends StackFunction {
@@ -30,20 +32,27 @@ export async function loadStack(file: string): Promise<LoadedFunction[]> {
   return (await loadStackFile(file)).functions;
 }
 
+export interface LoadOptions {
+  /** The file's name in messages (default: relative to the working dir). */
+  shownAs?: string;
+  /** A dir every function's dir must be inside (a stack the gateway received: its bundle). */
+  within?: string;
+}
+
 /**
  * Read and check a whole stack file before anything is applied: the YAML and every field
  * (`parseStack`), then each function's dir, its runtime (detected from the files when
  * unsaid) and the spec the gateway would make of it with the dir's own `kiln.json`.
  * Any issue throws `invalid_stack` listing them all.
  */
-export async function loadStackFile(file: string): Promise<LoadedStack> {
+export async function loadStackFile(file: string, options: LoadOptions = {}): Promise<LoadedStack> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new KilnError('not_found', `no stack file ${file} (kiln apply -f FILE)`);
+    throw new KilnError('not_found', `no stack file ${options.shownAs ?? file} (kiln apply -f FILE)`);
   }
-  const shown = path.relative(process.cwd(), file) || file;
+  const shown = options.shownAs ?? (path.relative(process.cwd(), file) || file);
   const { functions, volumes, issues } = parseStack(shown, text);
   const loaded: LoadedFunction[] = [];
   for (const fn of functions) {
@@ -55,6 +64,11 @@ export async function loadStackFile(file: string): Promise<LoadedStack> {
       message,
     });
     const absDir = path.resolve(path.dirname(file), fn.dir);
+    const inside = options.within === undefined ? '' : path.relative(options.within, absDir);
+    if (inside.startsWith('..') || path.isAbsolute(inside)) {
+      issues.push(issue(`dir "${fn.dir}" is outside the stack's directory`));
+      continue;
+    }
     const st = await stat(absDir).catch(() => undefined);
     if (!st?.isDirectory()) {
       issues.push(issue(`dir "${fn.dir}" is not a directory (relative to the stack file)`));
@@ -108,4 +122,52 @@ export function missingSecrets(functions: LoadedFunction[], existing: ReadonlySe
       });
   }
   return issues;
+}
+
+/** What a plan is made against: the gateway's secrets and volumes (names) and its functions. */
+export interface GatewayState {
+  secrets: ReadonlySet<string>;
+  volumes: ReadonlySet<string>;
+  functions: FunctionRecord[];
+}
+
+/** What applying a stack will do: volumes to create first, then a step per function. */
+export interface StackPlan {
+  newVolumes: string[];
+  steps: StackStep[];
+}
+
+/**
+ * The plan of a loaded stack against the gateway's state: the secrets checked first (issues
+ * throw `invalid_stack`, nothing applied), the volumes it declares and the gateway lacks, then
+ * `planStack` over each function's active version. The CLI reads that state over HTTP, the
+ * gateway from its stores.
+ */
+export function planAgainst(stack: LoadedStack, state: GatewayState, options: { prune: boolean }): StackPlan {
+  const missing = missingSecrets(stack.functions, state.secrets);
+  if (missing.length) throw stackError(missing);
+  return {
+    newVolumes: missingVolumes(stack.volumes, state.volumes),
+    steps: planStack(stack.functions, state.functions.map(currentOf), options),
+  };
+}
+
+/** A plan as `kiln diff` prints it: `+ volume NAME`, then `formatStep`'s lines. */
+export function planLines(plan: StackPlan): string[] {
+  return [
+    ...plan.newVolumes.map((v) => `+ volume ${v}`),
+    ...plan.steps.map(formatStep).filter((l) => l !== undefined),
+  ];
+}
+
+/** A function as `planStack` compares it: its active version's spec and source digest, its aliases. */
+export function currentOf(record: FunctionRecord): CurrentFunction {
+  const active = record.versions.find((v) => v.version === record.activeVersion)!;
+  return {
+    name: record.name,
+    spec: active.spec,
+    sourceDigest: active.sourceDigest,
+    activeVersion: record.activeVersion,
+    aliases: record.aliases,
+  };
 }

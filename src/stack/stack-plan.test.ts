@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../functions/spec.js';
+import { parseSpec } from '../functions/spec.js';
 import { type CurrentFunction, formatStep, planStack } from './stack-plan.js';
 
 const spec = (extra: Record<string, unknown> = {}) => parseSpec({ name: 'a', runtime: 'node', ...extra });

@@ -1,4 +1,4 @@
-import type { FunctionSpec } from '../../functions/spec.js';
+import type { FunctionSpec } from '../functions/spec.js';
 
 /** A function as the stack file wants it. */
 export interface DesiredFunction {

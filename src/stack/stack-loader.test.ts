@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../functions/spec.js';
+import { parseSpec } from '../functions/spec.js';
 import { type LoadedFunction, missingSecrets } from './stack-loader.js';
 
 const fn = (name: string, line: number, secrets?: string[]): LoadedFunction => ({

@@ -10,10 +10,10 @@ import {
   parseDocument,
   type YAMLMap,
 } from 'yaml';
-import { KilnError } from '../../errors.js';
-import { validateAliasName } from '../../functions/function-ref.js';
-import { parseSpec, SPEC_FIELDS, validateName, validateRuntime } from '../../functions/spec.js';
-import { parseVolumeMounts, validateVolumeName } from '../../functions/volume-mounts.js';
+import { KilnError } from '../errors.js';
+import { validateAliasName } from '../functions/function-ref.js';
+import { parseSpec, SPEC_FIELDS, validateName, validateRuntime } from '../functions/spec.js';
+import { parseVolumeMounts, validateVolumeName } from '../functions/volume-mounts.js';
 
 /**
  * `kiln.yaml`: many functions and their shared defaults in one file, like a compose file or
