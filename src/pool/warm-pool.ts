@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { Container } from '../runtime/container.js';
-import type { ExecResult } from '../runtime/oci/driver.js';
+import type { ExecOptions, ExecResult } from '../runtime/oci/driver.js';
 import type { ContainerLauncher } from './container-launcher.js';
 import { FunctionQueue } from './function-queue.js';
 import { Instance, type InstanceState, type StartKind } from './instance.js';
@@ -311,7 +311,23 @@ export class WarmPool {
    * cgroup and namespaces. It holds the instance like a request does: a frozen one is thawed
    * first, and it is neither frozen nor reaped while the command runs.
    */
-  async exec(id: string, args: string[], timeoutMs?: number): Promise<ExecResult> {
+  async exec(
+    id: string,
+    args: string[],
+    options: Pick<ExecOptions, 'timeoutMs' | 'onOutput' | 'signal'> = {},
+  ): Promise<ExecResult> {
+    const instance = this.execTarget(id);
+    this.claim(instance);
+    try {
+      await instance.thawing;
+      return await instance.container.exec(args, options);
+    } finally {
+      this.release(instance, 'ok');
+    }
+  }
+
+  /** The instance `kiln exec` may run a command in now: 404 when there is none, 409 when it is not serving. */
+  execTarget(id: string): Instance {
     const instance = this.instances.get(id);
     if (!instance) throw new KilnError('instance_not_found', `no instance ${id} (kiln ps lists them)`, 404);
     if (!['idle', 'frozen', 'busy'].includes(instance.state)) {
@@ -321,13 +337,7 @@ export class WarmPool {
         409,
       );
     }
-    this.claim(instance);
-    try {
-      await instance.thawing;
-      return await instance.container.exec(args, { timeoutMs });
-    } finally {
-      this.release(instance, 'ok');
-    }
+    return instance;
   }
 
   /** Requests waiting for a queue slot, by function (`kiln_queue_depth`). */

@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployDir, ROOT, startTestGateway, type TestGateway } from '../harness.js';
-import { runKiln } from '../kiln-cli.js';
+import { KILN_CLI, runKiln } from '../kiln-cli.js';
 
 /**
  * `kiln exec` and the CLI's feel (issue 12) through a real gateway and containers: a command
@@ -76,6 +77,73 @@ describe('kiln exec', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_command');
   });
+
+  it('streams output as the command writes it, and exits with its code', async () => {
+    expect(await (await fetch(`${t.url}/fn/sh/`)).text()).toBe('up');
+    const [instance] = (JSON.parse((await kiln('ps', '--json')).stdout) as Ps).instances.filter(
+      (i) => i.function === 'sh',
+    );
+    if (!instance) throw new Error('no instance of sh');
+    // It prints, then waits for a file only the test makes, then prints again: the first
+    // lines can only reach the CLI before the command ends if they are streamed.
+    const script =
+      'echo first; echo warn >&2; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo second; exit 3';
+    const child = spawn(process.execPath, [KILN_CLI, 'exec', instance.id, '--', 'sh', '-c', script], {
+      env: { PATH: process.env.PATH, KILN_URL: t.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => stdout, { timeout: 20_000 }).toBe('first\n');
+      await expect.poll(() => stderr, { timeout: 20_000 }).toBe('warn\n');
+      expect(child.exitCode).toBeNull();
+      const go = await fetch(`${t.url}/instances/${instance.id}/exec`, {
+        method: 'POST',
+        body: JSON.stringify({ cmd: ['touch', '/tmp/go'] }),
+      });
+      expect(((await go.json()) as { exitCode: number }).exitCode).toBe(0);
+      expect(await exited).toBe(3);
+      expect(stdout).toBe('first\nsecond\n');
+    } finally {
+      child.kill();
+    }
+    // The API's stream: NDJSON lines, the exit last; an unknown instance is a plain 404 first.
+    const res = await fetch(`${t.url}/instances/${instance.id}/exec?stream=1`, {
+      method: 'POST',
+      body: JSON.stringify({ cmd: ['sh', '-c', 'echo a; echo b >&2'] }),
+    });
+    expect(res.headers.get('content-type')).toContain('application/x-ndjson');
+    const events = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.at(-1)).toEqual({ exitCode: 0, signal: null });
+    expect(
+      events
+        .filter((e) => e.stdout)
+        .map((e) => e.stdout)
+        .join(''),
+    ).toBe('a\n');
+    expect(
+      events
+        .filter((e) => e.stderr)
+        .map((e) => e.stderr)
+        .join(''),
+    ).toBe('b\n');
+    const missing = await fetch(`${t.url}/instances/knope/exec?stream=1`, {
+      method: 'POST',
+      body: JSON.stringify({ cmd: ['true'] }),
+    });
+    expect(missing.status).toBe(404);
+  }, 60_000);
 });
 
 describe('the CLI and the API feel', () => {

@@ -2,8 +2,9 @@ import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import type { StemCellInfo } from '../../pool/stem-cells.js';
 import type { InstanceInfo } from '../../pool/warm-pool.js';
-import { GatewayClient } from '../gateway-client.js';
+import { GatewayClient, GatewayError } from '../gateway-client.js';
 import { statsBetween } from '../instance-stats.js';
+import { ndjsonLines } from '../ndjson-lines.js';
 import { printJson } from '../output.js';
 import { formatBytes, formatDuration, formatTable } from '../table.js';
 
@@ -35,27 +36,54 @@ async function exec(
   command: string[],
   options: { timeout?: string; json?: boolean },
 ): Promise<void> {
-  const result = await new GatewayClient().json<{
-    exitCode: number | null;
-    signal: string | null;
-    stdout: string;
-    stderr: string;
-  }>('POST', `/instances/${encodeURIComponent(id)}/exec`, {
-    body: JSON.stringify({
-      cmd: command,
-      timeoutMs: options.timeout === undefined ? undefined : Number(options.timeout),
-    }),
-    headers: { 'content-type': 'application/json' },
+  const client = new GatewayClient();
+  const body = JSON.stringify({
+    cmd: command,
+    timeoutMs: options.timeout === undefined ? undefined : Number(options.timeout),
   });
-  if (options.json) printJson(result);
-  else {
-    process.stdout.write(result.stdout);
-    process.stderr.write(result.stderr);
+  const headers = { 'content-type': 'application/json' };
+  const path = `/instances/${encodeURIComponent(id)}/exec`;
+  let result: ExecAnswer;
+  if (options.json) {
+    result = await client.json<ExecAnswer>('POST', path, { body, headers });
+    printJson(result);
+  } else {
+    // Streamed: output is printed as the command writes it.
+    const res = await client.request('POST', `${path}?stream=1`, { body, headers });
+    if (!res.ok || !res.body) await client.fail(res);
+    let ended: ExecAnswer | undefined;
+    for await (const line of ndjsonLines(res.body as AsyncIterable<Uint8Array>)) {
+      const event = JSON.parse(line) as ExecEvent;
+      if (event.stdout !== undefined) process.stdout.write(event.stdout);
+      else if (event.stderr !== undefined) process.stderr.write(event.stderr);
+      else if (event.error) throw new GatewayError(500, event.error.code, event.error.message);
+      else if ('exitCode' in event)
+        ended = { exitCode: event.exitCode ?? null, signal: event.signal ?? null, stdout: '', stderr: '' };
+    }
+    if (!ended)
+      throw new GatewayError(0, 'exec_stream_cut', 'the gateway closed the stream before the command ended');
+    result = ended;
   }
   // As a shell reports it: the command's code, or 128 + the signal's number.
   process.exitCode =
     result.exitCode ??
     128 + (result.signal ? (osConstants.signals[result.signal as NodeJS.Signals] ?? 9) : 9);
+}
+
+interface ExecAnswer {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** One line of a streamed exec (`POST /instances/:id/exec?stream=1`). */
+interface ExecEvent {
+  stdout?: string;
+  stderr?: string;
+  exitCode?: number | null;
+  signal?: string | null;
+  error?: { code: string; message: string };
 }
 
 async function ps(options: { json?: boolean }): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { LogRecord } from '../../logs/log-store.js';
 import { GatewayClient } from '../gateway-client.js';
+import { ndjsonLines } from '../ndjson-lines.js';
 
 interface LogsOptions {
   follow?: boolean;
@@ -42,11 +43,5 @@ async function logs(name: string, options: LogsOptions): Promise<void> {
     const record = JSON.parse(text) as LogRecord;
     process.stdout.write(options.timestamps ? `${record.time} ${record.line}\n` : `${record.line}\n`);
   };
-  let partial = '';
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    const lines = (partial + Buffer.from(chunk).toString('utf8')).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) print(line);
-  }
-  print(partial);
+  for await (const line of ndjsonLines(res.body as AsyncIterable<Uint8Array>)) print(line);
 }

@@ -90,18 +90,52 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
     for (const entry of options.env ?? []) flags.push('--env', entry);
     // Pipes are right here, unlike for `run`: exec waits for its command anyway. A command
     // that leaves a background child holding stdout keeps the pipe open until the timeout.
-    return new Promise((resolve) => {
-      execFile(
-        this.binary,
-        this.args('exec', ...flags, id, ...args),
-        { timeout: options.timeoutMs ?? 30_000, maxBuffer: EXEC_MAX_OUTPUT, killSignal: 'SIGKILL' },
-        (err, stdout, stderr) => {
-          const failure = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
-          const code = failure ? (typeof failure.code === 'number' ? failure.code : null) : 0;
-          resolve({ code, signal: failure?.signal ?? null, stdout, stderr });
-        },
-      );
+    const child = spawn(this.binary, this.args('exec', ...flags, id, ...args), {
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const collected = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    let bytes = 0;
+    let cutOff = false;
+    const kill = () => child.kill('SIGKILL');
+    for (const name of ['stdout', 'stderr'] as const) {
+      const pipe = child[name];
+      pipe.on('data', (chunk: Buffer) => {
+        if (options.onOutput) {
+          const held = options.onOutput(name, chunk);
+          if (held) {
+            pipe.pause();
+            void held.then(
+              () => pipe.resume(),
+              () => kill(),
+            );
+          }
+          return;
+        }
+        bytes += chunk.length;
+        // Buffered output is for people, not bulk data: past the cap the command is killed.
+        if (bytes > EXEC_MAX_OUTPUT) {
+          cutOff = true;
+          kill();
+          return;
+        }
+        collected[name].push(chunk);
+      });
+    }
+    const timer = setTimeout(kill, options.timeoutMs ?? 30_000);
+    if (options.signal?.aborted) kill();
+    options.signal?.addEventListener('abort', kill, { once: true });
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('close', (code, signal) => resolve({ code, signal }));
+      child.once('error', () => resolve({ code: null, signal: 'SIGKILL' }));
+    });
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', kill);
+    return {
+      code: exit.code,
+      signal: cutOff ? 'SIGKILL' : exit.signal,
+      stdout: Buffer.concat(collected.stdout).toString('utf8'),
+      stderr: Buffer.concat(collected.stderr).toString('utf8'),
+    };
   }
 
   async kill(id: string, signal = 'KILL'): Promise<void> {

@@ -116,6 +116,14 @@ export interface ExecOptions {
   cwd?: string;
   /** Kill the command after this long (default 30 s). */
   timeoutMs?: number;
+  /**
+   * Output as the command writes it (`kiln exec` streams it); then the result's `stdout` and
+   * `stderr` are empty. While a returned promise is pending, that stream's pipe is not read
+   * (the command blocks on a full pipe: a slow reader slows it instead of filling memory).
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void | Promise<void>;
+  /** Kill the command when this aborts (the client went away). */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
