@@ -75,3 +75,54 @@ it('kill -9 while a build runs, then a restart: no debris, and the previous vers
   };
   expect(record.versions).toHaveLength(1);
 });
+
+it('kill -9 with a call socket open, then a restart: the socket is gone, and calls work again', async () => {
+  const caller = path.join(gateway.dataDir, '..', `${path.basename(gateway.dataDir)}-caller`);
+  await mkdir(caller, { recursive: true });
+  try {
+    await writeFile(
+      path.join(caller, 'index.mjs'),
+      `import http from 'node:http';
+export default { fetch: () => new Promise((resolve, reject) => {
+  const req = http.request({ socketPath: process.env.KILN_GATEWAY_SOCKET, path: '/fn/callee/?name=caller' }, (res) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (c) => (text += c));
+    res.on('end', () => resolve(new Response(res.statusCode + ' ' + text)));
+  });
+  req.on('error', reject);
+  req.end();
+}) };\n`,
+    );
+    expect((await gateway.deploy(path.join(EXAMPLES, 'hello-python'), { name: 'callee' })).status).toBe(201);
+    expect((await gateway.deploy(caller, { name: 'caller', runtime: 'node', calls: 'callee' })).status).toBe(
+      201,
+    );
+    const before = await fetch(`${gateway.url}/fn/caller/`);
+    expect(await before.text()).toMatch(/^200 .*caller/);
+    const instances = path.join(gateway.dataDir, 'instances');
+    const sockets = async () => {
+      const found: string[] = [];
+      for (const id of await readdir(instances)) {
+        if (existsSync(path.join(instances, id, 'calls', 'gateway.sock'))) found.push(id);
+      }
+      return found;
+    };
+    const left = await sockets();
+    expect(left).toHaveLength(1);
+
+    await gateway.kill9();
+    // The dead gateway's socket file stays, with nobody listening on it.
+    expect(await sockets()).toEqual(left);
+
+    await gateway.launch();
+    expect((await readdir(instances)).filter((n) => left.includes(n))).toEqual([]);
+    const after = await fetch(`${gateway.url}/fn/caller/`);
+    expect(await after.text()).toMatch(/^200 .*caller/);
+    const now = await sockets();
+    expect(now).toHaveLength(1);
+    expect(now).not.toEqual(left);
+  } finally {
+    await rm(caller, { recursive: true, force: true });
+  }
+});
