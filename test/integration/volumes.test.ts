@@ -145,6 +145,32 @@ describe('volumes', { timeout: 300_000 }, () => {
     expect((await kiln('system', 'df')).stdout).toMatch(/volumes\s+1\s+19 B/);
   });
 
+  it('serves two instances at once, each another uid, both writing the same file as their own', async () => {
+    expect((await kiln('update', 'notes', '--min', '2')).code).toBe(0);
+    await expect
+      .poll(
+        async () =>
+          (await t.kiln.pool.list()).filter((i) => i.function === 'notes' && i.version === 3).length,
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBe(2);
+    const ids = (await t.kiln.pool.list())
+      .filter((i) => i.function === 'notes' && i.version === 3)
+      .map((i) => i.id);
+    const runs = await Promise.all(
+      ids.map((id) => t.kiln.pool.exec(id, ['sh', '-c', 'id -u >> /data/both && stat -c %u /data/both'])),
+    );
+    const uids = runs.map((r) => r.stdout.trim());
+    expect(runs.map((r) => r.code)).toEqual([0, 0]);
+    // Each sees the shared file as its own uid's, and the two uids differ.
+    expect(new Set(uids).size).toBe(2);
+    const lines = (await t.kiln.pool.exec(ids[0]!, ['cat', '/data/both'])).stdout.trim().split('\n').sort();
+    expect(lines).toEqual([...uids].sort());
+    await rm(path.join(t.dataDir, 'volumes', 'shared', 'data', 'both'));
+  });
+
   it('mounts read-only when asked: writes fail with EROFS, reads work', async () => {
     const deployed = await deployDir(t.url, await notesDir(), {
       name: 'reader',
