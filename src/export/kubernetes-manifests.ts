@@ -71,6 +71,25 @@ export function volumeClaims(input: KubernetesExportInput): KubernetesObject[] {
   }));
 }
 
+/**
+ * A Kiln secret as the Kubernetes Secret the manifests mount (`secretObjectName`), its value
+ * under the key `value`. Only `kiln export k8s --apply` makes these, sending them to the API
+ * server: a value is never written to stdout or a file.
+ */
+export function secretObject(name: string, value: Uint8Array, namespace?: string): KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: secretObjectName(name),
+      ...(namespace ? { namespace } : {}),
+      labels: { 'dev.kiln.secret': name, 'app.kubernetes.io/managed-by': 'kiln' },
+    },
+    type: 'Opaque',
+    data: { value: Buffer.from(value).toString('base64') },
+  };
+}
+
 /** Deployment, Service and HorizontalPodAutoscaler for one function. */
 export function kubernetesManifests(input: KubernetesExportInput): KubernetesObject[] {
   const { spec } = input;

@@ -78,7 +78,7 @@ export class SecretStore {
     return Promise.all(names.sort().map((n) => this.info(n)));
   }
 
-  /** The value, for an instance's `/run/secrets` only. */
+  /** The value, for an instance's `/run/secrets` and `kiln export k8s --apply` (to the cluster's API) only. */
   async read(name: string): Promise<Buffer> {
     validateSecretName(name);
     return readFile(this.fileOf(name)).catch(() => {

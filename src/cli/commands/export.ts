@@ -4,14 +4,17 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { writeFileAtomic } from '../../disk.js';
 import { KilnError } from '../../errors.js';
+import { applyToCluster } from '../../export/kubernetes-apply.js';
 import {
   type KubernetesObject,
   knativeService,
   kubernetesManifests,
+  secretObject,
   volumeClaims,
 } from '../../export/kubernetes-manifests.js';
 import { pushedImageOf } from '../../export/pushed-image.js';
 import { FunctionStore, type FunctionVersion } from '../../functions/function-store.js';
+import { SecretStore } from '../../secrets/secret-store.js';
 import { currentOf, loadStack } from '../../stack/stack-loader.js';
 import { planStack } from '../../stack/stack-plan.js';
 import { openLocalImages } from '../local-images.js';
@@ -24,6 +27,10 @@ interface ExportFlags {
   namespace?: string;
   knative?: boolean;
   output?: string;
+  apply?: boolean;
+  kubeconfig?: string;
+  context?: string;
+  forceConflicts?: boolean;
 }
 
 export function register(program: Command): void {
@@ -46,6 +53,13 @@ export function register(program: Command): void {
     .option('-n, --namespace <ns>', 'the namespace of every object')
     .option('--knative', 'a Knative Service (scale to zero) instead')
     .option('-o, --output <dir>', 'write one NAME.yaml per function into this dir instead of stdout')
+    .option(
+      '--apply',
+      "apply them to the kubeconfig's cluster instead (server-side apply, field manager kiln), with a Secret per Kiln secret the functions name",
+    )
+    .option('--kubeconfig <file>', 'with --apply: this kubeconfig (default: KUBECONFIG, else ~/.kube/config)')
+    .option('--context <name>', 'with --apply: this context of the kubeconfig, not its current one')
+    .option('--force-conflicts', 'with --apply: take fields another field manager owns')
     .action(exportK8s);
 }
 
@@ -59,6 +73,15 @@ async function exportK8s(name: string | undefined, flags: ExportFlags): Promise<
   const ways = [name !== undefined, Boolean(flags.all), flags.file !== undefined].filter(Boolean).length;
   if (ways !== 1) {
     throw new KilnError('invalid_arguments', 'name one function, or --all, or -f STACK_FILE (one of them)');
+  }
+  if (flags.apply && flags.output) {
+    throw new KilnError(
+      'invalid_arguments',
+      '--apply sends the objects to the cluster: -o is for writing them',
+    );
+  }
+  if (!flags.apply && (flags.kubeconfig || flags.context || flags.forceConflicts)) {
+    throw new KilnError('invalid_arguments', '--kubeconfig, --context and --force-conflicts go with --apply');
   }
   if (flags.image && name === undefined) {
     throw new KilnError(
@@ -76,20 +99,41 @@ async function exportK8s(name: string | undefined, flags: ExportFlags): Promise<
         ? allFunctions(functions)
         : await stackFunctions(flags.file!, functions);
 
-  const documents: { name: string; text: string }[] = [];
-  // On stdout a volume two functions mount is claimed once; each file of -o has its own claims.
+  const exported: { name: string; objects: KubernetesObject[] }[] = [];
+  // On stdout (and to a cluster) a volume two functions mount is claimed once; each file of -o has its own claims.
   const claimed = new Set<string>();
   for (const { name: fn, version } of selected) {
     const image = await pushedImageOf(images, fn, version, { image: flags.image, registry: flags.registry });
     const input = { spec: version.spec, image, namespace: flags.namespace };
     const claims = volumeClaims(input).filter((c) => flags.output || !claimed.has(c.metadata.name));
     for (const c of claims) claimed.add(c.metadata.name);
-    const objects: KubernetesObject[] = [
-      ...claims,
-      ...(flags.knative ? [knativeService(input)] : kubernetesManifests(input)),
-    ];
-    documents.push({ name: fn, text: objects.map((o) => stringify(o)).join('---\n') });
+    exported.push({
+      name: fn,
+      objects: [...claims, ...(flags.knative ? [knativeService(input)] : kubernetesManifests(input))],
+    });
   }
+  if (flags.apply) {
+    const secretNames = [...new Set(selected.flatMap((s) => s.version.spec.secrets ?? []))].sort();
+    const secrets = new SecretStore(data.secrets);
+    const secretObjects = [];
+    // Every value is read before anything is applied: a missing one stops it all.
+    for (const secret of secretNames) {
+      secretObjects.push(secretObject(secret, await secrets.read(secret), flags.namespace));
+    }
+    await applyToCluster(
+      [...secretObjects, ...exported.flatMap((e) => e.objects)],
+      { kubeconfig: flags.kubeconfig, context: flags.context, forceConflicts: flags.forceConflicts },
+      (o) =>
+        console.log(
+          `applied ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`,
+        ),
+    );
+    return;
+  }
+  const documents = exported.map((e) => ({
+    name: e.name,
+    text: e.objects.map((o) => stringify(o)).join('---\n'),
+  }));
   if (!flags.output) {
     process.stdout.write(documents.map((d) => d.text).join('---\n'));
     return;
