@@ -32,6 +32,7 @@ const RESOURCES: Record<string, { name: string; kind: string; namespaced: boolea
   '/api/v1': [
     { name: 'secrets', kind: 'Secret', namespaced: true },
     { name: 'services', kind: 'Service', namespaced: true },
+    { name: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true },
     { name: 'namespaces', kind: 'Namespace', namespaced: false },
   ],
   '/apis/apps/v1': [{ name: 'deployments', kind: 'Deployment', namespaced: true }],

@@ -36,8 +36,15 @@ beforeAll(async () => {
     body: JSON.stringify({ name: 'db', value: SECRET_VALUE }),
   });
   expect(secret.status).toBe(201);
+  const volume = await fetch(`${t.url}/volumes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'shared' }),
+  });
+  expect(volume.status).toBe(201);
   const deployed = await deployDir(t.url, path.join(EXAMPLES, 'hello-python'), {
     secrets: 'db',
+    volumes: 'shared:/data',
     memoryMb: '96',
   });
   expect(deployed.status, JSON.stringify(deployed.body)).toBe(201);
@@ -96,7 +103,7 @@ function exported(stdout: string): Record<string, unknown>[] {
 }
 
 describe('kiln export k8s --apply', () => {
-  it("server-side applies the Secret, Deployment, Service and HPA with the kubeconfig's server, token and namespace", {
+  it("server-side applies the Secret, volume claim, Deployment, Service and HPA with the kubeconfig's server, token and namespace", {
     timeout: 300_000,
   }, async () => {
     const file = await kubeconfig(path.join(home, 'kubeconfig'), 'team');
@@ -104,6 +111,7 @@ describe('kiln export k8s --apply', () => {
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout.trim().split('\n')).toEqual([
       'applied Secret team/kiln-secret-db',
+      'applied PersistentVolumeClaim team/kiln-volume-shared',
       'applied Deployment team/hello-python',
       'applied Service team/hello-python',
       'applied HorizontalPodAutoscaler team/hello-python',
@@ -111,6 +119,7 @@ describe('kiln export k8s --apply', () => {
     const sent = writes();
     expect(sent.map((r) => `${r.method} ${r.path}`)).toEqual([
       'PATCH /api/v1/namespaces/team/secrets/kiln-secret-db',
+      'PATCH /api/v1/namespaces/team/persistentvolumeclaims/kiln-volume-shared',
       'PATCH /apis/apps/v1/namespaces/team/deployments/hello-python',
       'PATCH /api/v1/namespaces/team/services/hello-python',
       'PATCH /apis/autoscaling/v2/namespaces/team/horizontalpodautoscalers/hello-python',
@@ -151,6 +160,7 @@ describe('kiln export k8s --apply', () => {
     const sent = writes();
     expect(sent.map((r) => `${r.method} ${r.path}`)).toEqual([
       'PATCH /api/v1/namespaces/fns/secrets/kiln-secret-db',
+      'PATCH /api/v1/namespaces/fns/persistentvolumeclaims/kiln-volume-shared',
       'PATCH /apis/serving.knative.dev/v1/namespaces/fns/services/hello-python',
     ]);
     for (const r of sent) {
@@ -160,9 +170,9 @@ describe('kiln export k8s --apply', () => {
     const manifests = exported(
       (await kiln(['export', 'k8s', 'hello-python', '-n', 'fns', '--knative'])).stdout,
     );
-    const body = parse(sent[1]!.body) as Record<string, unknown>;
-    expect(body).toEqual(manifests[0]);
-    validateKubernetesObject(body);
+    const bodies = sent.slice(1).map((r) => parse(r.body) as Record<string, unknown>);
+    expect(bodies).toEqual(manifests);
+    for (const body of bodies) validateKubernetesObject(body);
   });
 
   it('~/.kube/config and --context: the context named', { timeout: 300_000 }, async () => {
@@ -192,6 +202,7 @@ describe('kiln export k8s --apply', () => {
     );
     expect(writes().map((r) => r.path)).toEqual([
       '/api/v1/namespaces/team/secrets/kiln-secret-db',
+      '/api/v1/namespaces/team/persistentvolumeclaims/kiln-volume-shared',
       '/apis/apps/v1/namespaces/team/deployments/hello-python',
     ]);
 
