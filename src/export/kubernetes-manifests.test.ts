@@ -87,6 +87,8 @@ describe('kubernetes manifests of a function', () => {
     );
     expect(pod.terminationGracePeriodSeconds).toBe(45);
     expect(hpa!.spec).toMatchObject({ minReplicas: 2, maxReplicas: 7 });
+    // The HPA owns the replica count: an apply of the Deployment must not reset it.
+    expect(deployment!.spec).not.toHaveProperty('replicas');
     const knative = knativeService({ spec, image: IMAGE }).spec as {
       template: { metadata: { annotations: Record<string, string> }; spec: Record<string, unknown> };
     };

@@ -100,8 +100,10 @@ export function kubernetesManifests(input: KubernetesExportInput): KubernetesObj
     kind: 'Deployment',
     metadata,
     spec: {
-      // The HPA owns the count from here; this is the count before it acts.
-      replicas: Math.max(1, spec.minInstances),
+      // No `replicas`: the HPA owns the count (min/maxInstances). Set here, every apply would
+      // reset what the HPA scaled to, and under server-side apply conflict with its field
+      // manager (kubernetes.io, "Horizontal Pod Autoscaling": migrating Deployments to
+      // autoscaling, remove spec.replicas from the manifests). A new Deployment starts with 1.
       selector: { matchLabels: selector },
       template: {
         metadata: { labels: { ...selector } },
