@@ -13,6 +13,7 @@ import type { OciRuntimeDriver, RunHandle } from './oci/driver.js';
 import { type BindMount, buildOciSpec, type ContainerLimits, type SeccompFilter } from './oci-spec.js';
 import { type OutputPipe, OutputPipes } from './output-pipes.js';
 import { functionSeccompFilter } from './seccomp/function-filter.js';
+import { SecretsTmpfs } from './secrets-tmpfs.js';
 import { listenForShim, waitForShim } from './shim-socket.js';
 import { parseUidRange, UidLeases } from './uid-leases.js';
 
@@ -78,6 +79,8 @@ export interface VolumeBind {
 export interface ContainerRuntimeOptions {
   /** Where uid leases live and who holds them (default /run/kiln/uids, owned by the driver's state root). */
   uids?: UidLeases;
+  /** Where instances' secrets copies live (default a tmpfs at /run/kiln/secrets/<state root's name>). */
+  secrets?: SecretsTmpfs;
 }
 
 /**
@@ -92,6 +95,8 @@ export class ContainerRuntime {
   readonly uids: UidLeases;
   private readonly seccomp: SeccompFilter;
   private readonly pipes: OutputPipes;
+  /** Instances' `/run/secrets` dirs, on a memory filesystem. */
+  readonly secrets: SecretsTmpfs;
 
   constructor(
     readonly instancesDir: string,
@@ -104,6 +109,7 @@ export class ContainerRuntime {
       new UidLeases('/run/kiln/uids', driver.stateRoot, parseUidRange(process.env.KILN_UID_RANGE));
     this.seccomp = functionSeccompFilter(driver.precompiledSeccomp);
     this.pipes = new OutputPipes(path.join(instancesDir, '.pipes'));
+    this.secrets = options.secrets ?? SecretsTmpfs.beside(driver.stateRoot);
   }
 
   async start(req: StartRequest): Promise<Container> {
@@ -115,8 +121,8 @@ export class ContainerRuntime {
     await mkdir(rootfs);
     const fnDir = req.mountFnDir ? path.join(dir, 'fn') : undefined;
     if (fnDir) await mkdir(fnDir);
-    const secretsDir = req.mountSecretsDir ? path.join(dir, 'secrets') : undefined;
-    if (secretsDir) await mkdir(secretsDir, { mode: 0o755 });
+    // On a tmpfs, not in the instance dir: a secret's value never reaches a disk.
+    const secretsDir = req.mountSecretsDir ? await this.secrets.make(id) : undefined;
     const callsDir = req.mountCallsDir ? path.join(dir, 'calls') : undefined;
     if (callsDir) await mkdir(callsDir, { mode: 0o755 });
 
@@ -242,6 +248,7 @@ export class ContainerRuntime {
       if (!running) {
         if (mounted) await unmount(rootfs);
         await rm(dir, { recursive: true, force: true });
+        await this.secrets.remove(id);
         await this.uids.release(uid);
       }
       throw err;
@@ -251,6 +258,7 @@ export class ContainerRuntime {
   /** Once every container is stopped: the FIFO stock goes (none is made after this). */
   async close(): Promise<void> {
     await this.pipes.close();
+    await this.secrets.close();
   }
 
   /** Remove what a crashed gateway left behind: containers, mounts, dirs and uid leases. */
@@ -267,6 +275,8 @@ export class ContainerRuntime {
       const dir = path.join(this.instancesDir, id);
       await this.cleanup(id, dir, path.join(dir, 'rootfs'));
     }
+    // Secrets copies of instances whose dirs went before (a kill -9 between the two removals).
+    await this.secrets.clear();
     await this.uids.releaseAll();
     return left.length;
   }
@@ -275,6 +285,7 @@ export class ContainerRuntime {
     await this.driver.delete(id);
     await unmount(rootfs);
     await rm(dir, { recursive: true, force: true });
+    await this.secrets.remove(id);
   }
 }
 

@@ -9,7 +9,7 @@ import { GatewayProcess, mountsUnder } from './gateway-process.js';
  * issue 12 (durability): a gateway killed with SIGKILL while its instances and stem cells
  * run comes back with every function, version and alias serving, and nothing of the dead
  * run left: no container in its runtime's state root, no mount under its data dir, no
- * cgroup of its containers, no uid lease.
+ * cgroup of its containers, no uid lease, no copy of a secret on the secrets tmpfs.
  */
 let gateway: GatewayProcess;
 
@@ -56,7 +56,18 @@ it('kill -9 with instances running, then a restart: every function, version and 
     body: '{"version":1}',
   });
   expect(alias.status).toBe(200);
-  const py = await gateway.deploy(path.join(EXAMPLES, 'hello-python'), { name: 'py', minInstances: '1' });
+  // py's instances get a secret: their copies live on the gateway's secrets tmpfs.
+  const secret = await fetch(`${gateway.url}/secrets`, {
+    method: 'POST',
+    headers: gateway.headers({ 'content-type': 'application/json' }),
+    body: JSON.stringify({ name: 'token', value: 'restart-secret' }),
+  });
+  expect(secret.status).toBe(201);
+  const py = await gateway.deploy(path.join(EXAMPLES, 'hello-python'), {
+    name: 'py',
+    minInstances: '1',
+    secrets: 'token',
+  });
   expect(py.status).toBe(201);
   await serves('web', 'version two');
   await serves('web@1', 'Hello, again!');
@@ -76,6 +87,8 @@ it('kill -9 with instances running, then a restart: every function, version and 
     mounts.filter((m) => before.includes(path.relative(instances, m).split('/')[0]!));
   expect(ofDeadRun(await mountsUnder(instances))).not.toEqual([]);
   expect(await cgroupsOf(before)).not.toEqual([]);
+  const secretCopies = path.join('/run/kiln/secrets', path.basename(gateway.stateRoot));
+  expect((await readdir(secretCopies)).filter((id) => before.includes(id))).not.toEqual([]);
   await gateway.kill9();
   // The dead gateway's containers still run: nothing reaped them.
   expect((await gateway.containers()).filter((id) => before.includes(id))).not.toEqual([]);
@@ -90,6 +103,10 @@ it('kill -9 with instances running, then a restart: every function, version and 
   expect(
     before.filter((id) => existsSync(path.join(instances, id))),
     'instance dirs',
+  ).toEqual([]);
+  expect(
+    (await readdir(secretCopies)).filter((id) => before.includes(id)),
+    'secrets copies',
   ).toEqual([]);
   // Only leases of containers the new run started are held (a stem cell may be starting:
   // its lease comes before its container).

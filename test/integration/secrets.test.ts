@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,8 @@ import { runKiln } from '../kiln-cli.js';
  * the instance's uid alone, and found nowhere else: not in the data dir outside secrets/
  * (records, logs, the function's image blobs), not in any API answer.
  */
+/** statfs(2) f_type of tmpfs (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
 const VALUE = `s3cr3t-${process.pid}-${Date.now()}-kiln`;
 let t: TestGateway;
 let work: string;
@@ -93,11 +96,16 @@ describe('secrets', () => {
 
     // Files of the data dir outside secrets/ (records, logs, async, tmp) and the image's blobs.
     await t.kiln.logs.flush();
-    // Besides the store, the instance's own copy (its /run/secrets, in its 0700 dir) holds it.
-    const copy = /\/instances\/[^/]+\/secrets\//;
-    const all = await filesUnder(t.dataDir);
-    expect(all.filter((f) => copy.test(f)).map((f) => path.basename(f))).toEqual(['api', 'db']);
-    const files = all.filter((f) => !f.startsWith(path.join(t.dataDir, 'secrets')) && !copy.test(f));
+    // Besides the store, only the instance's own copy (its /run/secrets) holds it: on a tmpfs.
+    const copies = t.kiln.runtime.secrets.root;
+    expect((await statfs(copies)).type).toBe(TMPFS_MAGIC);
+    const [running] = (await t.kiln.pool.list()).filter((i) => i.function === 'reader');
+    if (!running) throw new Error('no instance of reader');
+    expect((await filesUnder(copies)).map((f) => path.relative(copies, f))).toEqual([
+      `${running.id}/api`,
+      `${running.id}/db`,
+    ]);
+    const files = (await filesUnder(t.dataDir)).filter((f) => !f.startsWith(path.join(t.dataDir, 'secrets')));
     const image = await t.kiln.images.getImage(
       (await control('GET', '/functions/reader')).json.versions[0].image,
     );
@@ -160,6 +168,9 @@ describe('secrets', () => {
     expect(JSON.parse(ls.stdout).secrets.map((s: { name: string }) => s.name)).toEqual(['api', 'db']);
     expect(ls.stdout).not.toContain(VALUE);
     expect((await stat(path.join(t.dataDir, 'secrets', 'db'))).mode & 0o777).toBe(0o600);
+    // The copy goes with its instance.
+    expect((await control('DELETE', `/instances/${running.id}`)).status).toBe(200);
+    await expect.poll(() => existsSync(path.join(copies, running.id)), { timeout: 20_000 }).toBe(false);
   });
 
   it('refuses to remove a secret in use, and a function naming a missing secret does not deploy', async () => {
