@@ -147,23 +147,23 @@ describe('volumes', { timeout: 300_000 }, () => {
 
   it('serves two instances at once, each another uid, both writing the same file as their own', async () => {
     expect((await kiln('update', 'notes', '--min', '2')).code).toBe(0);
-    await expect
-      .poll(
-        async () =>
-          (await t.kiln.pool.list()).filter((i) => i.function === 'notes' && i.version === 3).length,
-        {
-          timeout: 30_000,
-        },
-      )
-      .toBe(2);
-    const ids = (await t.kiln.pool.list())
-      .filter((i) => i.function === 'notes' && i.version === 3)
-      .map((i) => i.id);
+    // Two instances of the new version that have started (one still starting takes no exec).
+    const ready = async () =>
+      (await t.kiln.pool.list())
+        .filter(
+          (i) => i.function === 'notes' && i.version === 3 && ['idle', 'frozen', 'busy'].includes(i.state),
+        )
+        .map((i) => i.id);
+    await expect.poll(async () => (await ready()).length, { timeout: 30_000 }).toBe(2);
+    const ids = await ready();
     const runs = await Promise.all(
       ids.map((id) => t.kiln.pool.exec(id, ['sh', '-c', 'id -u >> /data/both && stat -c %u /data/both'])),
     );
     const uids = runs.map((r) => r.stdout.trim());
-    expect(runs.map((r) => r.code)).toEqual([0, 0]);
+    expect(
+      runs.map((r) => r.code),
+      JSON.stringify(runs),
+    ).toEqual([0, 0]);
     // Each sees the shared file as its own uid's, and the two uids differ.
     expect(new Set(uids).size).toBe(2);
     const lines = (await t.kiln.pool.exec(ids[0]!, ['cat', '/data/both'])).stdout.trim().split('\n').sort();
