@@ -23,6 +23,17 @@ export interface PruneReport {
   freedBytes: number;
 }
 
+/** A tagged image, as `kiln images` and `GET /images` list it. */
+export interface ImageListing {
+  name: string;
+  digest: string;
+  /** The manifest's layers and config, as stored (a pulled or loaded image's compressed sizes). */
+  size: number;
+  created?: string;
+  /** Function versions that use it (its own image, or built on it): what `rmi` would refuse. */
+  usedBy: ImageUser[];
+}
+
 /** One function's versions that use an image. */
 export interface ImageUser {
   function: string;
@@ -79,6 +90,27 @@ export class ImagePruner {
       })),
     );
     return { images: usageOf(blobs, marked), snapshots: usageOf(snapshots, marked) };
+  }
+
+  /** Every tagged image, by name, with the function versions that use it. */
+  async list(): Promise<ImageListing[]> {
+    const rows: ImageListing[] = [];
+    for (const entry of (await this.images.readIndex()).manifests) {
+      const name = entry.annotations?.[REF_NAME];
+      if (!name) continue;
+      const image = await this.images.getImage(entry.digest).catch(() => undefined);
+      const size = image
+        ? [image.manifest.config, ...image.manifest.layers].reduce((n, d) => n + d.size, 0)
+        : 0;
+      rows.push({
+        name,
+        digest: entry.digest,
+        size,
+        created: image?.config.created,
+        usedBy: await this.usersOf(entry.digest),
+      });
+    }
+    return rows.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Sweep what no root reaches; with `all`, untag first the refs no function version uses. */

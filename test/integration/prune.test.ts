@@ -2,7 +2,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageLine } from '../../src/image/disk-usage.js';
-import type { PruneReport } from '../../src/prune/image-pruner.js';
+import type { ImageListing, PruneReport } from '../../src/prune/image-pruner.js';
 import type { SystemPruneReport } from '../../src/prune/system-prune.js';
 import { deployDir, EXAMPLES, FIXTURES, startTestGateway, type TestGateway } from '../harness.js';
 import { runKiln } from '../kiln-cli.js';
@@ -125,6 +125,22 @@ describe('image prune', () => {
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('image_not_found');
     const badFlag = await fetch(`${t.url}/images/prune?all=maybe`, { method: 'POST' });
     expect(badFlag.status).toBe(400);
+  });
+
+  it('GET /images and kiln images name the function versions that use each image', async () => {
+    const res = await fetch(`${t.url}/images`);
+    expect(res.status).toBe(200);
+    const { images } = (await res.json()) as { images: ImageListing[] };
+    const usedBy = (rows: ImageListing[], name: string) => rows.find((r) => r.name === name)?.usedBy;
+    expect(usedBy(images, 'fn/keep:1')).toEqual([{ function: 'keep', versions: [1] }]);
+    expect(usedBy(images, 'kiln/node:latest')).toEqual([{ function: 'keep', versions: [1, 2] }]);
+    expect(usedBy(images, 'kiln/builder-node:latest')).toEqual([]);
+    // The CLI reads the data dir itself, as the other image commands do.
+    const cli = await runKiln(undefined, ['images', '--json'], { env: { KILN_DATA: t.dataDir } });
+    expect(cli.code, cli.stderr).toBe(0);
+    const local = JSON.parse(cli.stdout) as ImageListing[];
+    expect(usedBy(local, 'fn/keep:2')).toEqual([{ function: 'keep', versions: [2] }]);
+    expect(local.map((r) => r.name)).toEqual(images.map((r) => r.name));
   });
 
   it('rmi removes an image no version uses, and what only it held', async () => {

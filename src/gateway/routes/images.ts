@@ -1,8 +1,9 @@
 import { KilnError } from '../../errors.js';
 import type { RouteContext } from './route-context.js';
 
-/** `kiln rmi` and `kiln image prune`. */
+/** The image store: list (with the functions using each image), `kiln rmi`, `kiln image prune`. */
 export function register({ app, kiln, control }: RouteContext): void {
+  app.get('/images', control, async (c) => c.json({ images: await kiln.pruner.list() }));
   // `:image` is a ref (`kiln/java:latest`, `registry/repo:tag`, URL-encoded), a manifest
   // digest or a unique prefix of its hex (what `kiln images` shows).
   app.delete('/images/:image{.+}', control, async (c) =>
