@@ -243,7 +243,8 @@ export class Kiln {
     });
     // Each async attempt is traced, counted and logged as an invoke (src/traced-invoke.ts).
     const asyncTarget = {
-      invoke: (name: string, req: ShimRequest) => invokeAsyncAttempt(pool, telemetry, name, req),
+      invoke: (name: string, req: ShimRequest) =>
+        invokeAsyncAttempt(pool, telemetry, name, req, calls.depths),
     };
     const asyncInvoker = new AsyncInvoker(new AsyncStore(data.async), functions, asyncTarget, {
       backoffMs: options.asyncBackoffMs ?? asyncBackoffFromEnv(),

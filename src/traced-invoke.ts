@@ -1,4 +1,5 @@
 import { KilnError } from './errors.js';
+import { type CallDepths, callDepthOf } from './pool/call-depths.js';
 import { breaksInstance } from './pool/instance.js';
 import type { ShimRequest, ShimResponse } from './pool/shim-protocol.js';
 import type { WarmPool } from './pool/warm-pool.js';
@@ -22,12 +23,16 @@ export async function invokeTraced(
   trace: InvokeTelemetry,
   name: string,
   req: ShimRequest,
+  depths?: CallDepths,
 ): Promise<TracedInvocation> {
   trace.acquiring();
   const lease = await pool.acquire(name);
   const { instance } = lease;
   trace.leased({ ...lease, instanceId: instance.id, runtime: instance.target.spec.runtime });
   let outcome: 'ok' | 'broken' = 'ok';
+  // An async attempt of an invocation a call submitted serves a call that deep (call-depths.ts).
+  const depth = depths ? callDepthOf(req.headers) : 0;
+  const leave = depth > 0 ? depths?.enter(instance.id, depth) : undefined;
   try {
     trace.calling(req.headers);
     const response = await instance.forward(req, instance.target.spec.timeoutMs);
@@ -37,6 +42,7 @@ export async function invokeTraced(
     if (breaksInstance(err)) outcome = 'broken';
     throw err;
   } finally {
+    leave?.();
     lease.release(outcome);
   }
 }
@@ -51,6 +57,7 @@ export async function invokeAsyncAttempt(
   telemetry: Telemetry,
   name: string,
   req: ShimRequest,
+  depths?: CallDepths,
 ): Promise<TracedInvocation> {
   const id = req.headers['x-kiln-request-id'];
   const trace = telemetry.invoke(
@@ -64,7 +71,7 @@ export async function invokeAsyncAttempt(
   let status = 500;
   let code: string | undefined;
   try {
-    const answer = await invokeTraced(pool, trace, name, req);
+    const answer = await invokeTraced(pool, trace, name, req, depths);
     status = answer.response.status;
     return answer;
   } catch (err) {

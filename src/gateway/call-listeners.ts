@@ -1,6 +1,7 @@
 import { chmod, chown } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { KilnError } from '../errors.js';
+import { CallDepths } from '../pool/call-depths.js';
 import type { Caller, CallListener, CallListeners as CallListenersPort } from '../pool/call-listeners.js';
 import { answerClientErrors } from './client-errors.js';
 import { connectionLimits, limitConnections } from './connection-limits.js';
@@ -27,6 +28,8 @@ const MAX_CONNECTIONS_PER_CALLER = 256;
  * it closed, is refused with 503 `gateway_not_serving`.
  */
 export class CallListeners implements CallListenersPort {
+  /** How deep the calls each instance serves run (sync calls and async attempts alike). */
+  readonly depths = new CallDepths();
   private handler: CallHandler | undefined;
   private listening = 0;
 

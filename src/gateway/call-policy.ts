@@ -1,6 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { KilnError } from '../errors.js';
 import type { Caller } from '../pool/call-listeners.js';
 import { INVOKE_PREFIX, parseInvokePath } from './invoke-path.js';
+
+const ASYNC_PREFIX = '/async/';
 
 /**
  * How deep a chain of calls may go (A calls B calls C …) before the gateway refuses the next
@@ -9,29 +12,40 @@ import { INVOKE_PREFIX, parseInvokePath } from './invoke-path.js';
  */
 export const MAX_CALL_DEPTH = 16;
 
-/** A call the gateway will proxy: the invoke it is, and how deep in a chain it runs. */
+/** A call the gateway will serve: a sync invoke or an async submission, and how deep in a chain it runs. */
 export interface AdmittedCall {
+  kind: 'invoke' | 'async';
   caller: Caller;
   /** 1 for a call made by an instance serving a client's request; one more per hop. */
   depth: number;
 }
 
 /**
- * Whether `caller` may make the request `url` over its call socket (pure): only invokes
- * (`/fn/NAME/…`, `NAME@7` and `NAME@alias` being versions of NAME) of a function its spec's
- * `calls` names; no control-plane route is reachable, whatever token the request carries.
+ * Whether `caller` may make the request `method url` over its call socket (pure): only
+ * invokes (`/fn/NAME/…`, `NAME@7` and `NAME@alias` being versions of NAME) and async
+ * submissions (`POST /async/NAME/…`) of a function its spec's `calls` names; no other route
+ * (control plane, `GET /async/:id`) is reachable, whatever token the request carries.
  * `callerDepth` is the deepest call the caller's instance is serving (`CallDepths`); one more
  * past `MAX_CALL_DEPTH` is refused. Refusals are 403s: the caller's own doing, not retried.
  */
-export function admitCall(url: string, caller: Caller, callerDepth: number): AdmittedCall {
-  if (!url.startsWith(INVOKE_PREFIX)) {
+export function admitCall(method: string, url: string, caller: Caller, callerDepth: number): AdmittedCall {
+  let kind: AdmittedCall['kind'];
+  let target: string;
+  if (url.startsWith(INVOKE_PREFIX)) {
+    kind = 'invoke';
+    target = url;
+  } else if (url.startsWith(ASYNC_PREFIX) && method === 'POST') {
+    // The async route's `:name` is the same path segment an invoke's is.
+    kind = 'async';
+    target = `${INVOKE_PREFIX}${url.slice(ASYNC_PREFIX.length)}`;
+  } else {
     throw new KilnError(
       'call_not_allowed',
-      `the call socket serves invokes only (POST ${INVOKE_PREFIX}NAME/…): ${JSON.stringify(url.slice(0, 100))} is not one`,
+      `the call socket serves invokes only (${INVOKE_PREFIX}NAME/…, POST ${ASYNC_PREFIX}NAME/…): ${JSON.stringify(`${method} ${url}`.slice(0, 100))} is not one`,
       403,
     );
   }
-  const name = parseInvokePath(url).name.split('@', 1)[0]!;
+  const name = parseInvokePath(target).name.split('@', 1)[0]!;
   if (!caller.calls.includes(name)) {
     throw new KilnError(
       'call_not_allowed',
@@ -47,42 +61,21 @@ export function admitCall(url: string, caller: Caller, callerDepth: number): Adm
       403,
     );
   }
-  return { caller, depth };
+  return { kind, caller, depth };
 }
 
 /**
- * How deep the calls each instance serves run, known to the gateway alone: a call's depth is
- * recorded on the instance that serves it for as long as it runs, and a call out of an
- * instance is one deeper than the deepest it serves then (0 when it serves only clients'
- * requests, which are not recorded). Nothing the function sends counts, so a function that
- * passes no header along is still stopped; an instance serving several requests at once
- * (`concurrency` > 1) counts its deepest for every call it makes, which can only stop a
- * chain early, never let one run past the limit.
+ * Async submissions that came in on a call socket, with their depth: the call handler hands
+ * the request to the control plane's async route, which stores the depth with the invocation
+ * (`CALL_DEPTH_HEADER`). Keyed by the request object, so nothing the function sends can set it.
  */
-export class CallDepths {
-  private readonly byInstance = new Map<string, number[]>();
+const asyncCalls = new WeakMap<IncomingMessage, number>();
 
-  /** The deepest call `instance` serves now; 0 when none. */
-  of(instance: string): number {
-    const depths = this.byInstance.get(instance);
-    return depths ? Math.max(...depths) : 0;
-  }
+export function markAsyncCall(req: IncomingMessage, depth: number): void {
+  asyncCalls.set(req, depth);
+}
 
-  /** Record that `instance` serves a call `depth` deep; the returned function ends it. */
-  enter(instance: string, depth: number): () => void {
-    let depths = this.byInstance.get(instance);
-    if (!depths) {
-      depths = [];
-      this.byInstance.set(instance, depths);
-    }
-    depths.push(depth);
-    let left = false;
-    return () => {
-      if (left) return;
-      left = true;
-      const list = this.byInstance.get(instance)!;
-      list.splice(list.indexOf(depth), 1);
-      if (list.length === 0) this.byInstance.delete(instance);
-    };
-  }
+/** The depth of an async submission made by a call; undefined for a client's. */
+export function asyncCallDepth(req: IncomingMessage | undefined): number | undefined {
+  return req === undefined ? undefined : asyncCalls.get(req);
 }

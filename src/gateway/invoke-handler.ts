@@ -4,12 +4,13 @@ import { BearerCheck } from '../auth/bearer.js';
 import { checkInvokeAuth, invokeNeedsToken } from '../auth/invoke-auth.js';
 import { errorAnswer, KilnError } from '../errors.js';
 import type { Kiln } from '../kiln.js';
+import type { CallDepths } from '../pool/call-depths.js';
 import type { Caller } from '../pool/call-listeners.js';
 import { breaksInstance } from '../pool/instance.js';
 import type { RequestBody, ResponseSink } from '../pool/shim-client.js';
 import type { Lease } from '../pool/warm-pool.js';
 import type { InvokeTelemetry } from '../telemetry/telemetry.js';
-import { type AdmittedCall, admitCall, CallDepths } from './call-policy.js';
+import { type AdmittedCall, admitCall, markAsyncCall } from './call-policy.js';
 import { parseInvokePath } from './invoke-path.js';
 import { requestHeadersForShim, responseHeadersForClient } from './proxy-headers.js';
 
@@ -35,21 +36,33 @@ export function createInvokeHandler(kiln: Kiln, maxBodyBytes: number, token?: st
 /**
  * Calls between functions (docs/SECURITY.md): a request on an instance's call socket
  * (`CallListeners`) goes through the same proxy as a client's invoke once `admitCall` let it
- * (an invoke of a function its `calls` name, not too deep). A callee with `auth: "token"`
- * still needs the token: `calls` comes from a spec, which a function's author writes.
+ * (an invoke of a function its `calls` name, not too deep); an async submission goes to the
+ * control plane's own async route (`asyncRoute`), marked with its depth. A callee with
+ * `auth: "token"` still needs the token: `calls` comes from a spec, which a function's
+ * author writes.
  */
-export function createCallHandler(kiln: Kiln, maxBodyBytes: number, token?: string) {
+export function createCallHandler(
+  kiln: Kiln,
+  maxBodyBytes: number,
+  asyncRoute: (req: IncomingMessage, res: ServerResponse) => void,
+  token?: string,
+) {
   const check = token === undefined ? undefined : new BearerCheck(token);
-  const depths = new CallDepths();
+  const { depths } = kiln.calls;
   return (req: IncomingMessage, res: ServerResponse, caller: Caller): void => {
     let call: AdmittedCall;
     try {
-      call = admitCall(req.url ?? '/', caller, depths.of(caller.instance));
+      call = admitCall(req.method ?? 'GET', req.url ?? '/', caller, depths.of(caller.instance));
     } catch (err) {
       sendError(res, err);
       return;
     }
-    void proxy(kiln, maxBodyBytes, check, req, res, { ...call, depths });
+    if (call.kind === 'async') {
+      markAsyncCall(req, call.depth);
+      asyncRoute(req, res);
+    } else {
+      void proxy(kiln, maxBodyBytes, check, req, res, { ...call, depths });
+    }
   };
 }
 

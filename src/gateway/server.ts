@@ -44,7 +44,7 @@ export function startGateway(
   const maxInvokeBytes = options.maxInvokeBytes ?? 6 * 1024 * 1024;
   const invoke = createInvokeHandler(kiln, maxInvokeBytes, options.token);
   // Instances' calls to other functions come in on their own sockets, through the same proxy.
-  kiln.calls.serve(createCallHandler(kiln, maxInvokeBytes, options.token));
+  kiln.calls.serve(createCallHandler(kiln, maxInvokeBytes, control, options.token));
   const route = (req: IncomingMessage, res: ServerResponse) => {
     // Only origin-form targets (`/path?query`): `*` and absolute URLs are for proxies
     // (RFC 9112 §3.2), and the web Request the control plane builds cannot take `*`.

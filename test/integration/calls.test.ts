@@ -80,6 +80,29 @@ export default {
 };
 `;
 
+/** Node: submits the next level as an async invocation of itself, and says how that went. */
+const NODE_ASYNC_CHAIN = `import http from 'node:http';
+
+export default {
+  fetch: (request) =>
+    new Promise((resolve, reject) => {
+      const level = Number(new URL(request.url).searchParams.get('level') ?? 0);
+      const path = '/async/chain/?level=' + (level + 1);
+      const req = http.request({ socketPath: process.env.KILN_GATEWAY_SOCKET, path, method: 'POST' }, (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (data += c));
+        res.on('end', () => {
+          const body = JSON.parse(data);
+          resolve(Response.json({ level, status: res.statusCode, code: body.error?.code }));
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    }),
+};
+`;
+
 /** Python: prices an order; says whether it sees a call socket (it has no calls). */
 const PY_QUOTE = `import json
 import os
@@ -242,7 +265,9 @@ describe('calls between functions', { timeout: 300_000 }, () => {
       ['/functions?name=x&runtime=node', 'POST'],
       ['/secrets', 'GET'],
       ['/instances', 'GET'],
-      ['/async/quote/', 'POST'],
+      ['/async/other/', 'POST'],
+      ['/async/quote/', 'GET'],
+      ['/async', 'GET'],
       ['/fn/..%2Ffunctions/', 'GET'],
     ];
     for (const [to, method] of refused) {
@@ -310,6 +335,40 @@ describe('calls between functions', { timeout: 300_000 }, () => {
     expect(res.json).toEqual({ stoppedAt: 16, status: 403, code: 'call_depth_exceeded' });
     // The next chain starts from the top again: depths are released as calls end.
     expect((await invoke('loop')).json).toEqual({ stoppedAt: 16, status: 403, code: 'call_depth_exceeded' });
+  });
+
+  it('submits async invocations, and stops a chain of them at the depth limit', async () => {
+    await deploy(await fnDir('chain', 'index.mjs', NODE_ASYNC_CHAIN), {
+      name: 'chain',
+      runtime: 'node',
+      calls: 'chain',
+      asyncRetries: '0',
+    });
+    // The first level is a client's request; each level after it an async invocation.
+    expect((await invoke('chain', '?level=0')).json).toEqual({ level: 0, status: 202 });
+    type Listed = { id: string; state: string };
+    type Viewed = { result?: { body: { data: string } } };
+    const finished = await vi.waitFor(
+      async () => {
+        const res = await fetch(`${t.url}/async?function=chain`);
+        const { invocations } = (await res.json()) as { invocations: Listed[] };
+        const done = invocations.filter((i) => i.state === 'succeeded');
+        const answers: { level: number; code?: string }[] = [];
+        for (const i of done) {
+          const view = (await (await fetch(`${t.url}/async/${i.id}`)).json()) as Viewed;
+          answers.push(JSON.parse(view.result!.body.data));
+        }
+        if (!answers.some((a) => a.code === 'call_depth_exceeded')) throw new Error(`${done.length} done`);
+        return { invocations, answers };
+      },
+      { timeout: 120_000, interval: 500 },
+    );
+    expect(finished.invocations).toHaveLength(16);
+    expect(finished.answers.sort((a, b) => a.level - b.level).at(-1)).toEqual({
+      level: 16,
+      status: 403,
+      code: 'call_depth_exceeded',
+    });
   });
 
   it('closes an instance call socket when the instance goes', async () => {

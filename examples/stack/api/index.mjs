@@ -1,12 +1,13 @@
 // The shop's front door: POST /orders takes {items: [{sku, qty}]}, prices it by calling the
-// quote function through the gateway, and answers with the order, its quote, and where its
-// receipt goes (an async invocation of the Java worker).
+// quote function through the gateway, queues its receipt with the Java worker (an async
+// invocation, also through the gateway), and answers with the order, its quote and where the
+// receipt's invocation can be followed.
 import http from 'node:http';
 
 /**
- * Invoke another function through the gateway's call socket: the spec's `calls: [quote]`
- * gives this instance the socket at $KILN_GATEWAY_SOCKET, and it serves `/fn/<name>/…` of the
- * functions named there (README, "Calls between functions").
+ * Call the gateway over this instance's call socket: the spec's `calls: [quote, receipts]`
+ * gives it the socket at $KILN_GATEWAY_SOCKET, which serves `/fn/<name>/…` and
+ * `POST /async/<name>/…` of the functions named there (README, "Calls between functions").
  */
 function callFunction(path, body) {
   return new Promise((resolve, reject) => {
@@ -40,15 +41,17 @@ export default {
       if (quote.status !== 200)
         return Response.json({ error: 'the quote failed', quote: quote.body }, { status: 502 });
       const id = crypto.randomUUID();
+      const receipt = await callFunction(`/async/receipts/orders/${id}`, order);
+      if (receipt.status !== 202)
+        return Response.json({ error: 'the receipt could not be queued', receipt: receipt.body }, { status: 502 });
       return Response.json(
         {
           id,
           shop: process.env.SHOP_NAME,
           items: order.items.length,
           quote: quote.body,
-          next: {
-            receipt: { method: 'POST', path: `/async/receipts/orders/${id}`, body: order },
-          },
+          // GET it for the receipt's state: queued, running, succeeded (retried on failure).
+          receipt: receipt.body.location,
         },
         { status: 201 },
       );

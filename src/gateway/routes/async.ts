@@ -1,8 +1,11 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { isInvocationId } from '../../async/async-store.js';
 import { ASYNC_STATES, type AsyncState } from '../../async/invocation.js';
 import { checkInvokeAuth } from '../../auth/invoke-auth.js';
 import { KilnError } from '../../errors.js';
+import { CALL_DEPTH_HEADER } from '../../pool/call-depths.js';
+import { asyncCallDepth } from '../call-policy.js';
 import type { RouteContext } from './route-context.js';
 
 /**
@@ -45,6 +48,10 @@ export function register({ app, kiln, control, maxInvokeBytes, invokeCheck }: Ro
     c.req.raw.headers.forEach((value, key) => {
       if (key !== 'x-callback-url' && !key.startsWith('x-kiln-')) headers[key] = value;
     });
+    // Submitted by a function over its call socket: the depth goes with the invocation, so
+    // its attempts count toward the same limit (a loop through async invokes stops too).
+    const depth = asyncCallDepth((c.env as { incoming?: IncomingMessage } | undefined)?.incoming);
+    if (depth !== undefined) headers[CALL_DEPTH_HEADER] = String(depth);
     const inv = await kiln.asyncInvoker.submit(
       name,
       { method: 'POST', path: `${rest}${url.search}`, headers, body },
