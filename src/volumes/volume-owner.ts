@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { KilnError } from '../errors.js';
-import type { UidRange } from '../runtime/uid-leases.js';
+import type { HostFinding } from '../runtime/host-finding.js';
+import { parseUidRange, type UidRange } from '../runtime/uid-leases.js';
 
 /**
  * The host uid and gid that own every volume's files on disk (`KILN_VOLUME_UID`, default
@@ -37,4 +40,41 @@ function checked(uid: number, raw: string, leases: UidRange): number {
     );
   }
   return uid;
+}
+
+/**
+ * `kiln doctor`: is the volume uid one the gateway accepts, and does no account or rootless
+ * subordinate range on the host use it? Such a user would own every volume's files (it could
+ * not reach them through the 0700 `volumes/` dir, hence a warning only).
+ */
+export async function volumeUidFinding(
+  raw = process.env.KILN_VOLUME_UID,
+  rangeRaw = process.env.KILN_UID_RANGE,
+  etc = '/etc',
+): Promise<HostFinding> {
+  let uid: number;
+  try {
+    uid = parseVolumeUid(raw, parseUidRange(rangeRaw));
+  } catch (err) {
+    return { name: 'volume-uid', ok: false, detail: (err as Error).message };
+  }
+  const users = (await readFile(path.join(etc, 'passwd'), 'utf8').catch(() => ''))
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((f) => f.length > 2 && Number(f[2]) === uid)
+    .map((f) => `user ${f[0]}`);
+  const subuids = (await readFile(path.join(etc, 'subuid'), 'utf8').catch(() => ''))
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((f) => f.length === 3 && uid >= Number(f[1]) && uid < Number(f[1]) + Number(f[2]))
+    .map((f) => `subordinate uids of ${f[0]}`);
+  const clash = [...users, ...subuids];
+  return {
+    name: 'volume-uid',
+    ok: clash.length === 0,
+    warnOnly: true,
+    detail: clash.length
+      ? `volumes' files belong to uid ${uid}, which ${clash.join(', ')} also use: set KILN_VOLUME_UID to a free uid (existing volumes keep theirs)`
+      : `volumes' files belong to uid ${uid} (KILN_VOLUME_UID), which no user or subuid range uses`,
+  };
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { checkHost, fixHost } from '../../runtime/host-check.js';
+import { volumeUidFinding } from '../../volumes/volume-owner.js';
 
 export function register(program: Command): void {
   program
@@ -11,11 +12,16 @@ export function register(program: Command): void {
     });
 }
 
+/** The host's findings, then the gateway's own settings that depend on the host's users. */
+async function check() {
+  return [...(await checkHost()), await volumeUidFinding()];
+}
+
 async function doctor(options: { fix?: boolean }): Promise<number> {
-  let findings = await checkHost();
+  let findings = await check();
   if (options.fix) {
     for (const change of await fixHost(findings)) console.log(`fixed: ${change}`);
-    findings = await checkHost();
+    findings = await check();
   }
   for (const f of findings) {
     const mark = f.ok ? 'ok  ' : f.warnOnly ? 'warn' : 'FAIL';
