@@ -31,6 +31,8 @@ export class StoreLeases {
   private readonly dir: string;
   private readonly lockPath: string;
   private readonly inside = new AsyncLocalStorage<true>();
+  /** This process as lease and lock files name it (read from /proc once, after the leases dir is made). */
+  private owner: Promise<string> | undefined;
 
   constructor(root: string) {
     this.dir = path.join(root, 'leases');
@@ -73,11 +75,16 @@ export class StoreLeases {
   }
 
   private async acquire(): Promise<string> {
-    await mkdir(this.dir, { recursive: true });
-    const owner = await processOwner();
+    this.owner ??= mkdir(this.dir, { recursive: true }).then(() => processOwner());
+    const owner = await this.owner;
     for (;;) {
       const lease = path.join(this.dir, randomBytes(8).toString('hex'));
-      const fh = await open(lease, 'wx', 0o644);
+      const fh = await open(lease, 'wx', 0o644).catch(async (err: NodeJS.ErrnoException) => {
+        // The leases dir went since this process made it (a store emptied by hand): again.
+        if (err.code !== 'ENOENT') throw err;
+        await mkdir(this.dir, { recursive: true });
+        return open(lease, 'wx', 0o644);
+      });
       try {
         await fh.writeFile(owner);
       } finally {
