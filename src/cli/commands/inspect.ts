@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { formatVolumeMount } from '../../functions/volume-mounts.js';
 import type { FunctionInspection } from '../../inspect/function-inspection.js';
 import { GatewayClient } from '../gateway-client.js';
 import { printJson } from '../output.js';
@@ -40,10 +41,7 @@ function printInspection(fn: FunctionInspection): void {
     ],
     ['Env', Object.keys(spec.env).join(', ') || '-'],
     ['Secrets', fn.secrets.length ? `${fn.secrets.join(', ')} (at /run/secrets/NAME)` : '-'],
-    [
-      'Volumes',
-      (spec.volumes ?? []).map((v) => `${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`).join(', ') || '-',
-    ],
+    ['Volumes', (spec.volumes ?? []).map(formatVolumeMount).join(', ') || '-'],
     ['Image', `${fn.image.digest} (${formatBytes(fn.image.size)})`],
     ['Created', fn.createdAt],
     ['Updated', fn.updatedAt],
