@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
+import type { LanguageName } from '../languages/registry.js';
 import type { Container } from '../runtime/container.js';
 import type { ExecOptions, ExecResult } from '../runtime/oci/driver.js';
 import type { ContainerLauncher } from './container-launcher.js';
@@ -67,6 +68,8 @@ export interface FunctionDirectory {
 /** Errors after which an instance cannot be trusted with another request. */
 const FATAL = new Set(['timeout', 'function_crashed', 'out_of_memory']);
 const INIT_TIMEOUT_MS = 15_000;
+/** The longest a stem cell's refill waits for its successor's first request to end. */
+const REFILL_DELAY_MS = 250;
 const ORPHAN_GRACE_MS = 30_000;
 const NONE: ReadonlySet<Instance> = new Set();
 
@@ -114,6 +117,8 @@ interface Waiter {
  */
 export class WarmPool {
   private readonly instances = new Map<string, Instance>();
+  /** Stem cells to refill once the instance made from each has served its first request. */
+  private readonly refills = new Map<Instance, { language: LanguageName; timer: NodeJS.Timeout }>();
   /** The same instances by function name: placement looks at one function's only. */
   private readonly byFunction = new Map<string, Set<Instance>>();
   private readonly queues = new Map<string, FunctionQueue>();
@@ -515,6 +520,7 @@ export class WarmPool {
   }
 
   private release(instance: Instance, outcome: 'ok' | 'broken'): void {
+    this.replenishFor(instance);
     instance.inflight--;
     instance.lastUsedAt = Date.now();
     if (!this.instances.has(instance.id)) return;
@@ -630,6 +636,7 @@ export class WarmPool {
       phases.init = performance.now() - initStarted;
       Object.assign(instance.startTimings, phases);
     } catch (err) {
+      if (stem) this.stemCells.replenish(fn.spec.runtime);
       const tail = await container.logTail(1500);
       await this.remove(instance);
       if (err instanceof KilnError && err.status === 400) throw err;
@@ -638,11 +645,34 @@ export class WarmPool {
         `the function's process failed while loading: ${(err as Error).message}${tail ? `\n${tail.trim()}` : ''}`,
         400,
       );
-    } finally {
-      // The cell's replacement starts once this one has loaded its handler (StemCellPool.replenish).
-      if (stem) this.stemCells.replenish(fn.spec.runtime);
     }
+    if (stem) this.replenishAfterFirstRequest(instance, fn.spec.runtime, pending.forWaiting);
     return instance;
+  }
+
+  /**
+   * Start the replacement of the stem cell `instance` was made from once its first request
+   * has ended (or it is gone), at most `REFILL_DELAY_MS` after it loaded its handler: a
+   * replacement's crun and runtime boot take the same cores as that first request
+   * (issue 17: a stem start's first response at load was 5-10 ms with the refill beside it).
+   */
+  private replenishAfterFirstRequest(instance: Instance, language: LanguageName, forWaiting: boolean): void {
+    if (!forWaiting) {
+      this.stemCells.replenish(language);
+      return;
+    }
+    const timer = setTimeout(() => this.replenishFor(instance), REFILL_DELAY_MS);
+    timer.unref();
+    this.refills.set(instance, { language, timer });
+  }
+
+  /** The deferred refill of `instance`'s stem cell, if it has not started yet. */
+  private replenishFor(instance: Instance): void {
+    const refill = this.refills.get(instance);
+    if (!refill) return;
+    this.refills.delete(instance);
+    clearTimeout(refill.timer);
+    this.stemCells.replenish(refill.language);
   }
 
   /** `fn` is still its function's active version (not removed, not redeployed). */
@@ -670,6 +700,7 @@ export class WarmPool {
 
   /** Drop an instance from the pool's books; false if it was not in them. */
   private forget(instance: Instance): boolean {
+    this.replenishFor(instance);
     if (this.instances.get(instance.id) !== instance) return false;
     this.instances.delete(instance.id);
     const set = this.byFunction.get(instance.functionName);
