@@ -16,6 +16,7 @@ import { Registries } from './image/registry/registries.js';
 import { SnapshotStore } from './image/snapshot-store.js';
 import type { LanguageName } from './languages/registry.js';
 import { LogStore } from './logs/log-store.js';
+import { CreatedContainers } from './pool/created-containers.js';
 import { ImageLauncher } from './pool/image-launcher.js';
 import { regionFromEnv } from './pool/lambda-environment.js';
 import type { ShimRequest } from './pool/shim-protocol.js';
@@ -42,6 +43,8 @@ export interface KilnOptions {
   log?: BuildLog;
   /** Stem cells kept per language with functions (default `KILN_STEM_CELLS`, else 2; 0 = off). */
   stemCells?: number;
+  /** Cold-start containers created ahead, host-wide (default `KILN_PRECREATED`, else 0 = off). */
+  precreated?: number;
   /** First retry delay of async invocations (default `KILN_ASYNC_BACKOFF_MS`, else 1 s). */
   asyncBackoffMs?: number;
   /** Freeze instances idle this long (default `KILN_FREEZE_AFTER_MS`, else 50 ms; null = never). */
@@ -94,6 +97,18 @@ function asyncBackoffFromEnv(): number | undefined {
       `KILN_ASYNC_BACKOFF_MS must be a whole number of ms, got "${raw}"`,
       500,
     );
+  return n;
+}
+
+/**
+ * `KILN_PRECREATED`: how many cold-start containers the host keeps created ahead, at most one
+ * per function version scaled to zero that stem cells cannot serve (default 0: off; issue 17).
+ */
+function precreatedFromEnv(): number {
+  const raw = process.env.KILN_PRECREATED;
+  const n = raw === undefined || raw === '' ? 0 : Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new KilnError('invalid_config', `KILN_PRECREATED must be a whole number, got "${raw}"`, 500);
   return n;
 }
 
@@ -204,6 +219,7 @@ export class Kiln {
       { region: regionFromEnv() },
       starts,
       freezeAfterMs,
+      new CreatedContainers(launcher, options.precreated ?? precreatedFromEnv(), starts),
     );
     pool.startMaintenance();
     const registries = new Registries(images);

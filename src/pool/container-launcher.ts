@@ -1,6 +1,7 @@
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { LanguageName } from '../languages/registry.js';
 import type { Container } from '../runtime/container.js';
+import type { CreatedContainer } from '../runtime/container-runtime.js';
 
 /**
  * What the pool needs to get containers, declared where it is used: the pool decides
@@ -11,6 +12,11 @@ import type { Container } from '../runtime/container.js';
 export interface ContainerLauncher {
   /** A cold start: a new container running the version's own image, its shim listening. */
   startFunction(fn: FunctionVersion): Promise<Container>;
+  /**
+   * A cold start's container created ahead (issue 17): its `start` runs the process and
+   * resolves once its shim listens, ready for the version like `startFunction`'s.
+   */
+  createFunction(fn: FunctionVersion): Promise<CreatedContainer>;
   /** A new stem cell: the language's base image with an empty `/fn`, its shim warming up. */
   startStemCell(language: LanguageName): Promise<StemCellStart>;
   /** The base layers (digests, bottom first) the version's image is built on. */

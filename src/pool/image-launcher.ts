@@ -11,7 +11,13 @@ import { type LanguageName, languageNamed } from '../languages/registry.js';
 import { InstanceLog } from '../logs/instance-log.js';
 import type { LogStore } from '../logs/log-store.js';
 import type { Container } from '../runtime/container.js';
-import { CALL_SOCKET_NAME, type ContainerRuntime, type VolumeBind } from '../runtime/container-runtime.js';
+import {
+  CALL_SOCKET_NAME,
+  type ContainerRuntime,
+  type CreatedContainer,
+  type StartRequest,
+  type VolumeBind,
+} from '../runtime/container-runtime.js';
 import type { ContainerLimits } from '../runtime/oci-spec.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { VolumeStore } from '../volumes/volume-store.js';
@@ -61,14 +67,46 @@ export class ImageLauncher implements ContainerLauncher {
   ) {}
 
   async startFunction(fn: FunctionVersion): Promise<Container> {
-    // The volumes are held from before the mount until the container is gone (`volume rm` waits).
+    const container = await this.makeFunctionContainer(
+      fn,
+      (image, options) => this.startImage(image, options),
+      (made) => made,
+    );
+    return this.finishStart(container, fn);
+  }
+
+  async createFunction(fn: FunctionVersion): Promise<CreatedContainer> {
+    const made = await this.makeFunctionContainer(
+      fn,
+      async (image, options) => this.runtime.create(await this.startRequest(image, options)),
+      (created) => created.container,
+    );
+    return {
+      container: made.container,
+      createdAt: made.createdAt,
+      discard: () => made.discard(),
+      // The secrets, the call socket and the logs as a cold start has them, at the start:
+      // a secret changed since the create is read now.
+      start: async () => this.finishStart(await made.start(), fn),
+    };
+  }
+
+  /**
+   * A container of the version's own image, run now or created ahead by `make`, holding
+   * the version's volumes from before the mount until it is gone (`volume rm` waits).
+   */
+  private async makeFunctionContainer<T>(
+    fn: FunctionVersion,
+    make: (image: Image, options: ImageStartOptions) => Promise<T>,
+    containerOf: (made: T) => Container,
+  ): Promise<T> {
     const held = this.holdVolumes(fn);
-    let container: Container;
+    let made: T;
     try {
       // Lambda's runtime variables, as a stem cell of the language has them, then the function's
       // own (a cold process sees NODE_OPTIONS and the like from its start); the rest of Lambda's
       // environment comes with /init on both paths (lambda-environment.ts).
-      container = await this.startImage(await this.images.getImage(fn.image), {
+      made = await make(await this.images.getImage(fn.image), {
         env: envList({ ...runtimeEnvironment(fn.spec.runtime), ...fn.spec.env }),
         hostname: fn.spec.name,
         limits: limitsOf(fn),
@@ -80,7 +118,12 @@ export class ImageLauncher implements ContainerLauncher {
       held?.release();
       throw err;
     }
-    if (held) void container.exited.then(held.release, held.release);
+    if (held) void containerOf(made).exited.then(held.release, held.release);
+    return made;
+  }
+
+  /** A running function container's secrets, call socket and logs, before `/init`. */
+  private async finishStart(container: Container, fn: FunctionVersion): Promise<Container> {
     try {
       await this.placeSecrets(container, fn);
       await this.openCallSocket(container, fn);
@@ -221,23 +264,17 @@ export class ImageLauncher implements ContainerLauncher {
     container.output.attach(log);
   }
 
-  private async startImage(
-    image: Image,
-    options: {
-      env: string[];
-      hostname: string;
-      limits: ContainerLimits;
-      mountFnDir?: boolean;
-      mountSecretsDir?: boolean;
-      mountCallsDir?: boolean;
-      volumes?: VolumeBind[];
-    },
-  ): Promise<Container> {
+  private async startImage(image: Image, options: ImageStartOptions): Promise<Container> {
+    return this.runtime.start(await this.startRequest(image, options));
+  }
+
+  /** The runtime's request for an image: its layers as snapshots, run the way its config says. */
+  private async startRequest(image: Image, options: ImageStartOptions): Promise<StartRequest> {
     const layers = await Promise.all(
       image.manifest.layers.map((l) => this.snapshots.ensure(l.digest, this.images.blobPath(l.digest))),
     );
     const config = image.config.config;
-    return this.runtime.start({
+    return {
       layers,
       args: [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])],
       // Over the image's own Env: a later entry replaces an earlier one of the same name
@@ -250,8 +287,18 @@ export class ImageLauncher implements ContainerLauncher {
       mountSecretsDir: options.mountSecretsDir,
       mountCallsDir: options.mountCallsDir,
       volumes: options.volumes,
-    });
+    };
   }
+}
+
+interface ImageStartOptions {
+  env: string[];
+  hostname: string;
+  limits: ContainerLimits;
+  mountFnDir?: boolean;
+  mountSecretsDir?: boolean;
+  mountCallsDir?: boolean;
+  volumes?: VolumeBind[];
 }
 
 function envList(env: Record<string, string>): string[] {

@@ -5,6 +5,7 @@ import type { LanguageName } from '../languages/registry.js';
 import type { Container } from '../runtime/container.js';
 import type { ExecOptions, ExecResult } from '../runtime/oci/driver.js';
 import type { ContainerLauncher } from './container-launcher.js';
+import { CreatedContainers } from './created-containers.js';
 import { FunctionQueue } from './function-queue.js';
 import { Instance, type InstanceState, type StartKind } from './instance.js';
 import { DEFAULT_REGION, initPayloadOf, type LambdaSettings } from './lambda-environment.js';
@@ -141,6 +142,8 @@ export class WarmPool {
     private readonly starts: StartAdmission = new StartAdmission(),
     /** Freeze an instance's cgroup once it has been idle this long (undefined: never). */
     private readonly freezeAfterMs?: number,
+    /** Cold starts' containers created ahead (none unless given a limit). */
+    readonly created: CreatedContainers = new CreatedContainers(launcher, 0, starts),
   ) {}
 
   /** Reap idle instances and keep `minInstances` running, every `intervalMs`. */
@@ -260,7 +263,7 @@ export class WarmPool {
     const doomed = [...this.instances.values()].filter(
       (i) => i.functionName === name && !keep.has(i.version) && i.state !== 'starting',
     );
-    await Promise.all(doomed.map((instance) => this.stop(instance.id)));
+    await Promise.all([...doomed.map((instance) => this.stop(instance.id)), this.created.drop(name, keep)]);
     if (keepVersion === undefined) this.queues.delete(name);
     this.dispatch(name);
   }
@@ -374,6 +377,7 @@ export class WarmPool {
     await this.maintaining;
     await Promise.allSettled([...this.starting]);
     await this.stemCells.shutdown();
+    await this.created.shutdown();
     await Promise.all([...this.instances.values()].map((i) => this.remove(i)));
   }
 
@@ -616,8 +620,11 @@ export class WarmPool {
       container = stem;
       phases.specialize = performance.now() - t0;
     } else {
-      container = await this.launcher.startFunction(fn);
-      phases.mount = container.timings.mountMs;
+      container = await this.startCold(fn);
+      // A container created ahead has no `mount` phase (it was paid before the request)
+      // and says `precreated` (a zero-length Server-Timing entry): still a cold start.
+      if (container.timings.precreated) phases.precreated = 0;
+      else phases.mount = container.timings.mountMs;
       phases.runtime = container.timings.runtimeMs;
       phases.ready = container.timings.readyMs;
     }
@@ -648,6 +655,22 @@ export class WarmPool {
     }
     if (stem) this.replenishAfterFirstRequest(instance, fn.spec.runtime, pending.forWaiting);
     return instance;
+  }
+
+  /** A cold start: the version's container created ahead if there is one, else a new one. */
+  private async startCold(fn: FunctionVersion): Promise<Container> {
+    const created = await this.created.take(fn);
+    if (created) {
+      try {
+        return await created.start();
+      } catch (err) {
+        // Its failure is logged and the request gets a new container instead.
+        console.error(
+          `kiln: starting created container ${created.container.id} failed: ${(err as Error).message}`,
+        );
+      }
+    }
+    return this.launcher.startFunction(fn);
   }
 
   /**
@@ -712,7 +735,23 @@ export class WarmPool {
   private async remove(instance: Instance): Promise<void> {
     const present = this.forget(instance);
     await instance.destroy();
-    if (present) this.dispatch(instance.functionName);
+    if (present) {
+      this.createAheadIfScaledToZero(instance.target);
+      this.dispatch(instance.functionName);
+    }
+  }
+
+  /**
+   * A version that just lost its last instance (idle reaping, `kiln stop`) gets a container
+   * created ahead for its next cold start, if stem cells cannot serve it: with stem cells on
+   * and no volumes a stem start is faster still (docs/DESIGN.md §4).
+   */
+  private createAheadIfScaledToZero(fn: FunctionVersion): void {
+    if (this.closed || this.created.limit === 0 || !this.stillActive(fn)) return;
+    if (this.stemCells.perLanguage > 0 && !fn.spec.volumes?.length) return;
+    const others = [...this.instancesOf(fn.spec.name)].some((i) => i.version === fn.version);
+    const starting = [...this.pending].some((p) => p.name === fn.spec.name && p.version === fn.version);
+    if (!others && !starting) this.created.fill(fn);
   }
 
   /** One maintenance pass at a time: a pass still running when the timer fires is not doubled. */

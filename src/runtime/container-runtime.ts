@@ -9,7 +9,7 @@ import type { CgroupTree } from './cgroup/cgroup.js';
 import { type Container, OciContainer } from './container.js';
 import { ContainerOutput, type OutputStream } from './container-output.js';
 import { makeMountPointLayer } from './mount-points.js';
-import type { OciRuntimeDriver, RunHandle } from './oci/driver.js';
+import type { CreateHandle, OciRuntimeDriver, RunHandle } from './oci/driver.js';
 import { type BindMount, buildOciSpec, type ContainerLimits, type SeccompFilter } from './oci-spec.js';
 import { type OutputPipe, OutputPipes } from './output-pipes.js';
 import { functionSeccompFilter } from './seccomp/function-filter.js';
@@ -68,6 +68,21 @@ export interface StartRequest {
   readyTimeoutMs?: number;
 }
 
+/**
+ * A container created ahead of its start (`ContainerRuntime.create`): it holds its mount,
+ * cgroup, uid lease, pipes and a waiting process until `start` or `discard`; a process that
+ * dies meanwhile (`container.exited`) cleans up after itself like any container.
+ */
+export interface CreatedContainer {
+  /** Not serving until `start` resolves; `exited` and `stop` work from the create on. */
+  readonly container: Container;
+  readonly createdAt: number;
+  /** Run its process and wait for the shim (once). */
+  start(): Promise<Container>;
+  /** Kill and delete it without starting it. */
+  discard(): Promise<void>;
+}
+
 export interface VolumeBind {
   source: string;
   destination: string;
@@ -112,7 +127,83 @@ export class ContainerRuntime {
     this.secrets = options.secrets ?? SecretsTmpfs.beside(driver.stateRoot);
   }
 
+  /** Start a container now: its process runs and its shim answers when this resolves. */
   async start(req: StartRequest): Promise<Container> {
+    const launched = await this.launch(req, 'run');
+    return this.whenReady(launched.container, req, launched.spawnedAt);
+  }
+
+  /**
+   * Create a container whose process waits for `start` (`driver.createUnderReaper`): the
+   * mount, cgroup, uid, pipes and shim socket made now, so that a later cold start only
+   * runs the runtime's `start` and waits for the shim (issue 17: most of a runtime's start
+   * is the create, ~7.6 of `crun run /bin/true`'s 15-20 ms here, docs/DESIGN.md §3).
+   */
+  async create(req: StartRequest): Promise<CreatedContainer> {
+    const { container, handle } = await this.launch(req, 'create');
+    try {
+      await (handle as CreateHandle).created;
+    } catch (err) {
+      // The reaper exited: its exit cleans up; the runtime's message is in the output.
+      await container.exited;
+      const tail = await container.logTail(1500);
+      throw new KilnError(
+        'instance_start_failed',
+        `${(err as Error).message}${tail ? `: ${tail.trim()}` : ''}`,
+        502,
+      );
+    }
+    return {
+      container,
+      createdAt: Date.now(),
+      start: async () => {
+        const t0 = performance.now();
+        try {
+          await this.driver.start(container.id);
+        } catch (err) {
+          await container.stop();
+          throw new KilnError(
+            'instance_start_failed',
+            `${this.driver.name} start failed: ${(err as Error).message}`,
+            502,
+          );
+        }
+        const t1 = performance.now();
+        container.timings.mountMs = 0;
+        container.timings.runtimeMs = t1 - t0;
+        container.timings.precreated = true;
+        return this.whenReady(container, req, t1);
+      },
+      discard: async () => {
+        await container.stop();
+      },
+    };
+  }
+
+  /** Wait for the shim of a container whose process runs; stop it when the shim never answers. */
+  private async whenReady(container: OciContainer, req: StartRequest, spawnedAt: number): Promise<Container> {
+    const ready = await waitForShim(container.socketPath, container.exited, req.readyTimeoutMs ?? 10_000);
+    if (ready !== 'ready') {
+      await container.stop();
+      const tail = await container.logTail(1500);
+      throw new KilnError(
+        'instance_start_failed',
+        `the container's shim did not answer (${ready})${tail ? `: ${tail.trim()}` : ''}`,
+        502,
+      );
+    }
+    container.timings.readyMs = performance.now() - spawnedAt;
+    return container;
+  }
+
+  /**
+   * Everything up to the OCI runtime, then the runtime: `run` (the process runs) or
+   * `create` (it waits for `start`). Either way the runtime's child's exit cleans up.
+   */
+  private async launch(
+    req: StartRequest,
+    mode: 'run' | 'create',
+  ): Promise<{ container: OciContainer; handle: RunHandle; spawnedAt: number }> {
     const id = `k${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
     const dir = path.join(this.instancesDir, id);
     const rootfs = path.join(dir, 'rootfs');
@@ -193,11 +284,9 @@ export class ContainerRuntime {
       });
       let handle: RunHandle;
       try {
-        handle = this.driver.run(id, dir, {
-          listen: listener.fd,
-          stdout: stdout.writeFd,
-          stderr: stderr.writeFd,
-        });
+        const stdio = { listen: listener.fd, stdout: stdout.writeFd, stderr: stderr.writeFd };
+        handle =
+          mode === 'run' ? this.driver.run(id, dir, stdio) : this.driver.createUnderReaper(id, dir, stdio);
       } finally {
         // The container holds the socket and the pipes' write ends now; the gateway's
         // copies go before anything can connect (and so that EOF comes when it exits).
@@ -231,18 +320,7 @@ export class ContainerRuntime {
         secretsDir,
         callsDir,
       );
-      const ready = await waitForShim(socketPath, exited, req.readyTimeoutMs ?? 10_000);
-      if (ready !== 'ready') {
-        await container.stop();
-        const tail = await container.logTail(1500);
-        throw new KilnError(
-          'instance_start_failed',
-          `the container's shim did not answer (${ready})${tail ? `: ${tail.trim()}` : ''}`,
-          502,
-        );
-      }
-      container.timings.readyMs = performance.now() - t2;
-      return container;
+      return { container, handle, spawnedAt: t2 };
     } catch (err) {
       // Once the runtime runs, its exit cleans up (stop() above waited for it).
       if (!running) {

@@ -10,6 +10,11 @@ export interface StartTimings {
   runtimeMs: number;
   /** From the spawn until the shim answers on its socket: the runtime's create and start, then the shim's boot. */
   readyMs: number;
+  /**
+   * Created ahead of the request (`ContainerRuntime.create`): `mountMs` is 0 and `runtimeMs`
+   * the runtime's `start` only; the mount and create were paid before (issue 17).
+   */
+  precreated?: boolean;
 }
 
 /**

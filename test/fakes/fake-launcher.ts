@@ -15,6 +15,7 @@ import type { Cgroup } from '../../src/runtime/cgroup/cgroup.js';
 import { CgroupV1Tree } from '../../src/runtime/cgroup/v1.js';
 import type { Container, StartTimings } from '../../src/runtime/container.js';
 import { ContainerOutput } from '../../src/runtime/container-output.js';
+import type { CreatedContainer } from '../../src/runtime/container-runtime.js';
 import type { ContainerExit, ExecResult, ExitCause } from '../../src/runtime/oci/driver.js';
 
 /**
@@ -197,6 +198,11 @@ export class FakeLauncher implements ContainerLauncher {
     } finally {
       this.coldStarting--;
     }
+  }
+
+  /** The fake runtime has no create/start split: the pool's tests keep creating ahead off. */
+  async createFunction(): Promise<CreatedContainer> {
+    throw new KilnError('container_create_failed', 'the fake runtime cannot create a container ahead', 500);
   }
 
   async startStemCell(_language: LanguageName): Promise<StemCellStart> {

@@ -11,7 +11,11 @@ export function register({ app, kiln, control }: RouteContext): void {
     return c.json({ stopped: c.req.param('id') });
   });
   app.get('/instances', control, async (c) =>
-    c.json({ instances: await kiln.pool.list(), stemCells: await kiln.pool.listStemCells() }),
+    c.json({
+      instances: await kiln.pool.list(),
+      stemCells: await kiln.pool.listStemCells(),
+      precreated: kiln.pool.created.list(),
+    }),
   );
   // `{cmd: [...], timeoutMs?}`: the command runs in the instance (OCI `exec`) as its uid.
   // Buffered: the answer comes when it ends, with its exit code and output (capped by the

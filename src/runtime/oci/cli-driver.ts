@@ -1,10 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { KilnError } from '../../errors.js';
 import type { HostFinding } from '../host-finding.js';
 import type {
   ContainerExit,
   ContainerState,
+  CreateHandle,
   ExecOptions,
   ExecResult,
   ExitCause,
@@ -13,6 +14,7 @@ import type {
   RunHandle,
   RunStdio,
 } from './driver.js';
+import { REAPER_SCRIPT } from './reaper.js';
 
 const execFileP = promisify(execFile);
 
@@ -41,18 +43,58 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
   readonly idmappedMounts: boolean = false;
 
   run(id: string, bundleDir: string, stdio: RunStdio): RunHandle {
+    const { flags, fds } = this.stdioOf(stdio);
+    const child = spawn(this.binary, this.args('run', ...flags, '--bundle', bundleDir, id), { stdio: fds });
+    return { child, exited: exitOf(child) };
+  }
+
+  createUnderReaper(id: string, bundleDir: string, stdio: RunStdio): CreateHandle {
+    const { flags, fds } = this.stdioOf(stdio);
+    // The reaper's word that the container exists comes on the fd after the container's own.
+    const statusFd = fds.length;
+    const child = spawn(
+      'perl',
+      [
+        '-e',
+        REAPER_SCRIPT,
+        String(statusFd),
+        this.binary,
+        ...this.args('create', ...flags, '--bundle', bundleDir, id),
+      ],
+      { stdio: [...fds, 'pipe'] },
+    );
+    const exited = exitOf(child);
+    const status = child.stdio[statusFd] as NodeJS.ReadableStream;
+    const created = new Promise<void>((resolve, reject) => {
+      let said = '';
+      status.on('data', (chunk: Buffer) => {
+        said += chunk.toString();
+        if (said.includes('created')) resolve();
+      });
+      void exited.then((exit) =>
+        reject(
+          new KilnError(
+            'container_create_failed',
+            `${this.name} create ${id} failed (exit ${exit.code ?? exit.signal})`,
+            500,
+          ),
+        ),
+      );
+    });
+    // Settled either way by the exit; a caller that only awaits `exited` must not see a rejection.
+    created.catch(() => undefined);
+    return { child, exited, created };
+  }
+
+  /** The container's stdio for `run` and `create`: the listening socket where `listenFd` says. */
+  private stdioOf(stdio: RunStdio): { flags: string[]; fds: ('ignore' | number)[] } {
     const out = stdio.stdout ?? 'ignore';
     const err = stdio.stderr ?? 'ignore';
     const passed = this.listenFd > 2 && stdio.listen !== undefined;
-    const flags = passed ? ['--preserve-fds', String(this.listenFd - 2)] : [];
-    const child = spawn(this.binary, this.args('run', ...flags, '--bundle', bundleDir, id), {
-      stdio: passed ? ['ignore', out, err, stdio.listen] : [stdio.listen ?? 'ignore', out, err],
-    });
-    const exited = new Promise<ContainerExit>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-      child.once('error', () => resolve({ code: null, signal: null }));
-    });
-    return { child, exited };
+    return {
+      flags: passed ? ['--preserve-fds', String(this.listenFd - 2)] : [],
+      fds: passed ? ['ignore', out, err, stdio.listen as number] : [stdio.listen ?? 'ignore', out, err],
+    };
   }
 
   async create(id: string, bundleDir: string, log: number | 'ignore'): Promise<void> {
@@ -212,4 +254,11 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
   protected command(...rest: string[]): Promise<{ stdout: string; stderr: string }> {
     return execFileP(this.binary, this.args(...rest));
   }
+}
+
+function exitOf(child: ChildProcess): Promise<ContainerExit> {
+  return new Promise<ContainerExit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: null, signal: null }));
+  });
 }

@@ -53,6 +53,15 @@ export interface OciRuntimeDriver {
    * it and the status does not matter.
    */
   create(id: string, bundleDir: string, log: number | 'ignore'): Promise<void>;
+  /**
+   * `create` under a reaper child of this process (a subreaper: perl's prctl, as
+   * `reaper.ts` has it) that adopts the container's init when the runtime exits, and
+   * exits with the init's status once it has reaped it: `run`'s exit status and prompt
+   * reaping for a container created ahead of its `start` (docs/DESIGN.md §3). `created`
+   * resolves once the container exists (its process waits for `start`) and rejects when
+   * the create failed; stdio as for `run`.
+   */
+  createUnderReaper(id: string, bundleDir: string, stdio: RunStdio): CreateHandle;
   start(id: string): Promise<void>;
   /** Run a command in a running container's namespaces and cgroup; resolves when it exits. */
   exec(id: string, args: string[], options?: ExecOptions): Promise<ExecResult>;
@@ -97,6 +106,11 @@ export interface RunStdio {
 export interface RunHandle {
   child: ChildProcess;
   exited: Promise<ContainerExit>;
+}
+
+export interface CreateHandle extends RunHandle {
+  /** The container exists and its process waits for `start`; rejects when the create failed. */
+  created: Promise<void>;
 }
 
 /** runtime-spec runtime.md: creating, created, running, stopped (runc and crun add paused). */
