@@ -141,8 +141,9 @@ async function main() {
     machine: await machine(),
   };
   const failures = [];
-  const step = async (name, fn) => {
-    if (!opts.only.includes(name)) return;
+  // `selectedBy`: the scenario of `--only` that runs this step (a variant of it).
+  const step = async (name, fn, selectedBy = name) => {
+    if (!opts.only.includes(selectedBy)) return;
     log(`${name}…`);
     const started = Date.now();
     try {
@@ -184,6 +185,33 @@ async function main() {
     await deployHellos(cold, opts.languages);
     await step('cold', () =>
       runStarts(cold, { languages: opts.languages, runs: opts.runs, warmup: opts.warmup, kind: 'cold' }),
+    );
+    // The same cold start from a container created ahead (`KILN_PRECREATED`, issue 17): a
+    // gateway of its own, each start waiting until the function's created container exists.
+    await step(
+      'precreated',
+      async () => {
+        const ahead = await startGateway({
+          workDir,
+          cacheDir,
+          stemCells: 0,
+          name: 'precreated',
+          env: { KILN_FREEZE_AFTER_MS: 'off', KILN_PRECREATED: '2' },
+        });
+        try {
+          await deployHellos(ahead, opts.languages);
+          return await runStarts(ahead, {
+            languages: opts.languages,
+            runs: opts.runs,
+            warmup: opts.warmup,
+            kind: 'cold',
+            precreated: true,
+          });
+        } finally {
+          await ahead.stop();
+        }
+      },
+      'cold',
     );
     await step('warm', () => runWarm(cold, { languages: opts.languages, requests: opts.warmRequests }));
     await step('throughput', async () => {

@@ -13,6 +13,11 @@ export function startRows(r) {
   const row = (label, pick, note = '') => rows.push([label, ...LANGS.map((l) => cell(pick(l))), note]);
   row('bare process (floor, `env -i`, chroot)', (l) => r.floor?.[l]?.samples);
   row('**Kiln cold** (new container)', (l) => r.cold?.[l]?.samples);
+  if (r.precreated && !r.precreated.error)
+    row(
+      '**Kiln cold, created ahead** (`KILN_PRECREATED`: `crun start` only)',
+      (l) => r.precreated?.[l]?.samples,
+    );
   row('**Kiln stem** (prewarmed container specialized)', (l) => r.stem?.[l]?.samples);
   row('**Kiln warm** (through the gateway)', (l) => r.warm?.[l]?.viaGateway);
   row('warm, straight to the shim socket', (l) => r.warm?.[l]?.direct);
@@ -78,6 +83,12 @@ export function markdown(r) {
     (l) => r.floor?.[l]?.samples,
     (l) => r.cold?.[l]?.samples,
   );
+  if (r.precreated && !r.precreated.error)
+    ratioRow(
+      'Kiln cold, created ahead ÷ bare process',
+      (l) => r.floor?.[l]?.samples,
+      (l) => r.precreated?.[l]?.samples,
+    );
   ratioRow(
     'Kiln stem ÷ bare process',
     (l) => r.floor?.[l]?.samples,
@@ -110,7 +121,7 @@ export function markdown(r) {
     '| start | language | mount | runtime spawn | crun create+start → shim ready | specialize | init | first response | client total |',
   );
   lines.push('|---|---|---|---|---|---|---|---|---|');
-  for (const kind of ['cold', 'stem']) {
+  for (const kind of ['cold', 'precreated', 'stem']) {
     for (const l of LANGS) {
       const res = r[kind]?.[l];
       if (!res) continue;

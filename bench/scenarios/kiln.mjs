@@ -28,7 +28,11 @@ async function timedGet(gw, p) {
 }
 
 /** No instance of the function, no stem cell: every request starts a container from the image. */
-export async function runStarts(gw, { languages, runs, warmup, kind }) {
+/**
+ * `precreated`: every start waits until the function's container created ahead exists
+ * (`KILN_PRECREATED`) and checks that the start used it (Server-Timing `precreated`).
+ */
+export async function runStarts(gw, { languages, runs, warmup, kind, precreated = false }) {
   const results = {};
   for (const language of languages) {
     const fn = `hello-${language}`;
@@ -37,8 +41,11 @@ export async function runStarts(gw, { languages, runs, warmup, kind }) {
     for (let i = 0; i < warmup + runs; i++) {
       await gw.stopAll(fn);
       if (kind === 'stem') await waitForStemCells(gw, language);
+      if (precreated) await waitForPrecreated(gw, fn);
       const r = await timedGet(gw, `/fn/${fn}/`);
       if (r.start !== kind) throw new Error(`${fn}: expected a ${kind} start, got ${r.start}`);
+      if (precreated && r.phases.precreated === undefined)
+        throw new Error(`${fn}: the start did not use its created container`);
       if (i >= warmup) {
         samples.push(r.ms);
         phases.push(r.phases);
@@ -56,6 +63,15 @@ async function waitForStemCells(gw, language) {
     await sleep(20);
   }
   throw new Error(`no ${language} stem cell became ready`);
+}
+
+async function waitForPrecreated(gw, fn) {
+  for (let i = 0; i < 600; i++) {
+    const { precreated = [] } = await gw.json('GET', '/instances');
+    if (precreated.some((c) => c.function === fn && !c.creating)) return;
+    await sleep(20);
+  }
+  throw new Error(`no container was created ahead for ${fn}`);
 }
 
 /** Sequential requests to a warm instance: through the gateway, then straight to its shim. */
