@@ -217,7 +217,7 @@ export function markdown(r) {
   }
   poolSections(r, lines);
   lines.push(
-    "Notes: Kiln runs containers with `crun run` (create and start in one call), so crun's create and start are one phase here, together with the shim's boot up to accepting on its socket. Published anchors: Firecracker ≤ 125 ms boot; AWS Lambda init node 124–147, python 77–91, java 200–224 ms; Cloudflare Workers < 5 ms; Fission ~100 ms; OpenFaaS 1–2 s.",
+    "Notes: Kiln runs containers with `crun run` (create and start in one call), so crun's create and start are one phase here, together with the shim's boot up to accepting on its socket; for `precreated` (a container created ahead, `KILN_PRECREATED`) the runtime spawn column is `crun start` alone and the next column the shim's boot. Published anchors: Firecracker ≤ 125 ms boot; AWS Lambda init node 124–147, python 77–91, java 200–224 ms; Cloudflare Workers < 5 ms; Fission ~100 ms; OpenFaaS 1–2 s.",
   );
   const failed = Object.entries(r).filter(
     ([, v]) => v && typeof v === 'object' && typeof v.error === 'string',
