@@ -121,6 +121,34 @@ describe.each(drivers.map((d) => [d.name, d] as const))('the %s driver', (_name,
     await expect.poll(() => container.logTail()).toContain('to the log');
   });
 
+  it('creates a container ahead whose process waits, starts it on demand, and reads its exit as run does', async () => {
+    const request = { layers, args, env, cwd: '/fn', limits: { memoryBytes: 128 * 1024 * 1024, pids: 64 } };
+    const created = await runtime.create(request);
+    started.push(created.container);
+    expect(await driver.state(created.container.id)).toMatchObject({ status: 'created' });
+    const container = await created.start();
+    expect(container.timings.precreated).toBe(true);
+    expect(await driver.state(container.id)).toMatchObject({ status: 'running' });
+    // The shim got its socket as fd 0 through the create: it answers there.
+    const seen = await container.exec(['/bin/sh', '-c', 'readlink /proc/1/fd/0']);
+    expect(seen.stdout).toMatch(/^socket:\[\d+\]$/m);
+    // The reaper hands on the init's status: a SIGKILL Kiln did not ask for reads as the OOM killer's.
+    await driver.kill(container.id, 'KILL');
+    const exit = await container.exited;
+    expect(exit.code).toBe(137);
+    expect(container.exitCause(exit)).toBe('out_of_memory');
+    expect(await driver.state(container.id)).toBeUndefined();
+
+    // One discarded before its start is gone from the runtime, its dir with it.
+    const unused = await runtime.create(request);
+    const dir = path.dirname(unused.container.socketPath);
+    expect(existsSync(dir)).toBe(true);
+    await unused.discard();
+    expect(unused.container.exitCause(await unused.container.exited)).toBe('stopped');
+    expect(await driver.list()).not.toContain(unused.container.id);
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it('refuses to exec in a container that is not running', async () => {
     await expect(driver.exec('k-no-such-container', ['/bin/true'])).rejects.toMatchObject({
       code: 'container_not_running',
