@@ -129,6 +129,8 @@ describe.each(drivers.map((d) => [d.name, d] as const))('the %s driver', (_name,
     const container = await created.start();
     expect(container.timings.precreated).toBe(true);
     expect(await driver.state(container.id)).toMatchObject({ status: 'running' });
+    // A container starts once.
+    await expect(driver.start(container.id)).rejects.toThrow();
     // The shim got its socket as fd 0 through the create: it answers there.
     const seen = await container.exec(['/bin/sh', '-c', 'readlink /proc/1/fd/0']);
     expect(seen.stdout).toMatch(/^socket:\[\d+\]$/m);

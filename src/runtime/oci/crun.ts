@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, mkdir, open, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
+import { KilnError } from '../../errors.js';
 import { hybridCgroup2, readMounts } from '../cgroup/host.js';
 import type { HostFinding } from '../host-finding.js';
 import { OciCliDriver } from './cli-driver.js';
@@ -18,6 +21,36 @@ export class CrunDriver extends OciCliDriver {
   readonly precompiledSeccomp = true;
   /** Mount `uidMappings` (crun 1.8: `maybe_get_idmapped_mount`, open_tree + mount_setattr(MOUNT_ATTR_IDMAP)). */
   override readonly idmappedMounts = true;
+
+  /**
+   * What `crun start` does for a container with no poststart hooks and no notify socket
+   * (Kiln's have neither), without spawning crun (~6 ms of a cold start's critical path
+   * here, issue 17): open the state dir's `exec.fifo` for writing, unlink it (crun's
+   * `state` then says running) and write one byte, which the container's init waits for
+   * before it execs the process (crun 1.8.1 src/libcrun/container.c
+   * `libcrun_container_start` → src/libcrun/status.c `libcrun_status_write_exec_fifo`).
+   * O_NONBLOCK: with no reader (the init died) the open fails with ENXIO instead of
+   * waiting forever.
+   */
+  override async start(id: string): Promise<void> {
+    const fifo = path.join(this.stateRoot, id, 'exec.fifo');
+    let handle: FileHandle;
+    try {
+      handle = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      throw new KilnError(
+        'container_start_failed',
+        `crun start ${id}: the container is not waiting to start (${(err as NodeJS.ErrnoException).code})`,
+        500,
+      );
+    }
+    try {
+      await unlink(fifo);
+      await handle.write(Buffer.alloc(1));
+    } finally {
+      await handle.close();
+    }
+  }
 
   /**
    * crun 1.8 has no `features` command (later versions do): then its `--version` says
