@@ -159,15 +159,21 @@ describe('a deploy runs no bundle content on the host', () => {
   });
 
   it('a build that does not finish within the deadline is stopped: 400 build_timeout, the old version serves', async () => {
-    // Thousands of classes keep javac busy far longer than a 1.5 s deadline. The old version is
-    // deployed before the deadline is set (a gateway restart on the same data dir): under a loaded
-    // full run even hello-node's build took over 1.5 s.
+    // 20 000 classes keep javac busy far longer than a 1.5 s deadline (1500 did not on a quiet,
+    // faster machine: the build finished in time). The old version is deployed before the
+    // deadline is set (a gateway restart on the same data dir): under a loaded full run even
+    // hello-node's build took over 1.5 s.
     const slow = await GatewayProcess.start();
     try {
       const files: Record<string, string> = { 'Hello.java': HELLO };
-      for (let i = 0; i < 1500; i++)
-        files[`gen/C${i}.java`] =
-          `class C${i} { int f(int x) { return x * ${i} + C${(i + 1) % 1500}.g(); } static int g() { return ${i}; } }`;
+      const classes = 20_000;
+      const perFile = 100;
+      for (let file = 0; file < classes / perFile; file++) {
+        let source = '';
+        for (let i = file * perFile; i < (file + 1) * perFile; i++)
+          source += `class C${i} { int f(int x) { return x * ${i} + C${(i + 1) % classes}.g(); } static int g() { return ${i}; } }\n`;
+        files[`gen/F${file}.java`] = source;
+      }
       expect((await slow.deploy(path.join(EXAMPLES, 'hello-java'), { name: 'slowfn' })).status).toBe(201);
       await slow.restartWith({ KILN_BUILD_TIMEOUT_MS: '1500' });
       const res = await slow.deploy(await bundle('slow', files), {
