@@ -32,6 +32,24 @@ describe('admitCall', () => {
   });
 
   it.each([
+    ['POST', '/async/quote/../tax'],
+    ['POST', '/async/quote/../orders/'],
+    ['POST', '/async/quote/../../functions'],
+    ['POST', '/async/quote/%2e%2e/orders'],
+    ['POST', '/async/quote/%2E%2E/%2e%2E/secrets'],
+    ['POST', '/async/quote/./x'],
+    ['POST', '/async/quote\\..\\orders'],
+    ['GET', '/fn/quote/../../functions'],
+  ] as const)(
+    'refuses %s %s: a path the control plane would resolve elsewhere (dot segments)',
+    (method, url) => {
+      expect(() => admitCall(method, url, API, 0)).toThrow(
+        expect.objectContaining({ code: 'call_not_allowed', status: 403 }),
+      );
+    },
+  );
+
+  it.each([
     '/fn/orders/',
     '/fn/api/',
     '/fn/quotes/',

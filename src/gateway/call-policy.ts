@@ -29,6 +29,18 @@ export interface AdmittedCall {
  * past `MAX_CALL_DEPTH` is refused. Refusals are 403s: the caller's own doing, not retried.
  */
 export function admitCall(method: string, url: string, caller: Caller, callerDepth: number): AdmittedCall {
+  // An async submission is routed by the control plane, whose URL parsing (WHATWG) removes
+  // dot segments: `POST /async/quote/../victim` (or `%2e%2e`, or `\..\`) would pass the
+  // name check as "quote" and then reach `/async/victim`, or any other POST route with more
+  // `..`. A call's path must already be in the form that parsing leaves it in.
+  const path = url.split('?', 1)[0]!;
+  if (new URL(path, 'http://call.invalid').pathname !== path) {
+    throw new KilnError(
+      'call_not_allowed',
+      `a call's path must have no "." or ".." segments and no backslashes: ${JSON.stringify(url.slice(0, 100))}`,
+      403,
+    );
+  }
   let kind: AdmittedCall['kind'];
   let target: string;
   if (url.startsWith(INVOKE_PREFIX)) {
