@@ -207,24 +207,27 @@ export class ContainerRuntime {
     const id = `k${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
     const dir = path.join(this.instancesDir, id);
     const rootfs = path.join(dir, 'rootfs');
-    // Only the gateway (root) looks in here: the socket, config.json, the rootfs mount point.
-    await mkdir(dir, { mode: 0o700 });
-    await mkdir(rootfs);
-    const fnDir = req.mountFnDir ? path.join(dir, 'fn') : undefined;
-    if (fnDir) await mkdir(fnDir);
-    // On a tmpfs, not in the instance dir: a secret's value never reaches a disk.
-    const secretsDir = req.mountSecretsDir ? await this.secrets.make(id) : undefined;
-    const callsDir = req.mountCallsDir ? path.join(dir, 'calls') : undefined;
-    if (callsDir) await mkdir(callsDir, { mode: 0o755 });
-
     const volumes = req.volumes ?? [];
+    // Refused before anything is made for the instance: nothing to clean up.
     if (volumes.length && !this.driver.idmappedMounts) throw volumesUnsupported(this.driver.name);
 
-    const t0 = performance.now();
     let mounted = false;
     let running = false;
+    let secretsDir: string | undefined;
     const uid = await this.uids.acquire();
     try {
+      // Inside the try: a failed make (the secrets tmpfs, a mkdir) removes what came before it.
+      // Only the gateway (root) looks in here: the socket, config.json, the rootfs mount point.
+      await mkdir(dir, { mode: 0o700 });
+      await mkdir(rootfs);
+      const fnDir = req.mountFnDir ? path.join(dir, 'fn') : undefined;
+      if (fnDir) await mkdir(fnDir);
+      // On a tmpfs, not in the instance dir: a secret's value never reaches a disk.
+      if (req.mountSecretsDir) secretsDir = await this.secrets.make(id);
+      const callsDir = req.mountCallsDir ? path.join(dir, 'calls') : undefined;
+      if (callsDir) await mkdir(callsDir, { mode: 0o755 });
+
+      const t0 = performance.now();
       const layers = [...req.layers];
       if (volumes.length) {
         // The rootfs is read-only: volumes' mount points come as one more layer (mount-points.ts).
@@ -326,7 +329,7 @@ export class ContainerRuntime {
       if (!running) {
         if (mounted) await unmount(rootfs);
         await rm(dir, { recursive: true, force: true });
-        await this.secrets.remove(id);
+        if (secretsDir) await this.secrets.remove(id);
         await this.uids.release(uid);
       }
       throw err;

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import type { Container } from '../../src/runtime/container.js';
 import { ContainerRuntime } from '../../src/runtime/container-runtime.js';
 import { installedOciRuntimes } from '../../src/runtime/oci/select.js';
 import { buildOciSpec } from '../../src/runtime/oci-spec.js';
+import { SecretsTmpfs } from '../../src/runtime/secrets-tmpfs.js';
+import { UidLeases } from '../../src/runtime/uid-leases.js';
 import { functionSeccompFilter } from '../../src/runtime/seccomp/function-filter.js';
 import { ROOT, TEST_CACHE } from '../harness.js';
 
@@ -251,4 +253,29 @@ describe.each(drivers.map((d) => [d.name, d] as const))('create and start with %
     // Reaped by the subreaper, not left as a zombie: its /proc entry is gone.
     expect(existsSync(`/proc/${seen.created.pid}`)).toBe(false);
   });
+});
+
+it('leaves no instance dir, secrets dir or uid lease behind when making the secrets dir fails', async () => {
+  const dir = path.join(instancesDir, 'failed-secrets');
+  await mkdir(dir, { recursive: true });
+  // The secrets root sits under a regular file: its mkdir fails (ENOTDIR), a real failure.
+  const notADir = path.join(instancesDir, 'not-a-dir');
+  await writeFile(notADir, '');
+  const uids = new UidLeases(path.join(instancesDir, 'failed-secrets-uids'), `failed-secrets-${runId}`);
+  const runtime = new ContainerRuntime(dir, drivers[0]!, await detectCgroupTree(), {
+    uids,
+    secrets: new SecretsTmpfs(path.join(notADir, 'secrets')),
+  });
+  await expect(
+    runtime.start({
+      layers,
+      args,
+      env,
+      cwd: '/fn',
+      limits: { memoryBytes: 64 * 1024 * 1024, pids: 32 },
+      mountSecretsDir: true,
+    }),
+  ).rejects.toThrow(/ENOTDIR/);
+  expect(await readdir(dir)).toEqual([]);
+  expect(await uids.releaseAll()).toBe(0);
 });
