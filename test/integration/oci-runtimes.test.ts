@@ -12,9 +12,9 @@ import type { Container } from '../../src/runtime/container.js';
 import { ContainerRuntime } from '../../src/runtime/container-runtime.js';
 import { installedOciRuntimes } from '../../src/runtime/oci/select.js';
 import { buildOciSpec } from '../../src/runtime/oci-spec.js';
+import { functionSeccompFilter } from '../../src/runtime/seccomp/function-filter.js';
 import { SecretsTmpfs } from '../../src/runtime/secrets-tmpfs.js';
 import { UidLeases } from '../../src/runtime/uid-leases.js';
-import { functionSeccompFilter } from '../../src/runtime/seccomp/function-filter.js';
 import { ROOT, TEST_CACHE } from '../harness.js';
 
 const execFileP = promisify(execFile);
