@@ -227,8 +227,8 @@ export class AsyncInvoker {
     const inv = this.get(id);
     if (inv.state !== 'dead' && inv.state !== 'failed') {
       throw new KilnError(
-        'invocation_not_finished',
-        `invocation ${id} is ${inv.state}; only dead or failed invocations can be retried`,
+        'invocation_not_retryable',
+        `invocation ${id} has state ${inv.state}; only a dead or failed invocation can be retried`,
         409,
       );
     }

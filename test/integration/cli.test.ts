@@ -63,9 +63,12 @@ describe('the kiln CLI', () => {
     expect(broken.stderr).toContain('[handler_load_failed]');
     expect((await kiln('invoke', 'cli-hello')).stdout).toContain('Hello, world!');
 
+    // The gateway's own refusal is one `kiln:` line on stderr, like every command's error.
     const unknown = await kiln('invoke', 'nobody');
     expect(unknown.code).toBe(1);
-    expect(unknown.stdout).toContain('function_not_found');
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unknown.stderr).toMatch(/^kiln: .*\[function_not_found\]/);
   });
 
   it('says where the gateway should be when it cannot reach it', async () => {

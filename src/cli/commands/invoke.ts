@@ -119,10 +119,15 @@ async function invoke(name: string, options: InvokeOptions): Promise<number> {
     console.log(queued.id);
     return 0;
   }
-  const res = await new GatewayClient().request(method, `/fn/${encodeURIComponent(name)}${sub}`, {
+  const client = new GatewayClient();
+  const res = await client.request(method, `/fn/${encodeURIComponent(name)}${sub}`, {
     body,
     headers,
   });
+  // An answer without an instance is the gateway's own refusal (function_not_found, 429, …):
+  // one `kiln:` line like every other command's error, not the raw JSON. A function's own
+  // error answer carries `x-kiln-instance` and is printed as it came.
+  if (res.status >= 400 && !res.headers.has('x-kiln-instance') && !options.include) await client.fail(res);
   if (options.include) {
     console.log(`HTTP ${res.status} ${res.statusText}`);
     for (const [k, v] of res.headers) console.log(`${k}: ${v}`);

@@ -10,6 +10,7 @@ import { deployFields } from '../../functions/deploy-fields.js';
 import { startGateway } from '../../gateway/server.js';
 import { Kiln } from '../../kiln.js';
 import { loadStackFile } from '../../stack/stack-loader.js';
+import { runInDependencyOrder } from '../../stack/stack-order.js';
 import { installTracing } from '../../telemetry/otel-sdk.js';
 import { stderrLog } from '../stderr-log.js';
 
@@ -156,16 +157,32 @@ async function deployStackExample(kiln: Kiln, file: string, url: string): Promis
   try {
     const stack = await loadStackFile(file);
     for (const name of stack.volumes) if (!kiln.volumes.has(name)) await kiln.volumes.create(name);
-    for (const fn of stack.functions) {
-      try {
-        const result = await kiln.deployer.deploy({ bundle: await packDir(fn.absDir), fields: fn.query });
-        stderrLog(
-          `deployed ${fn.name} v${result.version.version} (stack ${file}): curl ${url}/fn/${fn.name}/`,
-        );
-      } catch (err) {
-        stderrLog(`stack example ${fn.name} did not deploy: ${(err as Error).message}`);
-      }
-    }
+    // In `dependsOn` order, as `kiln apply` deploys (a function whose dependency failed is skipped).
+    await runInDependencyOrder(
+      stack.functions.map((fn) => ({
+        name: fn.name,
+        dependsOn: fn.dependsOn,
+        run: async () => {
+          try {
+            const result = await kiln.deployer.deploy({ bundle: await packDir(fn.absDir), fields: fn.query });
+            stderrLog(
+              `deployed ${fn.name} v${result.version.version} (stack ${file}): curl ${url}/fn/${fn.name}/`,
+            );
+            return true;
+          } catch (err) {
+            stderrLog(`stack example ${fn.name} did not deploy: ${(err as Error).message}`);
+            return false;
+          }
+        },
+      })),
+      {
+        concurrency: 1,
+        onSkip: (name, failed) =>
+          stderrLog(
+            `stack example ${name} not deployed: it depends on ${failed.join(', ')}, which did not deploy`,
+          ),
+      },
+    );
   } catch (err) {
     stderrLog(`stack ${file} did not deploy: ${(err as Error).message}`);
   }
