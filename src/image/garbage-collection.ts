@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { syncPath, treeBytes } from '../disk.js';
+import { KilnError } from '../errors.js';
 import type { ImageStore } from './image-store.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { Descriptor } from './types.js';
@@ -23,7 +24,7 @@ export async function markImages(
   const visit = async (digest: string): Promise<void> => {
     if (marked.has(digest)) return;
     marked.add(digest);
-    const object = await images.readJson<ImageObject>(digest).catch(() => undefined);
+    const object = await images.readJson<ImageObject>(digest).catch(missingOrFatal(digest));
     if (!object || typeof object !== 'object') return;
     if (object.config?.digest) marked.add(object.config.digest);
     for (const layer of object.layers ?? []) marked.add(layer.digest);
@@ -31,6 +32,23 @@ export async function markImages(
   };
   for (const digest of roots.manifests) await visit(digest);
   return marked;
+}
+
+/**
+ * A root that is not in the store reaches nothing (a version whose image was swept). Any
+ * other read error (EMFILE, EIO, a corrupt manifest) aborts the prune: taken as "reaches
+ * nothing", it would sweep the layers of an image still in use.
+ */
+function missingOrFatal(digest: string): (err: unknown) => undefined {
+  return (err) => {
+    if (err instanceof KilnError && err.code === 'blob_not_found') return undefined;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new KilnError(
+      'prune_failed',
+      `cannot tell what manifest ${digest} reaches (${why}): nothing is swept`,
+      500,
+    );
+  };
 }
 
 /** A manifest or an image index: the fields that point at other blobs. */
