@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { syncPath, treeBytes } from '../disk.js';
+import { syncPath } from '../disk.js';
 import { KilnError } from '../errors.js';
 import { VOLUME_NAME, validateVolumeName } from '../functions/volume-mounts.js';
+import { volumeBytes } from './volume-size.js';
 
 /** A volume as it is kept: `volumes/<name>/volume.json`. */
 export interface VolumeRecord {
@@ -122,7 +123,7 @@ export class VolumeStore {
     return {
       name,
       createdAt: record.createdAt,
-      sizeBytes: await treeBytes(path.join(this.dirOf(name), DATA)),
+      sizeBytes: await volumeBytes(path.join(this.dirOf(name), DATA)),
     };
   }
 
