@@ -131,6 +131,8 @@ export class WarmPool {
   /** Starts in flight, so that shutdown waits for them instead of leaving containers behind. */
   private readonly starting = new Set<Promise<unknown>>();
   private readonly pending = new Set<PendingStart>();
+  /** Functions whose `retire` runs now (how many at once): none of their versions is created ahead. */
+  private readonly retiring = new Map<string, number>();
   private startCount = 0;
 
   constructor(
@@ -263,7 +265,18 @@ export class WarmPool {
     const doomed = [...this.instances.values()].filter(
       (i) => i.functionName === name && !keep.has(i.version) && i.state !== 'starting',
     );
-    await Promise.all([...doomed.map((instance) => this.stop(instance.id)), this.created.drop(name, keep)]);
+    // Each stopped instance would have its version's container created ahead again
+    // (`createAheadIfScaledToZero`, the record is still there during `kiln rm`), after a drop
+    // run beside the stops: no creating ahead for `name` until the stops are done, then the drop.
+    this.retiring.set(name, (this.retiring.get(name) ?? 0) + 1);
+    try {
+      await Promise.all(doomed.map((instance) => this.stop(instance.id)));
+      await this.created.drop(name, keep);
+    } finally {
+      const left = (this.retiring.get(name) ?? 1) - 1;
+      if (left) this.retiring.set(name, left);
+      else this.retiring.delete(name);
+    }
     if (keepVersion === undefined) this.queues.delete(name);
     this.dispatch(name);
   }
@@ -298,6 +311,8 @@ export class WarmPool {
       image: i.target.image,
     }));
     for (const p of this.pending) instances.push({ function: p.name, version: p.version, image: p.image });
+    // Containers created ahead have their image's snapshots mounted.
+    instances.push(...this.created.imagesInUse());
     return { instances, layers: this.stemCells.layersInUse() };
   }
 
@@ -747,7 +762,8 @@ export class WarmPool {
    * and no volumes a stem start is faster still (docs/DESIGN.md §4).
    */
   private createAheadIfScaledToZero(fn: FunctionVersion): void {
-    if (this.closed || this.created.limit === 0 || !this.stillActive(fn)) return;
+    if (this.closed || this.created.limit === 0 || this.retiring.has(fn.spec.name) || !this.stillActive(fn))
+      return;
     if (this.stemCells.perLanguage > 0 && !fn.spec.volumes?.length) return;
     const others = [...this.instancesOf(fn.spec.name)].some((i) => i.version === fn.version);
     const starting = [...this.pending].some((p) => p.name === fn.spec.name && p.version === fn.version);

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -151,4 +152,37 @@ it('a gateway stopped, or killed and started again, leaves no created container 
   expect(await gateway.containers()).toContain(second.id);
   await gateway.launch();
   await gone(second.id);
+});
+
+it('kiln rm of a function with an idle instance leaves no created container, and a new function of that name runs its own code', async () => {
+  const first = await gateway.deploy(path.join(EXAMPLES, 'hello-python'), { name: 'reborn' });
+  expect(first.status, first.text).toBe(201);
+  const warm = await fetch(`${gateway.url}/fn/reborn/?name=first`);
+  expect(await warm.text()).toContain('Hello, first!');
+  // Its idle instance stops during the rm: that used to create the version's container ahead
+  // again, after the rm had discarded those it had.
+  const removed = await fetch(`${gateway.url}/functions/reborn`, {
+    method: 'DELETE',
+    headers: gateway.headers(),
+  });
+  expect(removed.status).toBeLessThan(300);
+  const after = await listed();
+  expect(after.precreated.filter((c) => c.function === 'reborn')).toEqual([]);
+  expect(after.instances.filter((i) => i.function === 'reborn')).toEqual([]);
+  // Every container the runtime still holds is a listed instance: none created ahead left over.
+  const ids = new Set(after.instances.map((i) => i.id));
+  expect((await gateway.containers()).filter((id) => !ids.has(id))).toEqual([]);
+
+  // Version numbers start at 1 again: the new `reborn@1` must not get the old one's container.
+  const dir = await mkdtemp(path.join(tmpdir(), 'kiln-reborn-'));
+  await writeFile(path.join(dir, 'kiln.json'), JSON.stringify({ name: 'reborn', runtime: 'python' }));
+  await writeFile(
+    path.join(dir, 'handler.py'),
+    'def handler(event, context):\n    return "the new reborn\\n"\n',
+  );
+  const second = await gateway.deploy(dir, { name: 'reborn' });
+  await rm(dir, { recursive: true, force: true });
+  expect(second.status, second.text).toBe(201);
+  const res = await fetch(`${gateway.url}/fn/reborn/`);
+  expect(await res.text()).toBe('the new reborn\n');
 });
