@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -208,4 +208,16 @@ export async function mountsUnder(dir: string): Promise<string[]> {
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
     .filter((m) => m.startsWith(`${dir}/`));
+}
+
+/** Every cgroup dir of these container ids, in every hierarchy of the host. */
+export async function cgroupsOf(ids: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const hierarchy of await readdir('/sys/fs/cgroup')) {
+    for (const id of ids) {
+      const dir = path.join('/sys/fs/cgroup', hierarchy, 'kiln', id);
+      if (existsSync(dir)) found.push(dir);
+    }
+  }
+  return found;
 }

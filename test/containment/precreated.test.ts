@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EXAMPLES } from '../harness.js';
-import { GatewayProcess, mountsUnder } from './gateway-process.js';
+import { cgroupsOf, GatewayProcess, mountsUnder } from './gateway-process.js';
 
 /**
  * issue 17 (the cold path): with `KILN_PRECREATED`, a function version scaled to zero gets
@@ -78,17 +78,6 @@ async function gone(id: string): Promise<void> {
     'mounts',
   ).toEqual([]);
   expect(await cgroupsOf([id]), 'cgroups').toEqual([]);
-}
-
-async function cgroupsOf(ids: string[]): Promise<string[]> {
-  const found: string[] = [];
-  for (const hierarchy of await readdir('/sys/fs/cgroup')) {
-    for (const id of ids) {
-      const dir = path.join('/sys/fs/cgroup', hierarchy, 'kiln', id);
-      if (existsSync(dir)) found.push(dir);
-    }
-  }
-  return found;
 }
 
 it('the next cold start of a version scaled to zero runs the container created for it', async () => {

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EXAMPLES, FIXTURES } from '../harness.js';
-import { GatewayProcess, mountsUnder } from './gateway-process.js';
+import { cgroupsOf, GatewayProcess, mountsUnder } from './gateway-process.js';
 
 /**
  * issue 12 (durability): a gateway killed with SIGKILL while its instances and stem cells
@@ -17,18 +17,6 @@ beforeAll(async () => {
   gateway = await GatewayProcess.start({ KILN_STEM_CELLS: '1' });
 });
 afterAll(() => gateway?.remove());
-
-/** Every cgroup dir of these container ids, in every hierarchy of the host. */
-async function cgroupsOf(ids: string[]): Promise<string[]> {
-  const found: string[] = [];
-  for (const hierarchy of await readdir('/sys/fs/cgroup')) {
-    for (const id of ids) {
-      const dir = path.join('/sys/fs/cgroup', hierarchy, 'kiln', id);
-      if (existsSync(dir)) found.push(dir);
-    }
-  }
-  return found;
-}
 
 async function leasesOf(stateRoot: string): Promise<string[]> {
   const held: string[] = [];
