@@ -1,5 +1,6 @@
 import { KilnError } from '../errors.js';
 import { isLanguageName, LANGUAGE_NAMES, type LanguageName } from '../languages/registry.js';
+import { STORE_NAME } from './store-name.js';
 import { parseVolumeMounts, type VolumeMount } from './volume-mounts.js';
 
 /**
@@ -59,8 +60,8 @@ export interface FunctionSpec {
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-/** The secret store's rule (src/secrets/secret-store.ts), here so a spec needs no store to be checked. */
-export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** The secret store's rule, here so a spec needs no store to be checked. */
+export const SECRET_NAME = STORE_NAME;
 
 export type EventFormat = '1.0' | '2.0';
 export const EVENT_FORMATS: readonly EventFormat[] = ['2.0', '1.0'];

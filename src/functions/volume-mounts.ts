@@ -1,4 +1,5 @@
 import { KilnError } from '../errors.js';
+import { checkedStoreName, STORE_NAME } from './store-name.js';
 
 /**
  * A named volume (`kiln volume create`) mounted into every instance of a function: the
@@ -13,11 +14,8 @@ export interface VolumeMount {
   readOnly?: boolean;
 }
 
-/**
- * Docker's volume names (`[a-zA-Z0-9][a-zA-Z0-9_.-]`), at most 63 characters: a name is a
- * directory of the data dir, so it can never be `.`, `..` or hold a `/`.
- */
-export const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** Docker's volume names: a name is a directory of the data dir (`STORE_NAME`). */
+export const VOLUME_NAME = STORE_NAME;
 
 /** Volumes one function may mount. */
 export const MAX_VOLUME_MOUNTS = 16;
@@ -58,13 +56,7 @@ function invalid(message: string): KilnError {
 }
 
 export function validateVolumeName(name: unknown): string {
-  if (typeof name !== 'string' || !VOLUME_NAME.test(name)) {
-    throw new KilnError(
-      'invalid_volume_name',
-      `volume name ${JSON.stringify(name)} is invalid: use 1-63 characters of A-Z, a-z, 0-9, "_", "." and "-", starting with a letter or digit`,
-    );
-  }
-  return name;
+  return checkedStoreName(name, 'volume');
 }
 
 /** A mount path, or `invalid_spec` saying what is wrong with it. */

@@ -4,6 +4,7 @@ import { syncPath, writeFileAtomic } from '../disk.js';
 import { KilnError } from '../errors.js';
 // Docker's secret names, shortened: a letter or digit, then letters, digits, `_`, `.`, `-`.
 import { SECRET_NAME } from '../functions/spec.js';
+import { checkedStoreName } from '../functions/store-name.js';
 
 /** Docker caps a secret at 500 KB (`docker secret create`); Kiln at 512 KiB. */
 export const MAX_SECRET_BYTES = 512 * 1024;
@@ -16,13 +17,7 @@ export interface SecretInfo {
 }
 
 export function validateSecretName(name: unknown): string {
-  if (typeof name !== 'string' || !SECRET_NAME.test(name)) {
-    throw new KilnError(
-      'invalid_secret_name',
-      `secret name ${JSON.stringify(name)} is invalid: use 1-63 characters of A-Z, a-z, 0-9, "_", "." and "-", starting with a letter or digit`,
-    );
-  }
-  return name;
+  return checkedStoreName(name, 'secret');
 }
 
 /**
