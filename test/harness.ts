@@ -25,7 +25,9 @@ export interface TestGateway {
   gateway: RunningGateway;
   url: string;
   dataDir: string;
-  /** Stop the gateway and its instances; the data dir goes too unless `keepData` (a restart follows). */
+  /** A dir beside the data dir for the test's function sources (made by the test), removed with it. */
+  srcDir: string;
+  /** Stop the gateway and its instances; the data dir and `srcDir` go too unless `keepData` (a restart follows). */
   close(options?: { keepData?: boolean }): Promise<void>;
 }
 
@@ -58,10 +60,13 @@ export async function startTestGateway(
     gateway,
     url: gateway.url,
     dataDir,
+    srcDir: `${dataDir}-src`,
     close: async ({ keepData = false } = {}) => {
       await gateway.close();
       await kiln.close();
-      if (!keepData) await rm(dataDir, { recursive: true, force: true });
+      if (keepData) return;
+      await rm(dataDir, { recursive: true, force: true });
+      await rm(`${dataDir}-src`, { recursive: true, force: true });
     },
   };
 }

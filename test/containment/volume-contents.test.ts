@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_VOLUME_UID } from '../../src/volumes/volume-owner.js';
@@ -29,7 +29,7 @@ interface Planted {
 
 beforeAll(async () => {
   t = await startTestGateway();
-  work = path.join(t.dataDir, '..', `${path.basename(t.dataDir)}-src`);
+  work = t.srcDir;
   // A host file outside the volume, which the function links to by its host path.
   sentinel = path.join(work, 'sentinel.txt');
   await mkdir(work, { recursive: true });
@@ -73,7 +73,6 @@ export default { fetch: (req) => {
 });
 afterAll(async () => {
   await t?.close();
-  await rm(work, { recursive: true, force: true });
 });
 
 describe('what a function leaves in a volume', { timeout: 120_000 }, () => {

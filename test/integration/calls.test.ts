@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deployDir, startTestGateway, type TestGateway } from '../harness.js';
@@ -208,7 +208,7 @@ describe('calls between functions', { timeout: 300_000 }, () => {
   beforeAll(async () => {
     // One stem cell per language: the first node function starts cold, later ones from cells.
     t = await startTestGateway({ stemCells: 1 });
-    work = path.join(t.dataDir, '..', `${path.basename(t.dataDir)}-src`);
+    work = t.srcDir;
     await deploy(await fnDir('quote', 'quote.py', PY_QUOTE), {
       name: 'quote',
       runtime: 'python',
@@ -222,7 +222,6 @@ describe('calls between functions', { timeout: 300_000 }, () => {
   });
   afterAll(async () => {
     await t?.close();
-    await rm(work, { recursive: true, force: true });
   });
 
   it('reach a function the spec names, from a cold start and from a stem cell', async () => {

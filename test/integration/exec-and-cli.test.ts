@@ -23,7 +23,7 @@ interface Ps {
 
 beforeAll(async () => {
   t = await startTestGateway();
-  work = path.join(t.dataDir, '..', `${path.basename(t.dataDir)}-src`);
+  work = t.srcDir;
   const dir = path.join(work, 'sh');
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'index.mjs'), `export default { fetch: () => new Response('up') };\n`);
@@ -32,7 +32,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  await rm(work, { recursive: true, force: true });
 });
 
 describe('kiln exec', () => {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,11 +69,10 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 beforeAll(async () => {
   t = await startTestGateway();
-  work = path.join(t.dataDir, '..', `${path.basename(t.dataDir)}-src`);
+  work = t.srcDir;
 });
 afterAll(async () => {
   await t?.close();
-  await rm(work, { recursive: true, force: true });
 });
 
 describe('secrets', () => {

@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployDir, startTestGateway, type TestGateway } from '../harness.js';
@@ -44,11 +44,10 @@ function kiln(...args: string[]) {
 
 beforeAll(async () => {
   t = await startTestGateway();
-  work = path.join(t.dataDir, '..', `${path.basename(t.dataDir)}-src`);
+  work = t.srcDir;
 });
 afterAll(async () => {
   await t?.close();
-  await rm(work, { recursive: true, force: true });
 });
 
 describe('versions, aliases and rollback', () => {

@@ -73,11 +73,10 @@ async function scaleToZero(g: TestGateway, fn: string): Promise<void> {
 
 beforeAll(async () => {
   t = await startTestGateway();
-  work = path.join(t.dataDir, '..', `${path.basename(t.dataDir)}-src`);
+  work = t.srcDir;
 });
 afterAll(async () => {
   await t?.close();
-  await rm(work, { recursive: true, force: true });
 });
 
 describe('volumes', { timeout: 300_000 }, () => {
