@@ -59,8 +59,6 @@ const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 // Framing is the shim's to write; a handler's own values would corrupt the connection.
 const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade']);
 
-const bodyless = (status) => status === 204 || status === 304;
-
 /**
  * One response. Either `writeHead(...).end(body)` (sent with content-length), or
  * `writeHead(...)`, `await write(chunk)`… `await finish()` (sent chunked as produced).
@@ -88,12 +86,7 @@ export class LiteResponse {
   /** The whole response at once. */
   end(body) {
     if (this.finished) return;
-    const data =
-      body === undefined || body === null
-        ? EMPTY
-        : typeof body === 'string'
-          ? Buffer.from(body)
-          : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const data = bodyBytes(body);
     const noBody = bodyless(this.status);
     const head = Buffer.from(this.headText(noBody ? '' : `content-length: ${data.length}\r\n`), 'latin1');
     this.headersSent = true;
@@ -143,27 +136,53 @@ export class LiteResponse {
   }
 
   headText(framing) {
-    const status = this.status;
-    if (!Number.isInteger(status) || status < 200 || status > 999) {
-      throw new TypeError(`invalid HTTP status code: ${String(status).slice(0, 40)}`);
-    }
+    const status = checkedStatus(this.status);
     let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n`;
-    for (const name of Object.keys(this.headers)) {
-      const value = this.headers[name];
-      if (value === undefined || FRAMING.has(name.toLowerCase())) continue;
-      if (!TOKEN.test(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
-      for (const v of Array.isArray(value) ? value : [value]) {
-        const text = String(v);
-        if (INVALID_VALUE.test(text)) throw new TypeError(`invalid value for header ${name}`);
-        head += `${name}: ${text}\r\n`;
-      }
-    }
+    eachHeader(this.headers, (name, value) => {
+      head += `${name}: ${value}\r\n`;
+    });
     head += framing;
     if (!this.keepAlive) head += 'connection: close\r\n';
     else if (this.http10) head += 'connection: keep-alive\r\n';
     return `${head}\r\n`;
   }
 }
+
+/** A handler's status code, refused (TypeError, so the shim answers 500) unless 200–999. */
+export function checkedStatus(status) {
+  if (!Number.isInteger(status) || status < 200 || status > 999) {
+    throw new TypeError(`invalid HTTP status code: ${String(status).slice(0, 40)}`);
+  }
+  return status;
+}
+
+/**
+ * Each header a handler set, as `emit(name, value)`: framing headers skipped (they are the
+ * shim's to write), a name or value that would corrupt the response refused with a TypeError.
+ */
+export function eachHeader(headers, emit) {
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined || FRAMING.has(name.toLowerCase())) continue;
+    if (!TOKEN.test(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+    for (const v of Array.isArray(value) ? value : [value]) {
+      const text = String(v);
+      if (INVALID_VALUE.test(text)) throw new TypeError(`invalid value for header ${name}`);
+      emit(name, text);
+    }
+  }
+}
+
+/** A body given to `end()` as bytes. */
+export function bodyBytes(body) {
+  return body === undefined || body === null
+    ? EMPTY
+    : typeof body === 'string'
+      ? Buffer.from(body)
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+export const bodyless = (status) => status === 204 || status === 304;
 
 function drained(socket) {
   return new Promise((resolve, reject) => {
@@ -182,10 +201,12 @@ function drained(socket) {
 
 /** Reads requests off one connection and answers them in order. */
 class Connection {
-  constructor(socket, handler, maxBodyBytes) {
+  constructor(socket, handler, maxBodyBytes, mux) {
     this.socket = socket;
     this.handler = handler;
     this.maxBodyBytes = maxBodyBytes;
+    // Until the first bytes show whether this is the gateway's multiplexed connection.
+    this.mux = mux;
     this.pending = EMPTY; // an incomplete request head
     this.scanned = 0; // bytes of `pending` already searched for the head's end
     this.req = undefined; // the request whose body is being read
@@ -202,6 +223,23 @@ class Connection {
 
   onData(chunk) {
     if (this.closing) return;
+    if (this.mux) {
+      chunk = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+      this.pending = EMPTY;
+      const { preface, accept } = this.mux;
+      const n = Math.min(chunk.length, preface.length);
+      if (chunk.compare(preface, 0, n, 0, n) === 0) {
+        if (chunk.length < preface.length) {
+          this.pending = chunk;
+          return;
+        }
+        this.socket.removeAllListeners('data');
+        this.socket.removeAllListeners('end');
+        accept(this.socket, chunk.subarray(preface.length));
+        return;
+      }
+      this.mux = undefined;
+    }
     if (this.busy) this.queue(chunk);
     else this.feed(chunk);
   }
@@ -349,11 +387,14 @@ class Connection {
   }
 }
 
-/** A server calling `handler(req, res)` for each request, one at a time per connection. */
-export function createServer(handler, { maxBodyBytes = DEFAULT_MAX_BODY_BYTES } = {}) {
+/**
+ * A server calling `handler(req, res)` for each request, one at a time per connection. A
+ * connection that opens with `mux.preface` is handed to `mux.accept(socket, restOfItsBytes)`.
+ */
+export function createServer(handler, { maxBodyBytes = DEFAULT_MAX_BODY_BYTES, mux } = {}) {
   // allowHalfOpen: a client may send its request and shut its side down (curl, `nc -N`); the
   // answer must still be written before the shim closes the connection.
   return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    new Connection(socket, handler, maxBodyBytes);
+    new Connection(socket, handler, maxBodyBytes, mux);
   });
 }

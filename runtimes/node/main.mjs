@@ -7,6 +7,8 @@ import { installAwsLambdaGlobal } from './awslambda-global.mjs';
 import { createServer, DEFAULT_MAX_BODY_BYTES } from './http-lite.mjs';
 import { logError, patchConsole } from './lambda-console.mjs';
 import { UnhandledPromiseRejection } from './lambda-errors.mjs';
+import { MUX_TRANSPORT, PREFACE } from './mux-frames.mjs';
+import { MuxConnection } from './mux-server.mjs';
 import { Shim } from './shim.mjs';
 
 const env = process.env;
@@ -28,8 +30,19 @@ for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
 if (env.KILN_WARMUP === '1') await (await import('./warmup.mjs')).warmUp();
 
 const shim = new Shim();
+const maxBodyBytes = Number(env.KILN_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES;
+// The gateway's multiplexed connection (mux-server.mjs), on its socket only: under docker,
+// podman or Kubernetes the shim is a plain HTTP server.
+const underKiln = Boolean(env.KILN_LISTEN_FD || env.KILN_SOCKET);
+if (underKiln) shim.transports = [MUX_TRANSPORT];
 const server = createServer(shim.serve, {
-  maxBodyBytes: Number(env.KILN_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES,
+  maxBodyBytes,
+  mux: underKiln
+    ? {
+        preface: PREFACE,
+        accept: (socket, first) => new MuxConnection(socket, shim.serve, maxBodyBytes, first),
+      }
+    : undefined,
 });
 server.on('error', (err) => {
   process.stderr.write(`kiln shim: cannot listen: ${err.message}\n`);

@@ -39,6 +39,7 @@ export class Shim {
       name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? process.env.KILN_FUNCTION ?? 'function',
       version: process.env.AWS_LAMBDA_FUNCTION_VERSION ?? process.env.KILN_VERSION ?? '$LATEST',
     };
+    this.transports = [];
     this.serve = this.serve.bind(this);
   }
 
@@ -123,7 +124,10 @@ export class Shim {
     }
     try {
       await this.init(body);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      // `transports`: the connections besides HTTP/1.1 this shim takes (mux-frames.mjs).
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ ok: true, transports: this.transports }));
     } catch (err) {
       this.invoker = undefined;
       const code = err instanceof LoadError ? err.code : 'handler_load_failed';

@@ -1,6 +1,8 @@
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import type { Container } from '../runtime/container.js';
+import { MuxClient } from './mux-client.js';
+import { MUX_TRANSPORT } from './mux-frames.js';
 import type { InstanceState } from './placement.js';
 import {
   collect,
@@ -10,6 +12,7 @@ import {
   ShimClient,
   ShimClientError,
   type ShimRequestHead,
+  type ShimTransport,
 } from './shim-client.js';
 import type { InitPayload, ShimRequest, ShimResponse } from './shim-protocol.js';
 
@@ -99,7 +102,7 @@ export class Instance {
   thawing: Promise<number> | undefined;
   /** The pool's timer that freezes it once idle long enough. */
   freezeTimer: NodeJS.Timeout | undefined;
-  private readonly client: ShimClient;
+  private client: ShimTransport;
   /** Freezer writes in order, so a thaw never overtakes the freeze it undoes. */
   private freezer: Promise<unknown> = Promise.resolve();
   /** The last freezer write was a freeze: the cgroup must be thawed before it is killed. */
@@ -184,6 +187,12 @@ export class Instance {
         parsed?.message ?? res.body.toString('utf8').slice(0, 2000),
         400,
       );
+    }
+    // A shim that takes the multiplexed connection gets every request on it from now on
+    // (mux-client.ts); the HTTP connections, /init's included, close.
+    if (useMux && shimTransports(res.body).includes(MUX_TRANSPORT)) {
+      this.client.destroy();
+      this.client = new MuxClient(this.container.socketPath);
     }
   }
 
@@ -318,6 +327,8 @@ export class Instance {
           `the function's shim answered something that is not HTTP/1.1 (${err.message})`,
           502,
         );
+      case 'reset':
+        return new KilnError('function_connection_lost', err.message, 502);
       case 'connection_lost':
         break;
     }
@@ -371,6 +382,22 @@ function headerRecord(flat: string[]): Record<string, string | string[]> {
     out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
   }
   return out;
+}
+
+/**
+ * `KILN_SHIM_TRANSPORT=http` keeps every instance on HTTP/1.1 connections even when its shim
+ * takes the multiplexed one: for comparing the two (bench/) and for debugging with HTTP tools.
+ */
+const useMux = process.env.KILN_SHIM_TRANSPORT !== 'http';
+
+/** The transports an `/init` answer lists (`{"ok":true,"transports":[…]}`); none from older shims. */
+function shimTransports(body: Buffer): string[] {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { transports?: unknown };
+    return Array.isArray(parsed.transports) ? parsed.transports.filter((t) => typeof t === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 function parseError(body: Buffer): { code: string; message: string } | undefined {

@@ -61,6 +61,8 @@ export class ShimClientError extends Error {
       | 'body_timeout'
       /** The shim answered something that is not HTTP/1.1. */
       | 'bad_response'
+      /** The shim cut the response short itself (its handler failed after the head): it is alive. */
+      | 'reset'
       /** The request body passed its limit while streaming. */
       | 'body_too_large'
       /** The client's body stream failed (the client went away). */
@@ -85,11 +87,19 @@ export interface ShimCall {
   abort(): void;
 }
 
+/** How the gateway reaches one instance's shim: HTTP/1.1 (`ShimClient`) or frames (`MuxClient`). */
+export interface ShimTransport {
+  /** Send one request; its response goes to `sink`. */
+  request(head: ShimRequestHead, body: RequestBody, sink: ResponseSink, idleTimeoutMs: number): ShimCall;
+  /** Close every connection; requests in flight fail with `connection_lost`. */
+  destroy(): void;
+}
+
 const MAX_HEAD_BYTES = 64 * 1024;
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
-export class ShimClient {
+export class ShimClient implements ShimTransport {
   private readonly idle: ShimConnection[] = [];
   private open = 0;
   private readonly waiting: ((c: ShimConnection) => void)[] = [];
@@ -606,7 +616,7 @@ class ShimConnection {
 
 /** Collect a whole response (for `/init` and the pool's buffered `invoke`). */
 export function collect(
-  client: ShimClient,
+  client: ShimTransport,
   head: ShimRequestHead,
   body: RequestBody,
   idleTimeoutMs: number,

@@ -1,0 +1,402 @@
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import {
+  CREDIT_AFTER,
+  END,
+  FrameReader,
+  FrameType,
+  frame,
+  headPayload,
+  MAX_CHUNK,
+  PREFACE,
+  parseResponseHead,
+  requestHeadText,
+  splitHeadPayload,
+} from './mux-frames.js';
+import {
+  type RequestBody,
+  type ResponseSink,
+  type ShimCall,
+  ShimClientError,
+  type ShimRequestHead,
+  type ShimTransport,
+} from './shim-client.js';
+
+/**
+ * Every request to one instance on a single unix socket, as frames (`mux-frames.ts`), for a
+ * shim that lists `mux/1` in its `/init` answer (the node shim).
+ *
+ * Why: with a connection per request, each request costs the gateway a write and a read on
+ * the shim's side, and each of those writes wakes the other process. On this 2-vCPU
+ * Firecracker VM such a wakeup costs tens of µs, and write/writev were 35–45% of the gateway's
+ * CPU at 64 connections (issue 9). Here the frames queued while the event loop handles one
+ * batch of ready sockets leave in one write after it (`setImmediate`), and the shim answers
+ * the same way, so a burst of requests costs one write and one read on each side.
+ *
+ * The contract is `ShimClient`'s: bodies stream both ways with backpressure (the response
+ * under a credit window per stream, so a slow client never makes the gateway hold more than
+ * `WINDOW` of one response), the idle timeout is per request, and a broken connection fails
+ * every request on it with `connection_lost`.
+ */
+export class MuxClient implements ShimTransport {
+  private socket: net.Socket | undefined;
+  private readonly streams = new Map<number, MuxStream>();
+  private nextId = 1;
+  private out: Buffer[] = [];
+  private flushing = false;
+  private closed = false;
+  private readonly flush = () => this.writeOut();
+
+  constructor(readonly socketPath: string) {}
+
+  request(head: ShimRequestHead, body: RequestBody, sink: ResponseSink, idleTimeoutMs: number): ShimCall {
+    const id = this.nextId;
+    this.nextId = id >= 0x7fffffff ? 1 : id + 1;
+    const stream = new MuxStream(this, id, head.method === 'HEAD', sink, idleTimeoutMs);
+    if (this.closed) {
+      stream.fail(new ShimClientError('connection_lost', 'the instance is stopping'));
+      return stream;
+    }
+    this.connect();
+    this.streams.set(id, stream);
+    const text = requestHeadText(head.method, head.path, head.headers);
+    if (body.kind === 'stream') {
+      this.send(frame(FrameType.request, 0, id, headPayload(text)));
+      stream.copyBody(body.stream, body.length ?? body.limit, body.length === undefined);
+    } else {
+      const bytes = body.kind === 'bytes' && body.bytes.length ? body.bytes : undefined;
+      if (bytes && bytes.length > MAX_CHUNK) {
+        this.send(frame(FrameType.request, 0, id, headPayload(text)));
+        for (let at = 0; at < bytes.length; at += MAX_CHUNK) {
+          const last = at + MAX_CHUNK >= bytes.length;
+          this.send(frame(FrameType.body, last ? END : 0, id, [bytes.subarray(at, at + MAX_CHUNK)]));
+        }
+      } else {
+        this.send(frame(FrameType.request, END, id, headPayload(text, bytes)));
+      }
+      stream.bodySent = true;
+    }
+    return stream;
+  }
+
+  /** Close the connection; requests in flight fail with `connection_lost`. */
+  destroy(): void {
+    this.closed = true;
+    this.socket?.destroy();
+    this.lost('the instance is stopping');
+  }
+
+  /** Queue a frame; what is queued while the event loop turns leaves in one write. */
+  send(buffers: Buffer[]): void {
+    for (const b of buffers) this.out.push(b);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Whether the socket's buffer is past its mark (a body copy should wait for `drain`). */
+  get congested(): boolean {
+    return this.socket?.writableNeedDrain ?? false;
+  }
+
+  onDrain(listener: () => void): () => void {
+    const socket = this.socket;
+    if (!socket) return () => undefined;
+    socket.once('drain', listener);
+    return () => socket.off('drain', listener);
+  }
+
+  forget(id: number): void {
+    this.streams.delete(id);
+  }
+
+  private writeOut(): void {
+    this.flushing = false;
+    const out = this.out;
+    this.out = [];
+    if (!this.socket || this.socket.destroyed || !out.length) return;
+    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  private connect(): void {
+    if (this.socket) return;
+    const socket = net.connect({ path: this.socketPath });
+    socket.setNoDelay(true);
+    const reader = new FrameReader((type, flags, id, payload) => this.onFrame(type, flags, id, payload));
+    socket.on('data', (chunk: Buffer) => {
+      if (!reader.push(chunk)) this.outOfStep('a frame larger than the protocol allows');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      if (this.socket === socket) this.socket = undefined;
+      this.lost('the connection to the function broke');
+    });
+    this.socket = socket;
+    this.out.unshift(PREFACE);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private onFrame(type: number, flags: number, id: number, payload: Buffer): void {
+    const stream = this.streams.get(id);
+    // Frames of a stream the gateway already gave up on are expected: they crossed its cancel.
+    if (!stream) return;
+    switch (type) {
+      case FrameType.head: {
+        const split = splitHeadPayload(payload);
+        const head = split && parseResponseHead(split.text);
+        if (!split || !head) {
+          stream.fail(new ShimClientError('bad_response', 'malformed response head'));
+          return;
+        }
+        stream.onHead(head.status, head.headers, head.contentLength, split.body, (flags & END) !== 0);
+        return;
+      }
+      case FrameType.data:
+        stream.onData(payload, (flags & END) !== 0);
+        return;
+      case FrameType.reset:
+        stream.fail(new ShimClientError('reset', 'the function cut its response short'));
+        return;
+      default:
+        this.outOfStep(`an unknown frame type ${type}`);
+    }
+  }
+
+  /** The shim sent what it may not: every request on the connection fails, the connection goes. */
+  private outOfStep(why: string): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.destroy();
+    for (const stream of [...this.streams.values()]) stream.fail(new ShimClientError('bad_response', why));
+    this.streams.clear();
+  }
+
+  private lost(why: string): void {
+    for (const stream of [...this.streams.values()]) stream.fail(new ShimClientError('connection_lost', why));
+    this.streams.clear();
+  }
+}
+
+/** One request on the connection, as its caller sees it (`ShimCall`) and as frames arrive for it. */
+class MuxStream implements ShimCall {
+  readonly done: Promise<void>;
+  responded = false;
+  bodySent = false;
+  private settled = false;
+  private headSeen = false;
+  private expected: number | undefined;
+  private received = 0;
+  /** Response bytes passed on to the client and not yet credited back to the shim. */
+  private owed = 0;
+  private paused = false;
+  private lastActivity = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private stopBody: (() => void) | undefined;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: Error) => void;
+
+  constructor(
+    private readonly client: MuxClient,
+    private readonly id: number,
+    private readonly isHead: boolean,
+    private readonly sink: ResponseSink,
+    private readonly idleTimeoutMs: number,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.timer = setTimeout(() => this.onTimer(), idleTimeoutMs);
+  }
+
+  onHead(
+    status: number,
+    headers: string[],
+    contentLength: number | undefined,
+    first: Buffer,
+    end: boolean,
+  ): void {
+    if (this.headSeen) {
+      this.fail(new ShimClientError('bad_response', 'a second response head'));
+      return;
+    }
+    this.headSeen = true;
+    this.responded = true;
+    this.lastActivity = Date.now();
+    const bodyless = this.isHead || status === 204 || status === 304;
+    if (end) {
+      if (!bodyless && contentLength !== first.length) {
+        this.fail(new ShimClientError('bad_response', 'the body does not match its length'));
+        return;
+      }
+      if (!this.call(() => this.sink.onHead(status, headers, contentLength, bodyless ? undefined : first)))
+        return;
+      this.complete();
+      return;
+    }
+    if (bodyless) {
+      this.fail(new ShimClientError('bad_response', 'a body after a bodyless head'));
+      return;
+    }
+    this.expected = contentLength;
+    if (!this.call(() => this.sink.onHead(status, headers, contentLength, undefined))) return;
+    if (first.length) this.onData(first, false);
+  }
+
+  onData(chunk: Buffer, end: boolean): void {
+    if (!this.headSeen || this.settled) {
+      this.fail(new ShimClientError('bad_response', 'body before head'));
+      return;
+    }
+    this.lastActivity = Date.now();
+    this.received += chunk.length;
+    if (this.expected !== undefined && this.received > this.expected) {
+      this.fail(new ShimClientError('bad_response', 'more body than its length'));
+      return;
+    }
+    if (chunk.length) {
+      let more = true;
+      if (!this.call(() => (more = this.sink.onData(chunk)))) return;
+      this.owed += chunk.length;
+      if (!more) this.paused = true;
+      else if (this.owed >= CREDIT_AFTER) this.sendCredit();
+    }
+    if (!end) return;
+    if (this.expected !== undefined && this.received !== this.expected) {
+      this.fail(new ShimClientError('bad_response', 'less body than its length'));
+      return;
+    }
+    this.complete();
+  }
+
+  /** Copy the client's body to the shim as it arrives, pausing the client while the socket is full. */
+  copyBody(stream: Readable, limit: number, counted: boolean): void {
+    let size = 0;
+    let undrain: (() => void) | undefined;
+    const cleanup = () => {
+      stream.off('data', onChunk);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('aborted', onError);
+      undrain?.();
+      this.stopBody = undefined;
+    };
+    const onChunk = (chunk: Buffer) => {
+      if (this.settled) return cleanup();
+      this.lastActivity = Date.now();
+      size += chunk.length;
+      if (counted && size > limit) {
+        cleanup();
+        this.cancel(new ShimClientError('body_too_large', `the request body is larger than ${limit} bytes`));
+        return;
+      }
+      for (let at = 0; at < chunk.length; at += MAX_CHUNK) {
+        this.client.send(frame(FrameType.body, 0, this.id, [chunk.subarray(at, at + MAX_CHUNK)]));
+      }
+      if (this.client.congested && !undrain) {
+        stream.pause();
+        undrain = this.client.onDrain(() => {
+          undrain = undefined;
+          stream.resume();
+        });
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      this.client.send(frame(FrameType.body, END, this.id));
+      this.bodySent = true;
+    };
+    const onError = () => {
+      cleanup();
+      this.cancel(new ShimClientError('body_aborted', 'the client stopped sending its body'));
+    };
+    this.stopBody = () => {
+      cleanup();
+      // What the client still sends is read and dropped, so its connection stays usable.
+      stream.resume();
+    };
+    stream.on('data', onChunk);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('aborted', onError);
+    if (stream.readableEnded) onEnd();
+    else stream.resume();
+  }
+
+  /** The client can take more: the shim may send what the window held back. */
+  resume(): void {
+    if (!this.paused || this.settled) return;
+    this.paused = false;
+    if (this.owed) this.sendCredit();
+  }
+
+  abort(): void {
+    this.cancel(new ShimClientError('aborted', 'the request was abandoned by the gateway'));
+  }
+
+  /** Give up on the request: the shim hears it (its handler's writes fail), the caller gets `err`. */
+  cancel(err: ShimClientError): void {
+    if (this.settled) return;
+    this.client.send(frame(FrameType.cancel, 0, this.id));
+    this.fail(err);
+  }
+
+  fail(err: Error): void {
+    if (this.settled) return;
+    this.settle();
+    this.rejectDone(err);
+  }
+
+  private complete(): void {
+    if (this.settled) return;
+    // The shim answered before it had the whole body: it drops the rest as it comes.
+    if (!this.bodySent) this.client.send(frame(FrameType.cancel, 0, this.id));
+    this.settle();
+    this.sink.onEnd();
+    this.resolveDone();
+  }
+
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.stopBody?.();
+    this.client.forget(this.id);
+  }
+
+  /** A sink that throws (a head the client's HTTP library refuses) fails this request only. */
+  private call(deliver: () => void): boolean {
+    try {
+      deliver();
+      return true;
+    } catch (err) {
+      this.cancel(new ShimClientError('bad_response', (err as Error).message));
+      return false;
+    }
+  }
+
+  private sendCredit(): void {
+    const n = Buffer.allocUnsafe(4);
+    n.writeUInt32BE(this.owed, 0);
+    this.owed = 0;
+    this.client.send(frame(FrameType.credit, 0, this.id, [n]));
+  }
+
+  /** The idle timeout: no byte either way for `idleTimeoutMs`. */
+  private onTimer(): void {
+    if (this.settled) return;
+    const left = this.lastActivity + this.idleTimeoutMs - Date.now();
+    if (left > 0) {
+      this.timer = setTimeout(() => this.onTimer(), left);
+      return;
+    }
+    this.cancel(
+      this.bodySent
+        ? new ShimClientError('timeout', `no answer within ${this.idleTimeoutMs} ms`)
+        : new ShimClientError('body_timeout', 'the client sent no body bytes in time'),
+    );
+  }
+}
