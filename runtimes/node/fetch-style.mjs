@@ -13,9 +13,11 @@ const TICK = Symbol('tick');
 const WHOLE_BODY_MAX = 1024 * 1024;
 
 function toRequest(req) {
-  const headers = new Headers();
+  // Pairs, not a Headers: Request copies its init's headers, and copying a Headers walks it
+  // in sorted order, a second list built and sorted per request for nothing.
+  const headers = [];
   const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+  for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]]);
   const hasBody = req.body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD';
   const init = { method: req.method, headers, body: hasBody ? req.body : undefined };
   try {
@@ -102,6 +104,7 @@ export function fetchInvoker(app) {
         );
       }
       await writeResponse(response, res);
+      if (!waits.length) return;
       // Work the handler asked to finish after answering; its failures are logged, not answered.
       for (const outcome of await Promise.allSettled(waits)) {
         if (outcome.status === 'rejected') logError('waitUntil Error', outcome.reason);
