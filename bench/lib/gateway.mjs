@@ -24,19 +24,19 @@ export async function startGateway({ workDir, cacheDir, stemCells, name, env = {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
-  let listening = false;
   const url = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      // The gateway logs a line per invoke: keep only the tail once it listens, or this
-      // process's growing string and regex scans take the CPU the gateway is measured on.
-      log = listening ? (log + d).slice(-65536) : log + d;
-      if (listening) return;
+    const read = (d) => {
+      log += d;
       const m = /listening on (http:\/\/[\d.:]+)/.exec(log);
-      if (m) {
-        listening = true;
-        resolve(m[1]);
-      }
-    });
+      if (!m) return;
+      // The gateway logs a line per invoke, read here in the process that times the
+      // requests: once it listens, its log is drained unread, so no JS of this process runs
+      // for it between a request and the next.
+      child.stderr.off('data', read);
+      child.stderr.resume();
+      resolve(m[1]);
+    };
+    child.stderr.on('data', read);
     child.once('exit', (code) => reject(new Error(`gateway exited (${code}): ${log}`)));
   });
   const pool = new Pool(url, { connections: 4 });

@@ -115,6 +115,7 @@ export function markdown(r) {
     (l) => r.vm?.languages?.[l]?.samples,
   );
   lines.push('');
+  warmOverheadSection(r, lines);
   lines.push("## Where a Kiln start goes (median ms, from Kiln's own `Server-Timing`)");
   lines.push('');
   lines.push(
@@ -229,6 +230,42 @@ export function markdown(r) {
     for (const [name, v] of failed) lines.push(`- \`${name}\`: ${v.error.split('\n')[0]}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** issue 9's goal for the gateway's hop on a warm request, in ms over the shim hit directly. */
+const WARM_OVERHEAD_GOAL = { p50: 0.3, p99: 1.5 };
+
+/**
+ * The gateway's overhead on a warm request (bench/scenarios/warm.mjs): a percentile of the
+ * requests through the gateway minus the same percentile straight to the shim, the pairs
+ * interleaved, against issue 9's goal.
+ */
+function warmOverheadSection(r, lines) {
+  const measured = LANGS.filter((l) => r.warm?.[l]?.viaGateway?.length && r.warm[l].direct?.length);
+  if (measured.length === 0) return;
+  lines.push('## Gateway overhead on a warm request (ms; sequential GETs, gateway and shim interleaved)');
+  lines.push('');
+  lines.push(
+    `| language | pairs | gateway p50 / p99 | shim socket p50 / p99 | **overhead p50** (goal ≤ ${WARM_OVERHEAD_GOAL.p50}) | **overhead p99** (goal ≤ ${WARM_OVERHEAD_GOAL.p99}) | median of pair differences | over 2 ms: gateway / shim | gateway CPU µs per request | 1-min load before / after |`,
+  );
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  const verdict = (ms, goal) => `${round(ms, 2)} ${ms <= goal ? '✓' : '✗'}`;
+  for (const l of measured) {
+    const { viaGateway, direct, gatewayCpuUsPerRequest, load } = r.warm[l];
+    const g = summarize(viaGateway);
+    const d = summarize(direct);
+    const pairs = summarize(viaGateway.map((ms, i) => ms - (direct[i] ?? ms)));
+    const over2 = (samples) =>
+      `${round((samples.filter((ms) => ms > 2).length / samples.length) * 100, 1)} %`;
+    lines.push(
+      `| ${l} | ${g.n} | ${round(g.median, 2)} / ${round(g.p99, 2)} | ${round(d.median, 2)} / ${round(d.p99, 2)} | ${verdict(g.median - d.median, WARM_OVERHEAD_GOAL.p50)} | ${verdict(g.p99 - d.p99, WARM_OVERHEAD_GOAL.p99)} | ${round(pairs.median, 2)} | ${over2(viaGateway)} / ${over2(direct)} | ${gatewayCpuUsPerRequest === undefined ? '—' : Math.round(gatewayCpuUsPerRequest)} | ${load ? load.map((x) => round(x, 2)).join(' / ') : '—'} |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    "Overhead: the gateway's percentile minus the shim's over the same pairs (one request each way, alternating which goes first, after a warm-up that lets the gateway's JIT settle). Both sides share the machine's other work, which lengthens the gateway's tail more: its request wakes three processes, the shim's two.",
+  );
+  lines.push('');
 }
 
 /** Burst, thaw and density (bench/scenarios/pool.mjs); each only if it ran and did not fail. */

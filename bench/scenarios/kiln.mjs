@@ -1,10 +1,9 @@
-// Scenarios 2-4 and 7 against a real gateway: cold, stem and warm starts end to end
-// (client sends → client has the response), Kiln's own phase timings, warm latency through
-// the gateway and straight to the shim's socket, and throughput (density: pool.mjs).
+// Scenarios 2-4 and 7 against a real gateway: cold and stem starts end to end (client sends
+// → client has the response), Kiln's own phase timings, and throughput (warm latency:
+// warm.mjs; density: pool.mjs).
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
-import { Client } from 'undici';
 import { serverTiming } from '../lib/gateway.mjs';
 
 const FUNCTIONS = path.resolve(import.meta.dirname, '../functions');
@@ -72,35 +71,6 @@ async function waitForPrecreated(gw, fn) {
     await sleep(20);
   }
   throw new Error(`no container was created ahead for ${fn}`);
-}
-
-/** Sequential requests to a warm instance: through the gateway, then straight to its shim. */
-export async function runWarm(gw, { languages, requests }) {
-  const results = {};
-  for (const language of languages) {
-    const fn = `hello-${language}`;
-    await timedGet(gw, `/fn/${fn}/`);
-    const viaGateway = [];
-    for (let i = 0; i < requests; i++) {
-      const r = await timedGet(gw, `/fn/${fn}/`);
-      viaGateway.push(r.ms);
-    }
-    const [instance] = (await gw.instances(fn)).instances;
-    const shim = new Client('http://shim', { socketPath: gw.socketOf(instance.id) });
-    const direct = [];
-    try {
-      for (let i = 0; i < requests; i++) {
-        const started = performance.now();
-        const res = await shim.request({ method: 'GET', path: '/', headers: { host: 'localhost' } });
-        await res.body.text();
-        direct.push(performance.now() - started);
-      }
-    } finally {
-      await shim.close();
-    }
-    results[language] = { viaGateway, direct };
-  }
-  return results;
 }
 
 function cannon(url, connections, seconds, socketPath) {
