@@ -105,7 +105,16 @@ async function proxy(
     if (declaredTooLarge(req, maxBodyBytes)) throw tooLarge(maxBodyBytes);
     trace.acquiring();
     lease = await kiln.pool.acquire(target.name);
-    trace.leased({ ...lease, instanceId: lease.instance.id, runtime: lease.instance.target.spec.runtime });
+    // Named fields, not `{ ...lease }`: copying the lease (its closure included) by spread was
+    // ~10 µs of the gateway's CPU per warm request (CPU profile, issue 9).
+    trace.leased({
+      start: lease.start,
+      prewarmed: lease.prewarmed,
+      version: lease.version,
+      timings: lease.timings,
+      instanceId: lease.instance.id,
+      runtime: lease.instance.target.spec.runtime,
+    });
     // The instance serves a call this deep while it runs: its own calls go one deeper.
     if (call) leaveCall = call.depths.enter(lease.instance.id, call.depth);
     // The client may have gone while the request waited for its turn.
