@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { GatewayLog, LineBatch, logLevelFromEnv } from './gateway-log.js';
 
 describe('GatewayLog', () => {
@@ -28,25 +28,35 @@ describe('GatewayLog', () => {
     expect(() => logLevelFromEnv('loud')).toThrow(/KILN_LOG_LEVEL/);
   });
 
-  it('writes the lines of one event-loop turn together, in order, in the next turn', async () => {
-    const out = new PassThrough();
-    const writes: string[] = [];
-    out.on('data', (chunk: Buffer) => writes.push(chunk.toString()));
-    const batch = new LineBatch(out);
-    const log = new GatewayLog('info', batch.add);
-    log.info('one');
-    log.info('two');
-    expect(writes).toEqual([]);
-    await new Promise((resolve) => setImmediate(resolve));
-    log.info('three');
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(
-      writes.map((w) =>
-        w
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l).msg),
-      ),
-    ).toEqual([['one', 'two'], ['three']]);
+  it('writes the lines logged within the flush interval together, in order, and at once past the size cap', () => {
+    vi.useFakeTimers();
+    try {
+      const out = new PassThrough();
+      const writes: string[] = [];
+      out.on('data', (chunk: Buffer) => writes.push(chunk.toString()));
+      const batch = new LineBatch(out, 50);
+      const log = new GatewayLog('info', batch.add);
+      const msgs = () =>
+        writes.map((w) =>
+          w
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l).msg),
+        );
+      log.info('one');
+      vi.advanceTimersByTime(10);
+      log.info('two');
+      vi.advanceTimersByTime(39);
+      expect(writes).toEqual([]);
+      vi.advanceTimersByTime(1);
+      log.info('three');
+      vi.advanceTimersByTime(50);
+      expect(msgs()).toEqual([['one', 'two'], ['three']]);
+      // 64 KiB pending are written without waiting for the timer.
+      log.info('x'.repeat(70 * 1024));
+      expect(msgs()).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
