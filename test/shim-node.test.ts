@@ -25,6 +25,17 @@ const parser = (await import(path.join(ROOT, 'runtimes/node/http-parser.mjs'))) 
   ChunkedDecoder: new (max: number) => { push(buf: Buffer): number; body(): Buffer };
 };
 
+interface CompactionState {
+  heapBytes: number;
+  compactedHeapBytes: number;
+  now: number;
+  lastEnd: number;
+  lastTookMs: number;
+}
+const compaction = (await import(path.join(ROOT, 'runtimes/node/heap-compaction.mjs'))) as {
+  shouldCompact(state: CompactionState): boolean;
+};
+
 const wire = (text: string) => Buffer.from(text, 'latin1');
 const head = (text: string) => parser.parseHead(wire(text), text.length);
 function refusal(fn: () => unknown): HttpErrorShape {
@@ -100,6 +111,31 @@ describe("the shim's HTTP/1.1 parser", () => {
 });
 
 /** The shim on the host's node: the same process a container runs. */
+describe("the node shim's idle heap compaction", () => {
+  const MiB = 1024 * 1024;
+  const after = { compactedHeapBytes: 6 * MiB, lastEnd: 1000, lastTookMs: 12 };
+
+  it('compacts a heap that grew since the last compaction, once that one is long enough ago', () => {
+    expect(compaction.shouldCompact({ ...after, heapBytes: 8 * MiB, now: 5000 })).toBe(true);
+    // Never compacted: any heap worth it is compacted at once.
+    expect(
+      compaction.shouldCompact({
+        heapBytes: 8 * MiB,
+        compactedHeapBytes: 0,
+        now: 30,
+        lastEnd: Number.NEGATIVE_INFINITY,
+        lastTookMs: 0,
+      }),
+    ).toBe(true);
+  });
+
+  it('leaves a heap that barely grew, and keeps compactions to a small share of the time', () => {
+    expect(compaction.shouldCompact({ ...after, heapBytes: 6 * MiB + 100_000, now: 60_000 })).toBe(false);
+    // 12 ms of compaction 100 ms ago: again now would spend over a tenth of the time compacting.
+    expect(compaction.shouldCompact({ ...after, heapBytes: 9 * MiB, now: 1100 })).toBe(false);
+  });
+});
+
 describe('node shim process', () => {
   let dir: string;
   let shim: ShimProcess | undefined;
@@ -120,6 +156,10 @@ describe('node shim process', () => {
     );
     await writeFile(path.join(dir, 'throws.mjs'), 'throw new Error("no luck at load");');
     await writeFile(path.join(dir, 'empty.mjs'), 'export const nothing = 1;');
+    await writeFile(
+      path.join(dir, 'gc-seen.mjs'),
+      'export default { fetch: () => new Response(typeof globalThis.gc) };',
+    );
   });
 
   afterEach(async () => {
@@ -219,6 +259,18 @@ describe('node shim process', () => {
       200,
     );
     expect((await s.call('GET', '/')).text).toBe('{"at":"yes"}');
+  });
+
+  it('compacts its heap before answering a prewarmed /init, silently, and serves on', async () => {
+    const s = await start();
+    const init = await s.init({ handler: 'gc-seen.mjs', codeDir: dir, prewarmed: true });
+    expect(init.status).toBe(200);
+    // The compaction's gc comes from a context of its own: the handler's global has none.
+    expect(await s.call('GET', '/')).toMatchObject({ status: 200, text: 'undefined' });
+    // Idle past the shim's idle compaction, then a request again.
+    await sleep(100);
+    expect(await s.call('GET', '/')).toMatchObject({ status: 200, text: 'undefined' });
+    expect([...s.stdout, ...s.stderr].filter((l) => l)).toEqual([]);
   });
 
   it('warms up as a stem cell without printing anything, then serves', async () => {

@@ -4,6 +4,7 @@
 // where it loads KILN_HANDLER at boot.
 import { unlinkSync } from 'node:fs';
 import { installAwsLambdaGlobal } from './awslambda-global.mjs';
+import { compactingWhenIdle } from './heap-compaction.mjs';
 import { createServer, DEFAULT_MAX_BODY_BYTES } from './http-lite.mjs';
 import { logError, patchConsole } from './lambda-console.mjs';
 import { UnhandledPromiseRejection } from './lambda-errors.mjs';
@@ -35,12 +36,14 @@ const maxBodyBytes = Number(env.KILN_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES;
 // podman or Kubernetes the shim is a plain HTTP server.
 const underKiln = Boolean(env.KILN_LISTEN_FD || env.KILN_SOCKET);
 if (underKiln) shim.transports = [MUX_TRANSPORT];
-const server = createServer(shim.serve, {
+// Every request, on either transport, tells the heap compaction when the shim goes idle.
+const serve = compactingWhenIdle(shim.serve, () => shim.initialized);
+const server = createServer(serve, {
   maxBodyBytes,
   mux: underKiln
     ? {
         preface: PREFACE,
-        accept: (socket, first) => new MuxConnection(socket, shim.serve, maxBodyBytes, first),
+        accept: (socket, first) => new MuxConnection(socket, serve, maxBodyBytes, first),
       }
     : undefined,
 });

@@ -1,6 +1,7 @@
 // The shim protocol (SHIM-PROTOCOL.md §2–§5) over any HTTP server that calls `serve(req, res)`:
 // `POST /init` once, then every request is the user's; `x-kiln-*` headers carry the request
 // id, the deadline, raw invokes and health probes, and are never shown to the handler.
+import { compactHeap } from './heap-compaction.mjs';
 import { ResponseClosed } from './http-lite.mjs';
 import { logError, patchConsole, runAsRequest, setConcurrency } from './lambda-console.mjs';
 import { EVENT_FORMATS, invokerFor, LoadError, loadHandler } from './loader.mjs';
@@ -43,8 +44,21 @@ export class Shim {
     this.serve = this.serve.bind(this);
   }
 
-  /** Load the handler: `{handler, source, env, codeDir, function, eventFormat, concurrency}`. */
-  async init({ handler, source, env = {}, codeDir = '/fn', function: fn, eventFormat, concurrency }) {
+  /**
+   * Load the handler: `{handler, source, env, codeDir, function, eventFormat, concurrency,
+   * prewarmed}`. A prewarmed instance (no request waits on its start) compacts its heap before
+   * it answers: it is idle from then on, and the gateway freezes it (heap-compaction.mjs).
+   */
+  async init({
+    handler,
+    source,
+    env = {},
+    codeDir = '/fn',
+    function: fn,
+    eventFormat,
+    concurrency,
+    prewarmed,
+  }) {
     // The shim's own variables (KILN_LISTEN_FD, KILN_WARMUP, an image's KILN_HANDLER) were read
     // at boot; the function sees Lambda's environment only, the same after a cold or stem start.
     for (const key of Object.keys(process.env)) if (key.startsWith('KILN_')) delete process.env[key];
@@ -59,6 +73,12 @@ export class Shim {
       );
     }
     this.invoker = await loadHandler(codeDir, handler, { eventFormat, info: this.info }, source);
+    if (prewarmed === true) compactHeap();
+  }
+
+  /** A handler is loaded: requests are the user's. */
+  get initialized() {
+    return this.invoker !== undefined;
   }
 
   /** Serve an in-memory handler (the warm-up's). */

@@ -82,11 +82,12 @@ describe('lambdaEnvironment', () => {
 });
 
 describe('initPayloadOf', () => {
-  it('carries the payload format, the concurrency and the environment', () => {
+  it('carries the payload format, the concurrency, the environment and whether a request waits', () => {
     const payload = initPayloadOf(
       version({ eventFormat: '1.0', concurrency: 4 }),
       { region: 'us-east-1' },
       STREAM,
+      true,
     );
     expect(payload).toMatchObject({
       handler: 'app.handler',
@@ -95,6 +96,7 @@ describe('initPayloadOf', () => {
       eventFormat: '1.0',
       concurrency: 4,
       function: { name: 'orders', version: 3, memoryMb: 128 },
+      prewarmed: true,
     });
     expect(payload.env.AWS_LAMBDA_FUNCTION_NAME).toBe('orders');
   });
@@ -102,7 +104,7 @@ describe('initPayloadOf', () => {
   it('gives a version recorded before eventFormat existed format 2.0', () => {
     const fn = version({});
     delete fn.spec.eventFormat;
-    expect(initPayloadOf(fn, { region: 'us-east-1' }, STREAM).eventFormat).toBe('2.0');
+    expect(initPayloadOf(fn, { region: 'us-east-1' }, STREAM, false).eventFormat).toBe('2.0');
   });
 });
 

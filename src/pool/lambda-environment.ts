@@ -74,11 +74,15 @@ export function lambdaEnvironment(
   return { ...runtimeEnvironment(spec.runtime), ...own, ...reserved };
 }
 
-/** The shim's `POST /init` for a version (docs/DESIGN.md §5), the same for cold and stem starts. */
+/**
+ * The shim's `POST /init` for a version (docs/DESIGN.md §5), the same for cold and stem starts;
+ * `prewarmed`: no request waits on this start.
+ */
 export function initPayloadOf(
   fn: FunctionVersion,
   settings: LambdaSettings,
   streamId: string,
+  prewarmed: boolean,
   now = new Date(),
 ): InitPayload {
   return {
@@ -89,6 +93,7 @@ export function initPayloadOf(
     function: { name: fn.spec.name, version: fn.version, memoryMb: fn.spec.memoryMb },
     eventFormat: fn.spec.eventFormat ?? '2.0',
     concurrency: fn.spec.concurrency,
+    prewarmed,
   };
 }
 

@@ -28,4 +28,10 @@ export interface InitPayload {
   eventFormat: '1.0' | '2.0';
   /** Requests the instance runs at once (the spec's `concurrency`). */
   concurrency: number;
+  /**
+   * No request waits on this start (a deploy's or `minInstances`'): the shim may spend a few
+   * ms making itself small before it answers (the node shim compacts its heap), since the
+   * instance is idle, then frozen, from its answer on.
+   */
+  prewarmed: boolean;
 }

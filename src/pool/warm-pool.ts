@@ -654,7 +654,10 @@ export class WarmPool {
     });
     const initStarted = performance.now();
     try {
-      await instance.init(initPayloadOf(fn, this.lambda, randomBytes(16).toString('hex')), INIT_TIMEOUT_MS);
+      await instance.init(
+        initPayloadOf(fn, this.lambda, randomBytes(16).toString('hex'), !pending.forWaiting),
+        INIT_TIMEOUT_MS,
+      );
       phases.init = performance.now() - initStarted;
       Object.assign(instance.startTimings, phases);
     } catch (err) {
