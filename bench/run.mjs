@@ -96,6 +96,7 @@ async function bareServer(port, confined = false) {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return {
     url: `http://127.0.0.1:${port}/`,
+    pid: child.pid,
     confined: release !== undefined,
     stop: async () => {
       child.kill('SIGKILL');
@@ -238,7 +239,7 @@ async function main() {
           seconds: opts.seconds,
           ...(await runThroughput(
             tput,
-            { root: bare.url, confined: confined.confined ? confined.url : undefined },
+            { root: bare.url, rootPid: bare.pid, confined: confined.confined ? confined.url : undefined },
             {
               concurrencies: opts.concurrencies,
               seconds: opts.seconds,

@@ -167,6 +167,26 @@ export function markdown(r) {
       });
     }
     lines.push('');
+    if (r.throughput.layouts.some((l) => l.kiln.some((k) => k.cpuUs))) {
+      lines.push(
+        "CPU µs per request, from each process's utime + stime over the point (`/proc/PID/stat`): where a request's cost goes, which req/s on a shared machine does not show. Load generator: autocannon, in the bench's process.",
+      );
+      lines.push('');
+      lines.push(
+        '| layout | conns | Kiln: gateway | Kiln: shims | Kiln: load generator | shim alone: shim | shim alone: load generator | bare: server | bare: load generator |',
+      );
+      lines.push('|---|---|---|---|---|---|---|---|---|');
+      const us = (v) => (v === undefined ? '—' : String(v));
+      for (const layout of r.throughput.layouts) {
+        layout.kiln.forEach((k, i) => {
+          const [s, b] = [layout.shim?.[i], layout.bare[i]];
+          lines.push(
+            `| ${layout.spec} | ${k.connections} | ${us(k.cpuUs?.gateway)} | ${us(k.cpuUs?.shim)} | ${us(k.cpuUs?.client)} | ${us(s?.cpuUs?.shim)} | ${us(s?.cpuUs?.client)} | ${us(b?.cpuUs?.server)} | ${us(b?.cpuUs?.client)} |`,
+          );
+        });
+      }
+      lines.push('');
+    }
   }
   if (r.async && !r.async.error) {
     const a = r.async;

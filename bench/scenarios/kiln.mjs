@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { serverTiming } from '../lib/gateway.mjs';
+import { cpuPerRequest, pidsInCgroupOf } from '../lib/process-cpu.mjs';
 
 const FUNCTIONS = path.resolve(import.meta.dirname, '../functions');
 
@@ -85,8 +86,17 @@ function cannon(url, connections, seconds, socketPath) {
           p99: result.latency.p99,
           non2xx: result.non2xx,
           errors: result.errors,
+          requests: result.requests.total,
         });
     });
+  });
+}
+
+/** `cannon`, with the CPU µs per request of each group of `pids` and of the load generator. */
+function measuredCannon(pids, url, connections, seconds, socketPath) {
+  return cpuPerRequest(pids, async () => {
+    const result = await cannon(url, connections, seconds, socketPath);
+    return { requests: result.requests, result };
   });
 }
 
@@ -123,15 +133,19 @@ export async function runThroughput(gw, ceiling, { concurrencies, seconds }) {
     await cannon(url, maxInstances * concurrency, 1);
     // One of the layout's instances, hit on its unix socket without the gateway: what the
     // shim in its container serves, so Kiln ÷ shim is the gateway's share of the cost.
-    const shimSocket = gw.socketOf((await gw.instances(name)).instances[0].id);
+    const placed = (await gw.instances(name)).instances;
+    const shimSocket = gw.socketOf(placed[0].id);
+    // Where each request's CPU goes: the gateway, the layout's shims, the load generator.
+    const shimPids = placed.flatMap((i) => pidsInCgroupOf(i.id));
+    const firstShim = pidsInCgroupOf(placed[0].id);
     const kiln = [];
     const shim = [];
     const bare = [];
     const confined = [];
     for (const c of concurrencies) {
-      kiln.push(await cannon(url, c, seconds));
-      shim.push(await cannon('http://localhost/', c, seconds, shimSocket));
-      bare.push(await cannon(ceiling.root, c, seconds));
+      kiln.push(await measuredCannon({ gateway: [gw.pid], shim: shimPids }, url, c, seconds));
+      shim.push(await measuredCannon({ shim: firstShim }, 'http://localhost/', c, seconds, shimSocket));
+      bare.push(await measuredCannon({ server: [ceiling.rootPid] }, ceiling.root, c, seconds));
       if (ceiling.confined) confined.push(await cannon(ceiling.confined, c, seconds));
     }
     const { instances } = await gw.instances(name);

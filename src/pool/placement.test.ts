@@ -56,10 +56,15 @@ function burst(waiting: number, maxInstances: number, concurrency: number, order
 }
 
 describe('place', () => {
-  it('uses an instance with a free slot: the least loaded, a frozen one last', () => {
-    expect(place(input([at('busy', 3), at('busy', 1), at('idle', 0, 'calm')]))).toEqual({
+  it('uses an instance with a free slot: the fullest (packing), a frozen one last', () => {
+    expect(place(input([at('busy', 1), at('busy', 3, 'fullest'), at('idle', 0, 'calm')]))).toEqual({
       kind: 'use',
-      id: 'calm',
+      id: 'fullest',
+    });
+    // Full is full: the next fullest with a slot.
+    expect(place(input([at('busy', 4), at('idle', 0, 'calm'), at('busy', 2, 'half')]))).toEqual({
+      kind: 'use',
+      id: 'half',
     });
     expect(place(input([at('frozen', 0, 'cold'), at('busy', 3, 'warm')]))).toEqual({
       kind: 'use',
