@@ -167,6 +167,9 @@ export class MuxConnection {
 
   done(id) {
     this.streams.delete(id);
+    // The last answer in flight: nothing left to batch it with, so it goes now rather than
+    // after the turn (a sequential request's ~10 µs).
+    if (!this.streams.size) this.writeOut();
   }
 
   onClose() {

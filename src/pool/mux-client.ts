@@ -76,6 +76,9 @@ export class MuxClient implements ShimTransport {
       }
       stream.bodySent = true;
     }
+    // Alone on the connection (sequential requests): nothing to batch with, so no reason to
+    // wait for the turn to end (~10 µs on a warm request: bench warm scenario, issue 9).
+    if (this.streams.size === 1) this.writeOut();
     return stream;
   }
 
