@@ -3,13 +3,24 @@
 // at once on one socket, bodies both ways, HEAD, flow control, cancel and reset.
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MuxClient } from '../src/pool/mux-client.js';
-import { MAX_CHUNK, WINDOW } from '../src/pool/mux-frames.js';
+import {
+  END,
+  FrameReader,
+  FrameType,
+  frame,
+  headPayload,
+  MAX_CHUNK,
+  PREFACE,
+  splitHeadPayload,
+  WINDOW,
+} from '../src/pool/mux-frames.js';
 import type { RequestBody, ShimCall, ShimClientError } from '../src/pool/shim-client.js';
 import { ShimProcess } from './shim-process.js';
 
@@ -45,6 +56,10 @@ export default {
           async pull(c) { await new Promise((r) => setTimeout(r, 5)); c.enqueue(new Uint8Array(10)); },
           cancel() { forever = 'cancelled'; },
         }));
+      case '/length':
+        return new Response(String(req.headers.get('content-length')));
+      case '/big-header':
+        return new Response('x', { headers: { 'x-big': 'b'.repeat(100 * 1024) } });
       case '/forever-state':
         return new Response(forever);
       case '/fail-mid':
@@ -171,6 +186,30 @@ describe('the multiplexed connection to the node shim', () => {
     expect(down.contentLength).toBe(5 * MAX_CHUNK + 3);
   });
 
+  it("gives the function the body's content-length, as HTTP framing did", async () => {
+    const text = async (method: string, body?: RequestBody) =>
+      (await send(client, method, '/length', { body }).answer).body.toString();
+    expect(await text('POST', { kind: 'bytes', bytes: Buffer.from('12345') })).toBe('5');
+    expect(await text('POST', { kind: 'bytes', bytes: Buffer.alloc(0) })).toBe('0');
+    expect(
+      await text('POST', {
+        kind: 'stream',
+        stream: Readable.from([Buffer.alloc(70_000)]),
+        length: undefined,
+        limit: 1 << 20,
+      }),
+    ).toBe('70000');
+    expect(await text('GET')).toBe('null');
+  });
+
+  it('fails only the request whose headers are too large for a frame', async () => {
+    const big = send(client, 'GET', '/big-header');
+    const fine = send(client, 'GET', '/echo');
+    expect((await big.answer).status).toBe(500);
+    expect((await fine.answer).status).toBe(200);
+    expect((await send(client, 'GET', '/echo').answer).status).toBe(200);
+  });
+
   it('refuses a body past the shim cap with 413 and keeps serving on the connection', async () => {
     const tooBig = await send(client, 'POST', '/sha', {
       body: { kind: 'bytes', bytes: Buffer.alloc((4 << 20) + 1) },
@@ -225,5 +264,85 @@ describe('the multiplexed connection to the node shim', () => {
     own.destroy();
     await expect(s.answer).rejects.toMatchObject({ reason: 'connection_lost' });
     await expect(send(own, 'GET', '/echo').answer).rejects.toMatchObject({ reason: 'connection_lost' });
+  });
+});
+
+/**
+ * A shim that breaks the protocol (a function's code can write to its own socket): per
+ * request path, `/flood` streams DATA without waiting for credit, `/bad` sends an unknown
+ * frame type, anything else answers 200 at once.
+ */
+async function hostileShim(socketPath: string): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    let seenPreface = false;
+    const reader = new FrameReader((type, _flags, id, payload) => {
+      if (type !== FrameType.request) return;
+      const path = splitHeadPayload(payload)!.text.split('\n')[1];
+      const write = (buffers: Buffer[]) => socket.write(Buffer.concat(buffers));
+      if (path === '/flood') {
+        write(frame(FrameType.head, 0, id, headPayload('200\n')));
+        const chunk = Buffer.alloc(MAX_CHUNK, 1);
+        const flood = () => {
+          for (let i = 0; i < 16 && !socket.destroyed; i++) write(frame(FrameType.data, 0, id, [chunk]));
+          if (!socket.destroyed) setImmediate(flood);
+        };
+        flood();
+      } else if (path === '/bad') {
+        write(frame(99, 0, id));
+      } else {
+        write(frame(FrameType.head, END, id, headPayload('200\n2', Buffer.from('ok'))));
+      }
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (!seenPreface) {
+        seenPreface = true;
+        chunk = chunk.subarray(PREFACE.length);
+      }
+      reader.push(chunk);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return server;
+}
+
+describe('a shim that breaks the multiplexed protocol', () => {
+  let dir: string;
+  let server: net.Server;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'kiln-mux-hostile-'));
+    server = await hostileShim(path.join(dir, 'shim.sock'));
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('cannot make the gateway hold more than a window of a response its client does not take', async () => {
+    const client = new MuxClient(path.join(dir, 'shim.sock'));
+    try {
+      const flood = send(client, 'GET', '/flood', { pauseAfter: 1 });
+      const err = (await flood.answer.catch((e: unknown) => e)) as ShimClientError;
+      expect(err.reason).toBe('bad_response');
+      expect(err.message).toMatch(/window/);
+      expect(flood.received()).toBeLessThanOrEqual(WINDOW + 2 * MAX_CHUNK);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('fails only the requests on a connection it broke, not those on the next one', async () => {
+    const client = new MuxClient(path.join(dir, 'shim.sock'));
+    try {
+      const bad = send(client, 'GET', '/bad');
+      await expect(bad.answer).rejects.toMatchObject({ reason: 'bad_response' });
+      // Sent before the broken socket's close event comes round.
+      const next = send(client, 'GET', '/ok');
+      expect((await next.answer).body.toString()).toBe('ok');
+    } finally {
+      client.destroy();
+    }
   });
 });

@@ -27,6 +27,10 @@ export const RESET = 18; // the response was cut short (the handler failed after
 
 /** The frame ends its side of the stream: no more body follows. */
 export const END = 1;
+/** On REQUEST: the request has a body (maybe empty): the function sees its content-length. */
+export const HAS_BODY = 2;
+/** A response head at most (as the gateway's HTTP/1.1 client takes). */
+export const MAX_HEAD = 64 * 1024;
 
 /** One frame as a header and payload buffers, ready for a write. */
 export function frame(type, flags, id, ...payload) {
@@ -65,12 +69,22 @@ export class FrameReader {
   constructor(onFrame, maxFrame = MAX_FRAME) {
     this.onFrame = onFrame;
     this.maxFrame = maxFrame;
-    this.pending = undefined;
+    // The reads of a partial frame, `size` bytes, joined once there are `need`.
+    this.parts = [];
+    this.size = 0;
+    this.need = 0;
   }
 
   push(chunk) {
-    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = undefined;
+    let buf = chunk;
+    if (this.parts.length) {
+      this.parts.push(chunk);
+      this.size += chunk.length;
+      if (this.size < this.need) return true;
+      buf = Buffer.concat(this.parts, this.size);
+      this.parts = [];
+      this.size = 0;
+    }
     let at = 0;
     while (buf.length - at >= FRAME_HEADER_BYTES) {
       const length = buf.readUInt32BE(at);
@@ -83,7 +97,13 @@ export class FrameReader {
       this.onFrame(type, flags, id, buf.subarray(at + FRAME_HEADER_BYTES, end));
       at = end;
     }
-    if (at < buf.length) this.pending = at === 0 ? buf : buf.subarray(at);
+    if (at < buf.length) {
+      const rest = at === 0 ? buf : buf.subarray(at);
+      this.parts = [rest];
+      this.size = rest.length;
+      this.need =
+        rest.length >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + rest.readUInt32BE(0) : FRAME_HEADER_BYTES;
+    }
     return true;
   }
 }

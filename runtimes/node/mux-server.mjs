@@ -16,9 +16,11 @@ import {
   END,
   FrameReader,
   frame,
+  HAS_BODY,
   HEAD,
   headPayload,
   MAX_CHUNK,
+  MAX_HEAD,
   REQUEST,
   RESET,
   splitHeadPayload,
@@ -36,11 +38,13 @@ export class MuxConnection {
     this.streams = new Map();
     this.out = [];
     this.flushing = false;
+    this.drainWaiters = [];
     this.flush = () => this.writeOut();
     this.reader = new FrameReader((type, flags, id, payload) => this.onFrame(type, flags, id, payload));
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('end', () => socket.destroy());
     socket.on('close', () => this.onClose());
+    socket.on('drain', () => this.onDrain());
     if (first.length) this.onData(first);
   }
 
@@ -84,7 +88,7 @@ export class MuxConnection {
       headers[key] = key in headers ? `${headers[key]}, ${rawHeaders[i + 1]}` : rawHeaders[i + 1];
     }
     const req = { method: lines[0], url: lines[1], httpVersion: '1.1', headers, rawHeaders, body: undefined };
-    const s = { req, parts: [], size: 0, res: undefined };
+    const s = { req, parts: [], size: 0, res: undefined, hasBody: (flags & HAS_BODY) !== 0 };
     this.streams.set(id, s);
     this.onBody(id, s, split.body, flags & END);
   }
@@ -111,6 +115,11 @@ export class MuxConnection {
     s.req = undefined;
     req.body = s.parts.length === 1 ? s.parts[0] : Buffer.concat(s.parts, s.size);
     s.parts = undefined;
+    // As the body's HTTP framing would have told it (the gateway passes no framing headers).
+    if (s.hasBody) {
+      req.headers['content-length'] = String(s.size);
+      req.rawHeaders.push('content-length', String(s.size));
+    }
     const res = this.respond(id, req);
     void this.answer(res, req);
   }
@@ -151,18 +160,15 @@ export class MuxConnection {
   /** Resolves when the socket can take more (every stream shares its buffer). */
   drained() {
     if (!this.socket.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const ok = () => {
-        this.socket.off('close', gone);
-        resolve();
-      };
-      const gone = () => {
-        this.socket.off('drain', ok);
-        reject(new ResponseClosed());
-      };
-      this.socket.once('drain', ok);
-      this.socket.once('close', gone);
-    });
+    // One listener for all waiting streams (a listener each would make node warn past 10,
+    // into the function's own log).
+    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+  }
+
+  onDrain() {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w.resolve();
   }
 
   done(id) {
@@ -175,6 +181,9 @@ export class MuxConnection {
   onClose() {
     for (const s of this.streams.values()) s.res?.close();
     this.streams.clear();
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w.reject(new ResponseClosed());
   }
 }
 
@@ -302,6 +311,9 @@ class MuxResponse {
     eachHeader(this.headers, (name, value) => {
       text += `\n${name.toLowerCase()}\n${value}`;
     });
+    // Refused here, for this request alone (a 500), rather than as a frame the gateway
+    // cannot take, which would end the connection every request in flight shares.
+    if (text.length > MAX_HEAD) throw new TypeError(`the response headers are larger than ${MAX_HEAD} bytes`);
     return text;
   }
 }

@@ -6,12 +6,14 @@ import {
   FrameReader,
   FrameType,
   frame,
+  HAS_BODY,
   headPayload,
   MAX_CHUNK,
   PREFACE,
   parseResponseHead,
   requestHeadText,
   splitHeadPayload,
+  WINDOW,
 } from './mux-frames.js';
 import {
   type RequestBody,
@@ -45,6 +47,7 @@ export class MuxClient implements ShimTransport {
   private out: Buffer[] = [];
   private flushing = false;
   private closed = false;
+  private readonly drainWaiters = new Set<() => void>();
   private readonly flush = () => this.writeOut();
 
   constructor(readonly socketPath: string) {}
@@ -61,18 +64,19 @@ export class MuxClient implements ShimTransport {
     this.streams.set(id, stream);
     const text = requestHeadText(head.method, head.path, head.headers);
     if (body.kind === 'stream') {
-      this.send(frame(FrameType.request, 0, id, headPayload(text)));
+      this.send(frame(FrameType.request, HAS_BODY, id, headPayload(text)));
       stream.copyBody(body.stream, body.length ?? body.limit, body.length === undefined);
     } else {
       const bytes = body.kind === 'bytes' && body.bytes.length ? body.bytes : undefined;
+      const framed = body.kind === 'bytes' ? HAS_BODY : 0;
       if (bytes && bytes.length > MAX_CHUNK) {
-        this.send(frame(FrameType.request, 0, id, headPayload(text)));
+        this.send(frame(FrameType.request, framed, id, headPayload(text)));
         for (let at = 0; at < bytes.length; at += MAX_CHUNK) {
           const last = at + MAX_CHUNK >= bytes.length;
           this.send(frame(FrameType.body, last ? END : 0, id, [bytes.subarray(at, at + MAX_CHUNK)]));
         }
       } else {
-        this.send(frame(FrameType.request, END, id, headPayload(text, bytes)));
+        this.send(frame(FrameType.request, END | framed, id, headPayload(text, bytes)));
       }
       stream.bodySent = true;
     }
@@ -103,15 +107,15 @@ export class MuxClient implements ShimTransport {
     return this.socket?.writableNeedDrain ?? false;
   }
 
+  /** Call `listener` once the socket drains; answers a function that takes it back. */
   onDrain(listener: () => void): () => void {
-    const socket = this.socket;
-    if (!socket) return () => undefined;
-    socket.once('drain', listener);
-    return () => socket.off('drain', listener);
+    // One listener on the socket for every waiting body, not one each (Node warns past 10).
+    this.drainWaiters.add(listener);
+    return () => this.drainWaiters.delete(listener);
   }
 
-  forget(id: number): void {
-    this.streams.delete(id);
+  forget(id: number, stream: MuxStream): void {
+    if (this.streams.get(id) === stream) this.streams.delete(id);
   }
 
   private writeOut(): void {
@@ -132,8 +136,16 @@ export class MuxClient implements ShimTransport {
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      if (this.socket === socket) this.socket = undefined;
+      // A socket given up on (outOfStep) already failed its requests; the next is in use.
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.drainWaiters.clear();
       this.lost('the connection to the function broke');
+    });
+    socket.on('drain', () => {
+      const waiters = [...this.drainWaiters];
+      this.drainWaiters.clear();
+      for (const w of waiters) w();
     });
     this.socket = socket;
     this.out.unshift(PREFACE);
@@ -152,7 +164,7 @@ export class MuxClient implements ShimTransport {
         const split = splitHeadPayload(payload);
         const head = split && parseResponseHead(split.text);
         if (!split || !head) {
-          stream.fail(new ShimClientError('bad_response', 'malformed response head'));
+          stream.cancel(new ShimClientError('bad_response', 'malformed response head'));
           return;
         }
         stream.onHead(head.status, head.headers, head.contentLength, split.body, (flags & END) !== 0);
@@ -195,6 +207,8 @@ class MuxStream implements ShimCall {
   private received = 0;
   /** Response bytes passed on to the client and not yet credited back to the shim. */
   private owed = 0;
+  /** Response bytes received and not yet credited: the shim may not take this past its window. */
+  private uncredited = 0;
   private paused = false;
   private lastActivity = Date.now();
   private timer: NodeJS.Timeout | undefined;
@@ -224,7 +238,7 @@ class MuxStream implements ShimCall {
     end: boolean,
   ): void {
     if (this.headSeen) {
-      this.fail(new ShimClientError('bad_response', 'a second response head'));
+      this.cancel(new ShimClientError('bad_response', 'a second response head'));
       return;
     }
     this.headSeen = true;
@@ -233,7 +247,7 @@ class MuxStream implements ShimCall {
     const bodyless = this.isHead || status === 204 || status === 304;
     if (end) {
       if (!bodyless && contentLength !== first.length) {
-        this.fail(new ShimClientError('bad_response', 'the body does not match its length'));
+        this.cancel(new ShimClientError('bad_response', 'the body does not match its length'));
         return;
       }
       if (!this.call(() => this.sink.onHead(status, headers, contentLength, bodyless ? undefined : first)))
@@ -242,7 +256,7 @@ class MuxStream implements ShimCall {
       return;
     }
     if (bodyless) {
-      this.fail(new ShimClientError('bad_response', 'a body after a bodyless head'));
+      this.cancel(new ShimClientError('bad_response', 'a body after a bodyless head'));
       return;
     }
     this.expected = contentLength;
@@ -252,13 +266,21 @@ class MuxStream implements ShimCall {
 
   onData(chunk: Buffer, end: boolean): void {
     if (!this.headSeen || this.settled) {
-      this.fail(new ShimClientError('bad_response', 'body before head'));
+      this.cancel(new ShimClientError('bad_response', 'body before head'));
       return;
     }
     this.lastActivity = Date.now();
     this.received += chunk.length;
     if (this.expected !== undefined && this.received > this.expected) {
-      this.fail(new ShimClientError('bad_response', 'more body than its length'));
+      this.cancel(new ShimClientError('bad_response', 'more body than its length'));
+      return;
+    }
+    this.uncredited += chunk.length;
+    // The window is the only bound on what the gateway holds of a response its client is slow
+    // to take: a shim (the function's code) that ignores it is refused, not buffered. The shim
+    // may be one chunk past it, and its last chunk is not counted.
+    if (this.uncredited > WINDOW + 2 * MAX_CHUNK) {
+      this.cancel(new ShimClientError('bad_response', 'the function sent past its flow-control window'));
       return;
     }
     if (chunk.length) {
@@ -270,7 +292,7 @@ class MuxStream implements ShimCall {
     }
     if (!end) return;
     if (this.expected !== undefined && this.received !== this.expected) {
-      this.fail(new ShimClientError('bad_response', 'less body than its length'));
+      this.cancel(new ShimClientError('bad_response', 'less body than its length'));
       return;
     }
     this.complete();
@@ -359,7 +381,12 @@ class MuxStream implements ShimCall {
     // The shim answered before it had the whole body: it drops the rest as it comes.
     if (!this.bodySent) this.client.send(frame(FrameType.cancel, 0, this.id));
     this.settle();
-    this.sink.onEnd();
+    try {
+      this.sink.onEnd();
+    } catch (err) {
+      this.rejectDone(new ShimClientError('bad_response', (err as Error).message));
+      return;
+    }
     this.resolveDone();
   }
 
@@ -367,7 +394,7 @@ class MuxStream implements ShimCall {
     this.settled = true;
     clearTimeout(this.timer);
     this.stopBody?.();
-    this.client.forget(this.id);
+    this.client.forget(this.id, this);
   }
 
   /** A sink that throws (a head the client's HTTP library refuses) fails this request only. */
@@ -384,6 +411,7 @@ class MuxStream implements ShimCall {
   private sendCredit(): void {
     const n = Buffer.allocUnsafe(4);
     n.writeUInt32BE(this.owed, 0);
+    this.uncredited -= this.owed;
     this.owed = 0;
     this.client.send(frame(FrameType.credit, 0, this.id, [n]));
   }

@@ -38,6 +38,11 @@ export const FrameType = {
 
 /** This frame ends its side of the stream. */
 export const END = 1;
+/**
+ * On `REQUEST`: the request has a body (maybe empty), so the shim gives the function its
+ * `content-length`, as the HTTP/1.1 transport's framing did.
+ */
+export const HAS_BODY = 2;
 
 /** A frame's header and payload buffers, ready to be written. */
 export function frame(type: number, flags: number, id: number, payload: readonly Buffer[] = []): Buffer[] {
@@ -74,7 +79,10 @@ export type OnFrame = (type: number, flags: number, id: number, payload: Buffer)
  * on a frame larger than `maxFrame`: the peer is out of step and the connection must go.
  */
 export class FrameReader {
-  private pending: Buffer | undefined;
+  /** The reads of a partial frame, `size` bytes, until `need`. */
+  private parts: Buffer[] = [];
+  private size = 0;
+  private need = 0;
 
   constructor(
     private readonly onFrame: OnFrame,
@@ -82,8 +90,17 @@ export class FrameReader {
   ) {}
 
   push(chunk: Buffer): boolean {
-    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = undefined;
+    let buf = chunk;
+    if (this.parts.length) {
+      // A frame arriving in many reads is joined once, when it is whole (or its header is):
+      // joining on every read would cost the shim's small writes quadratic copying here.
+      this.parts.push(chunk);
+      this.size += chunk.length;
+      if (this.size < this.need) return true;
+      buf = Buffer.concat(this.parts, this.size);
+      this.parts = [];
+      this.size = 0;
+    }
     let at = 0;
     while (buf.length - at >= FRAME_HEADER_BYTES) {
       const length = buf.readUInt32BE(at);
@@ -98,7 +115,13 @@ export class FrameReader {
       );
       at = end;
     }
-    if (at < buf.length) this.pending = at === 0 ? buf : buf.subarray(at);
+    if (at < buf.length) {
+      const rest = at === 0 ? buf : buf.subarray(at);
+      this.parts = [rest];
+      this.size = rest.length;
+      this.need =
+        rest.length >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + rest.readUInt32BE(0) : FRAME_HEADER_BYTES;
+    }
     return true;
   }
 }
