@@ -2,6 +2,7 @@
 // A Response whose body is still being produced is streamed to the client as it comes
 // (chunked); one whose body is all there is sent whole, with content-length.
 import { logError } from './lambda-console.mjs';
+import { installLightResponse, lightParts } from './light-response.mjs';
 
 const TICK = Symbol('tick');
 /**
@@ -93,17 +94,22 @@ async function writeResponse(response, res) {
 }
 
 export function fetchInvoker(app) {
+  installLightResponse();
   return {
     async http(req, res) {
       const waits = [];
       const ctx = { waitUntil: (p) => waits.push(p), passThroughOnException() {} };
       const response = await app.fetch(toRequest(req), process.env, ctx);
-      if (typeof response?.status !== 'number' || typeof response.headers?.forEach !== 'function') {
+      const light = lightParts(response);
+      if (light) {
+        res.writeHead(light.status, light.headers).end(light.body ?? undefined);
+      } else if (typeof response?.status !== 'number' || typeof response.headers?.forEach !== 'function') {
         throw new TypeError(
           `fetch() must return a Response, got ${response === null ? 'null' : typeof response}`,
         );
+      } else {
+        await writeResponse(response, res);
       }
-      await writeResponse(response, res);
       if (!waits.length) return;
       // Work the handler asked to finish after answering; its failures are logged, not answered.
       for (const outcome of await Promise.allSettled(waits)) {
