@@ -27,6 +27,7 @@ import { ImagePruner } from './prune/image-pruner.js';
 import { pruneSystem, type SystemPruneReport } from './prune/system-prune.js';
 import { detectCgroupTree } from './runtime/cgroup/host.js';
 import { ContainerRuntime, volumesUnsupported } from './runtime/container-runtime.js';
+import { ksmdOff, ksmFromEnv } from './runtime/oci/memory-merge.js';
 import { selectOciRuntime } from './runtime/oci/select.js';
 import { OciBuildSandbox } from './runtime/oci-build-sandbox.js';
 import { parseUidRange, UidLeases } from './runtime/uid-leases.js';
@@ -49,6 +50,8 @@ export interface KilnOptions {
   asyncBackoffMs?: number;
   /** Freeze instances idle this long (default `KILN_FREEZE_AFTER_MS`, else 50 ms; null = never). */
   freezeAfterMs?: number | null;
+  /** Containers' memory offered to kernel same-page merging (default `KILN_KSM`, else off; docs/SECURITY.md). */
+  ksm?: boolean;
   /** Metrics, the gateway log and traces; a new one (log level from `KILN_LOG_LEVEL`) when absent. */
   telemetry?: Telemetry;
 }
@@ -159,7 +162,11 @@ export class Kiln {
     const stateRoot =
       options.stateRoot ??
       path.join('/run/kiln', createHash('sha256').update(data.root).digest('hex').slice(0, 12));
-    const driver = await selectOciRuntime(stateRoot);
+    const mergeMemory = options.ksm ?? ksmFromEnv();
+    const driver = await selectOciRuntime(stateRoot, undefined, { mergeMemory });
+    // Opted in, but nothing would merge: said once, at start, rather than silently.
+    const off = mergeMemory ? await ksmdOff() : undefined;
+    if (off) console.error(`kiln: KILN_KSM=1 has no effect: ${off}`);
     const deadlineMs = buildTimeoutFromEnv();
     // One set of leases for function and build containers: no two share a uid.
     const uids = new UidLeases('/run/kiln/uids', driver.stateRoot, parseUidRange(process.env.KILN_UID_RANGE));

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { Kiln } from '../../src/kiln.js';
 import { detectCgroupTree } from '../../src/runtime/cgroup/host.js';
 import type { Container } from '../../src/runtime/container.js';
 import { ContainerRuntime } from '../../src/runtime/container-runtime.js';
+import type { OciRuntimeDriver } from '../../src/runtime/oci/driver.js';
 import { installedOciRuntimes } from '../../src/runtime/oci/select.js';
 import { buildOciSpec } from '../../src/runtime/oci-spec.js';
 import { functionSeccompFilter } from '../../src/runtime/seccomp/function-filter.js';
@@ -253,6 +254,32 @@ describe.each(drivers.map((d) => [d.name, d] as const))('create and start with %
     // Reaped by the subreaper, not left as a zombie: its /proc entry is gone.
     expect(existsSync(`/proc/${seen.created.pid}`)).toBe(false);
   });
+});
+
+it("offers a container's memory to same-page merging only when opted in (KILN_KSM), run or created ahead", async () => {
+  const [merging] = await installedOciRuntimes(`/run/kiln/test-${runId}`, 'crun', { mergeMemory: true });
+  const [plain] = drivers;
+  if (!merging || !plain) throw new Error('no OCI runtime');
+  const request = { layers, args, env, cwd: '/fn', limits: { memoryBytes: 128 * 1024 * 1024, pids: 64 } };
+  const mergeAny = async (driver: OciRuntimeDriver, container: Container) => {
+    const pid = (await driver.state(container.id))?.pid;
+    return /^ksm_merge_any: (\w+)$/m.exec(await readFile(`/proc/${pid}/ksm_stat`, 'utf8'))?.[1];
+  };
+  const cgroups = await detectCgroupTree();
+  for (const [driver, expected] of [
+    [merging, 'yes'],
+    [plain, 'no'],
+  ] as const) {
+    const runtime = new ContainerRuntime(instancesDir, driver, cgroups);
+    const ran = await runtime.start(request);
+    const created = await (await runtime.create(request)).start();
+    try {
+      expect(await mergeAny(driver, ran)).toBe(expected);
+      expect(await mergeAny(driver, created)).toBe(expected);
+    } finally {
+      await Promise.all([ran.stop(), created.stop()]);
+    }
+  }
 });
 
 it('leaves no instance dir, secrets dir or uid lease behind when making the secrets dir fails', async () => {

@@ -14,9 +14,15 @@ import type {
   RunHandle,
   RunStdio,
 } from './driver.js';
+import { mergingMemory } from './memory-merge.js';
 import { REAPER_SCRIPT } from './reaper.js';
 
 const execFileP = promisify(execFile);
+
+export interface OciDriverOptions {
+  /** Start containers under PR_SET_MEMORY_MERGE (`KILN_KSM`, memory-merge.ts). */
+  mergeMemory?: boolean;
+}
 
 /** Output an exec'd command may produce before it is cut off (it is for people, not bulk data). */
 const EXEC_MAX_OUTPUT = 8 * 1024 * 1024;
@@ -32,7 +38,13 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
   constructor(
     readonly binary: string,
     readonly stateRoot: string,
+    readonly options: OciDriverOptions = {},
   ) {}
+
+  /** The runtime with `args`, as spawn takes it: under PR_SET_MEMORY_MERGE when opted in. */
+  private runtimeCommand(args: string[]): [string, string[]] {
+    return this.options.mergeMemory ? mergingMemory([this.binary, ...args]) : [this.binary, args];
+  }
 
   protected args(...rest: string[]): string[] {
     return ['--root', this.stateRoot, ...rest];
@@ -44,7 +56,9 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
 
   run(id: string, bundleDir: string, stdio: RunStdio): RunHandle {
     const { flags, fds } = this.stdioOf(stdio);
-    const child = spawn(this.binary, this.args('run', ...flags, '--bundle', bundleDir, id), { stdio: fds });
+    const child = spawn(...this.runtimeCommand(this.args('run', ...flags, '--bundle', bundleDir, id)), {
+      stdio: fds,
+    });
     return { child, exited: exitOf(child) };
   }
 
@@ -58,8 +72,7 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
         '-e',
         REAPER_SCRIPT,
         String(statusFd),
-        this.binary,
-        ...this.args('create', ...flags, '--bundle', bundleDir, id),
+        ...this.runtimeCommand(this.args('create', ...flags, '--bundle', bundleDir, id)).flat(),
       ],
       { stdio: [...fds, 'pipe'] },
     );

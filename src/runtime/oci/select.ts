@@ -1,5 +1,6 @@
 import { KilnError } from '../../errors.js';
 import { findOnPath } from '../../find-on-path.js';
+import type { OciDriverOptions } from './cli-driver.js';
 import { CrunDriver } from './crun.js';
 import type { OciRuntimeDriver } from './driver.js';
 import { RuncDriver } from './runc.js';
@@ -11,14 +12,18 @@ import { RuncDriver } from './runc.js';
  */
 export const OCI_RUNTIMES: readonly {
   name: string;
-  make(binary: string, stateRoot: string): OciRuntimeDriver;
+  make(binary: string, stateRoot: string, options?: OciDriverOptions): OciRuntimeDriver;
 }[] = [
-  { name: 'crun', make: (binary, stateRoot) => new CrunDriver(binary, stateRoot) },
-  { name: 'runc', make: (binary, stateRoot) => new RuncDriver(binary, stateRoot) },
+  { name: 'crun', make: (binary, stateRoot, options) => new CrunDriver(binary, stateRoot, options) },
+  { name: 'runc', make: (binary, stateRoot, options) => new RuncDriver(binary, stateRoot, options) },
 ];
 
 /** The runtimes installed on this host, in preference order (`prefer` first). */
-export async function installedOciRuntimes(stateRoot: string, prefer?: string): Promise<OciRuntimeDriver[]> {
+export async function installedOciRuntimes(
+  stateRoot: string,
+  prefer?: string,
+  options?: OciDriverOptions,
+): Promise<OciRuntimeDriver[]> {
   if (prefer && !OCI_RUNTIMES.some((r) => r.name === prefer)) {
     throw new KilnError(
       'invalid_config',
@@ -30,7 +35,7 @@ export async function installedOciRuntimes(stateRoot: string, prefer?: string): 
   const found: OciRuntimeDriver[] = [];
   for (const runtime of order) {
     const binary = await findOnPath(runtime.name);
-    if (binary) found.push(runtime.make(binary, stateRoot));
+    if (binary) found.push(runtime.make(binary, stateRoot, options));
   }
   return found;
 }
@@ -39,8 +44,9 @@ export async function installedOciRuntimes(stateRoot: string, prefer?: string): 
 export async function selectOciRuntime(
   stateRoot: string,
   prefer = process.env.KILN_OCI_RUNTIME || undefined,
+  options?: OciDriverOptions,
 ): Promise<OciRuntimeDriver> {
-  const [driver] = await installedOciRuntimes(stateRoot, prefer);
+  const [driver] = await installedOciRuntimes(stateRoot, prefer, options);
   if (driver) return driver;
   throw new KilnError(
     'no_oci_runtime',

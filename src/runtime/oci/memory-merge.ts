@@ -1,0 +1,40 @@
+import { readFile } from 'node:fs/promises';
+import { KilnError } from '../../errors.js';
+
+/**
+ * Kernel same-page merging for function containers, opt-in (`KILN_KSM=1`, docs/SECURITY.md:
+ * it merges identical pages across tenants, a known side channel). The OCI runtime is started
+ * through this perl one-liner, which sets PR_SET_MEMORY_MERGE (prctl 67, Linux 6.4) on itself
+ * and execs the runtime: the flag survives exec and fork (measured on 6.18: /proc/PID/ksm_stat
+ * of the container's process says `ksm_merge_any: yes`), so the container's process has all
+ * its anonymous memory offered to ksmd. Measured (issue 9): 100 idle node instances with ksmd
+ * on, cgroup memory 8.7 → 8.0 MiB and host anonymous pages 8.3 → 7.3 MiB per instance.
+ */
+export const MERGE_MEMORY_SCRIPT = `syscall(157, 67, 1, 0, 0, 0) == 0 or die "kiln: prctl(PR_SET_MEMORY_MERGE): $!\\n";
+exec { $ARGV[0] } @ARGV or die "kiln: exec $ARGV[0]: $!\\n";`;
+
+/** `argv` run with PR_SET_MEMORY_MERGE set: `[program, args]` for spawn. */
+export function mergingMemory(argv: string[]): [string, string[]] {
+  return ['perl', ['-e', MERGE_MEMORY_SCRIPT, ...argv]];
+}
+
+/** `KILN_KSM`: `1` opts in to same-page merging of containers' memory; unset or `0`, off. */
+export function ksmFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = env.KILN_KSM;
+  if (raw === undefined || raw === '' || raw === '0') return false;
+  if (raw === '1') return true;
+  throw new KilnError(
+    'invalid_config',
+    `KILN_KSM must be 1 (merge containers' memory) or 0, got "${raw}"`,
+    500,
+  );
+}
+
+/** Why merging would do nothing on this host (ksmd is off), or undefined when ksmd runs. */
+export async function ksmdOff(runFile = '/sys/kernel/mm/ksm/run'): Promise<string | undefined> {
+  const run = (await readFile(runFile, 'utf8').catch(() => '')).trim();
+  if (run === '1') return undefined;
+  return run === ''
+    ? 'this kernel has no KSM (/sys/kernel/mm/ksm/run is missing)'
+    : `ksmd is not running (/sys/kernel/mm/ksm/run is ${run}): echo 1 > /sys/kernel/mm/ksm/run`;
+}
