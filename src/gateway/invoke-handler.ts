@@ -158,7 +158,13 @@ async function proxy(
         res.writeHead(status, out);
         if (whole) res.end(whole);
       },
-      onData: (chunk) => res.write(chunk),
+      onData(chunk) {
+        if (res.write(chunk)) return true;
+        // The shim's socket is paused until the client has taken this: listened for only
+        // then, since a whole answer (most are) never waits (issue 9: listeners per request).
+        res.once('drain', resume);
+        return false;
+      },
       onEnd() {
         if (!res.writableEnded) res.end();
       },
@@ -169,10 +175,12 @@ async function proxy(
       sink,
       instance.target.spec.timeoutMs,
     );
-    res.on('drain', () => exchange.call.resume());
+    const { call: shimCall } = exchange;
+    const resume = () => shimCall.resume();
     // The client went away before the answer was whole: the shim's request is cut off too.
-    res.once('close', () => {
-      if (!res.writableFinished) exchange.call.abort();
+    // `on`, not `once`: 'close' comes once, and `once` wraps the listener per request.
+    res.on('close', () => {
+      if (!res.writableFinished) shimCall.abort();
     });
     await exchange.finished;
   } catch (err) {

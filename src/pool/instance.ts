@@ -259,15 +259,17 @@ export class Instance {
   /**
    * One request, its response streamed to `sink` as the shim sends it. `head.headers` are
    * what the function may see (the gateway strips hop-by-hop and client `x-kiln-*` headers);
-   * the deadline is added here.
+   * the deadline is appended to them here: the list is the caller's own, made for this request
+   * (copying it and the head was a per-request allocation on the warm path, issue 9).
    */
   exchange(head: ShimRequestHead, body: RequestBody, sink: ResponseSink, timeoutMs: number): Exchange {
-    const headers = [...head.headers, 'x-kiln-deadline', String(Date.now() + timeoutMs)];
+    const { headers } = head;
     // The function's log lines that name no request are attributed from this (src/logs).
-    const at = head.headers.indexOf('x-kiln-request-id');
-    const requestId = at >= 0 && at % 2 === 0 ? head.headers[at + 1] : undefined;
+    const at = headers.indexOf('x-kiln-request-id');
+    const requestId = at >= 0 && at % 2 === 0 ? headers[at + 1] : undefined;
+    headers.push('x-kiln-deadline', String(Date.now() + timeoutMs));
     if (requestId) this.container.output.request(requestId, 'start');
-    const call = this.client.request({ ...head, headers }, body, sink, timeoutMs);
+    const call = this.client.request(head, body, sink, timeoutMs);
     const finished = call.done.then(
       () => {
         if (requestId) this.container.output.request(requestId, 'end');

@@ -1,4 +1,5 @@
 import { KilnError } from '../errors.js';
+import { IsoTime } from './iso-time.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -35,6 +36,7 @@ export function logLevelFromEnv(raw = process.env.KILN_LOG_LEVEL): LogLevel {
  */
 export class GatewayLog {
   private readonly threshold: number;
+  private readonly clock = new IsoTime();
 
   constructor(
     level: LogLevel = 'info',
@@ -49,7 +51,7 @@ export class GatewayLog {
 
   log(level: LogLevel, msg: string, fields: LogFields = {}): void {
     if (ORDER[level] < this.threshold) return;
-    const record: Record<string, unknown> = { time: new Date().toISOString(), level, msg };
+    const record: Record<string, unknown> = { time: this.clock.format(), level, msg };
     for (const key of FIELD_NAMES) if (fields[key] !== undefined) record[key] = fields[key];
     this.write(`${JSON.stringify(record)}\n`);
   }

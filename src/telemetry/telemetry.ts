@@ -3,7 +3,7 @@ import { ATTR } from './attributes.js';
 import { GatewayLog, logLevelFromEnv } from './gateway-log.js';
 import { KilnMetrics } from './metrics.js';
 import { type OpenPhase, PhaseRecorder } from './phase-recorder.js';
-import { type HeaderCarrier, TraceRoot } from './tracing.js';
+import { type HeaderCarrier, TraceRoot, tracingEnabled } from './tracing.js';
 
 /** What the pool says about the instance a request got (`WarmPool.acquire`'s lease). */
 export interface LeaseFacts {
@@ -79,19 +79,22 @@ export class InvokeTelemetry {
     /** `faas.trigger`: `http` for a request, `other` for an async attempt (OTel's FaaS values). */
     trigger: 'http' | 'other' = 'http',
   ) {
-    this.root = TraceRoot.start(
-      fn,
-      trigger === 'http' ? 'server' : 'consumer',
-      incoming,
-      {
-        [ATTR.faasTrigger]: trigger,
-        [ATTR.faasName]: fn,
-        [ATTR.faasInvocationId]: requestId,
-        [ATTR.httpMethod]: method,
-        [ATTR.urlPath]: path,
-      },
-      this.phases.startedAt,
-    );
+    // Tracing off (the default), not even the attributes are made (issue 9: per-request allocations).
+    this.root = !tracingEnabled()
+      ? undefined
+      : TraceRoot.start(
+          fn,
+          trigger === 'http' ? 'server' : 'consumer',
+          incoming,
+          {
+            [ATTR.faasTrigger]: trigger,
+            [ATTR.faasName]: fn,
+            [ATTR.faasInvocationId]: requestId,
+            [ATTR.httpMethod]: method,
+            [ATTR.urlPath]: path,
+          },
+          this.phases.startedAt,
+        );
   }
 
   /** The function's name once the request's own form of it (an ARN, `NAME:7`) is read. */
@@ -113,7 +116,7 @@ export class InvokeTelemetry {
     this.lease = lease;
     const attributes = { [ATTR.kilnStart]: lease.start, [ATTR.kilnInstance]: lease.instanceId };
     this.phases.record('acquire', start, end, { group: true, attributes });
-    const { queue, thaw, ...startPhases } = lease.timings;
+    const { queue, thaw } = lease.timings;
     if (queue !== undefined) {
       this.phases.record('queue', start, start + queue, { parent: 'acquire', spanName: 'queue wait' });
       this.telemetry.metrics.queued(this.fn, queue / 1000);
@@ -122,6 +125,9 @@ export class InvokeTelemetry {
     if (thaw !== undefined)
       this.phases.record('thaw', end - thaw, end, { parent: 'acquire', spanName: 'thaw' });
     if (lease.start === 'warm') return;
+    const startPhases: Record<string, number> = {};
+    for (const [phase, ms] of Object.entries(lease.timings))
+      if (phase !== 'queue' && phase !== 'thaw') startPhases[phase] = ms;
     const untraced = lease.prewarmed === true;
     this.phases.recordSequence(startPhases, end, { parent: 'acquire', untraced }, START_SPANS);
     if (!lease.prewarmed) {
@@ -170,21 +176,23 @@ export class InvokeTelemetry {
     this.call?.end();
     const lease = this.lease;
     const start = lease?.start ?? 'none';
-    const attributes: Attributes = { [ATTR.httpStatus]: status };
-    if (lease) {
-      attributes[ATTR.faasVersion] = String(lease.version);
-      attributes[ATTR.faasColdstart] = lease.start !== 'warm' && !lease.prewarmed;
-      attributes[ATTR.kilnStart] = lease.start;
-      attributes[ATTR.kilnInstance] = lease.instanceId;
-      if (lease.prewarmed) attributes[ATTR.kilnPrewarmed] = true;
+    if (this.root) {
+      const attributes: Attributes = { [ATTR.httpStatus]: status };
+      if (lease) {
+        attributes[ATTR.faasVersion] = String(lease.version);
+        attributes[ATTR.faasColdstart] = lease.start !== 'warm' && !lease.prewarmed;
+        attributes[ATTR.kilnStart] = lease.start;
+        attributes[ATTR.kilnInstance] = lease.instanceId;
+        if (lease.prewarmed) attributes[ATTR.kilnPrewarmed] = true;
+      }
+      if (errorCode) attributes[ATTR.errorType] = errorCode;
+      this.root.finish(
+        this.phases,
+        attributes,
+        end,
+        status >= 500 ? (errorCode ?? String(status)) : undefined,
+      );
     }
-    if (errorCode) attributes[ATTR.errorType] = errorCode;
-    this.root?.finish(
-      this.phases,
-      attributes,
-      end,
-      status >= 500 ? (errorCode ?? String(status)) : undefined,
-    );
     const durationMs = end - this.phases.startedAt;
     this.telemetry.metrics.invoked({
       function: this.fn,
