@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { LabelledCounter, LabelledHistogram } from './labelled-series.js';
 
 /**
  * What the metrics read from the rest of Kiln at each scrape (wired in `src/kiln.ts`), so
@@ -60,12 +61,13 @@ const DEPLOY_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
  */
 export class KilnMetrics {
   readonly registry = new Registry();
-  private readonly invocations: Counter<'function' | 'status' | 'start'>;
-  private readonly invokeDuration: Histogram<'function' | 'start'>;
-  private readonly failures: Counter<'function' | 'reason'>;
+  // Updated on every invoke: series found once per label set (labelled-series.ts).
+  private readonly invocations: LabelledCounter<'function' | 'status' | 'start'>;
+  private readonly invokeDuration: LabelledHistogram<'function' | 'start'>;
+  private readonly failures: LabelledCounter<'function' | 'reason'>;
   private readonly coldStart: Histogram<'runtime' | 'start' | 'phase'>;
   private readonly coldStarts: Counter<'function' | 'runtime' | 'start'>;
-  private readonly queueWait: Histogram<'function'>;
+  private readonly queueWait: LabelledHistogram<'function'>;
   private readonly queueDepth: Gauge<'function'>;
   private readonly instances: Gauge<'function' | 'state'>;
   private readonly stemCells: Gauge<'language'>;
@@ -79,25 +81,25 @@ export class KilnMetrics {
 
   constructor() {
     const registers = [this.registry];
-    this.invocations = new Counter({
-      name: 'kiln_invocations_total',
-      help: 'Invokes answered, by function, HTTP status and start kind (cold, stem, warm; none when no instance was reached)',
-      labelNames: ['function', 'status', 'start'],
+    this.invocations = new LabelledCounter(
+      'kiln_invocations_total',
+      'Invokes answered, by function, HTTP status and start kind (cold, stem, warm; none when no instance was reached)',
+      ['function', 'status', 'start'],
       registers,
-    });
-    this.invokeDuration = new Histogram({
-      name: 'kiln_invoke_duration_seconds',
-      help: 'Time from the request reaching the gateway to its answer, by function and start kind',
-      labelNames: ['function', 'start'],
-      buckets: INVOKE_BUCKETS,
+    );
+    this.invokeDuration = new LabelledHistogram(
+      'kiln_invoke_duration_seconds',
+      'Time from the request reaching the gateway to its answer, by function and start kind',
+      ['function', 'start'],
+      INVOKE_BUCKETS,
       registers,
-    });
-    this.failures = new Counter({
-      name: 'kiln_invoke_failures_total',
-      help: 'Invokes Kiln failed, by function and reason: throttled (429), timeout (504), crash and oom (502)',
-      labelNames: ['function', 'reason'],
+    );
+    this.failures = new LabelledCounter(
+      'kiln_invoke_failures_total',
+      'Invokes Kiln failed, by function and reason: throttled (429), timeout (504), crash and oom (502)',
+      ['function', 'reason'],
       registers,
-    });
+    );
     this.coldStart = new Histogram({
       name: 'kiln_cold_start_duration_seconds',
       help: 'Instance starts a request waited for, by runtime, start kind (cold, stem) and phase (mount, runtime, ready, specialize, init; total)',
@@ -111,13 +113,13 @@ export class KilnMetrics {
       labelNames: ['function', 'runtime', 'start'],
       registers,
     });
-    this.queueWait = new Histogram({
-      name: 'kiln_queue_wait_seconds',
-      help: "Time a request waited for a slot in its function's queue",
-      labelNames: ['function'],
-      buckets: INVOKE_BUCKETS,
+    this.queueWait = new LabelledHistogram(
+      'kiln_queue_wait_seconds',
+      "Time a request waited for a slot in its function's queue",
+      ['function'],
+      INVOKE_BUCKETS,
       registers,
-    });
+    );
     this.queueDepth = new Gauge({
       name: 'kiln_queue_depth',
       help: 'Requests waiting for a slot, by function',
@@ -183,10 +185,10 @@ export class KilnMetrics {
 
   invoked(sample: InvokeSample): void {
     const fn = this.source?.isFunction?.(sample.function) === false ? '' : sample.function;
-    this.invocations.inc({ function: fn, status: String(sample.status), start: sample.start });
-    this.invokeDuration.observe({ function: fn, start: sample.start }, sample.seconds);
+    this.invocations.at(fn, String(sample.status), sample.start).inc();
+    this.invokeDuration.at(fn, sample.start).observe(sample.seconds);
     const reason = sample.errorCode && FAILURE_REASONS[sample.errorCode];
-    if (reason) this.failures.inc({ function: fn, reason });
+    if (reason) this.failures.at(fn, reason).inc();
   }
 
   /** A start this request waited for: each phase's seconds, and their total. */
@@ -201,7 +203,7 @@ export class KilnMetrics {
   }
 
   queued(fn: string, seconds: number): void {
-    this.queueWait.observe({ function: fn }, seconds);
+    this.queueWait.at(fn).observe(seconds);
   }
 
   deployed(fn: string, runtime: string, ok: boolean, seconds: number): void {
