@@ -7,10 +7,10 @@ import {
   FrameType,
   frame,
   HAS_BODY,
-  headPayload,
   MAX_CHUNK,
   PREFACE,
   parseResponseHead,
+  requestFrame,
   requestHeadText,
   splitHeadPayload,
   WINDOW,
@@ -64,19 +64,19 @@ export class MuxClient implements ShimTransport {
     this.streams.set(id, stream);
     const text = requestHeadText(head.method, head.path, head.headers);
     if (body.kind === 'stream') {
-      this.send(frame(FrameType.request, HAS_BODY, id, headPayload(text)));
+      this.queue(requestFrame(HAS_BODY, id, text));
       stream.copyBody(body.stream, body.length ?? body.limit, body.length === undefined);
     } else {
       const bytes = body.kind === 'bytes' && body.bytes.length ? body.bytes : undefined;
       const framed = body.kind === 'bytes' ? HAS_BODY : 0;
       if (bytes && bytes.length > MAX_CHUNK) {
-        this.send(frame(FrameType.request, framed, id, headPayload(text)));
+        this.queue(requestFrame(framed, id, text));
         for (let at = 0; at < bytes.length; at += MAX_CHUNK) {
           const last = at + MAX_CHUNK >= bytes.length;
           this.send(frame(FrameType.body, last ? END : 0, id, [bytes.subarray(at, at + MAX_CHUNK)]));
         }
       } else {
-        this.send(frame(FrameType.request, END | framed, id, headPayload(text, bytes)));
+        this.queue(requestFrame(END | framed, id, text, bytes));
       }
       stream.bodySent = true;
     }
@@ -93,9 +93,13 @@ export class MuxClient implements ShimTransport {
     this.lost('the instance is stopping');
   }
 
-  /** Queue a frame; what is queued while the event loop turns leaves in one write. */
+  /** Queue a frame's buffers; what is queued while the event loop turns leaves in one write. */
   send(buffers: Buffer[]): void {
-    for (const b of buffers) this.out.push(b);
+    for (const b of buffers) this.queue(b);
+  }
+
+  private queue(buffer: Buffer): void {
+    this.out.push(buffer);
     if (!this.flushing) {
       this.flushing = true;
       setImmediate(this.flush);

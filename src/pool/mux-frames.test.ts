@@ -5,6 +5,7 @@ import {
   frame,
   headPayload,
   parseResponseHead,
+  requestFrame,
   requestHeadText,
   splitHeadPayload,
 } from './mux-frames.js';
@@ -67,5 +68,16 @@ describe('mux frames', () => {
 
   it('writes a request head as lines', () => {
     expect(requestHeadText('POST', '/p?q=1', ['host', 'h', 'x', ''])).toBe('POST\n/p?q=1\nhost\nh\nx\n');
+  });
+});
+
+describe('requestFrame', () => {
+  it('is the same bytes as the frame built from parts', () => {
+    const text = requestHeadText('POST', '/é?x', ['host', 'h', 'x-bin', 'ÿ']);
+    for (const body of [undefined, Buffer.from('body')]) {
+      expect(requestFrame(END | 2, 77, text, body)).toEqual(
+        Buffer.concat(frame(1, END | 2, 77, headPayload(text, body))),
+      );
+    }
   });
 });

@@ -156,6 +156,25 @@ export function parseResponseHead(text: string): MuxResponseHead | undefined {
   return { status: Number(lines[0]), contentLength: length === '' ? undefined : Number(length), headers };
 }
 
+/**
+ * A `REQUEST` frame with its head (and `body`, if any) in one buffer: one allocation per
+ * request instead of a header, a length, the head and an array to hold them.
+ */
+export function requestFrame(flags: number, id: number, text: string, body?: Buffer): Buffer {
+  // The head is latin1 (as node's HTTP parser reads it): one byte per character.
+  const headBytes = text.length;
+  const bodyBytes = body?.length ?? 0;
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 4 + headBytes + bodyBytes);
+  buf.writeUInt32BE(4 + headBytes + bodyBytes, 0);
+  buf[4] = FrameType.request;
+  buf[5] = flags;
+  buf.writeUInt32BE(id, 6);
+  buf.writeUInt32BE(headBytes, FRAME_HEADER_BYTES);
+  buf.write(text, FRAME_HEADER_BYTES + 4, 'latin1');
+  if (body) body.copy(buf, FRAME_HEADER_BYTES + 4 + headBytes);
+  return buf;
+}
+
 /** `METHOD\nPATH\nname\nvalue…`: the request head the shim reads. */
 export function requestHeadText(method: string, path: string, headers: readonly string[]): string {
   let text = `${method}\n${path}`;
