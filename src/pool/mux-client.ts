@@ -15,6 +15,7 @@ import {
   splitHeadPayload,
   WINDOW,
 } from './mux-frames.js';
+import { copyRequestBody } from './request-body-copy.js';
 import {
   type RequestBody,
   type ResponseSink,
@@ -304,56 +305,22 @@ class MuxStream implements ShimCall {
 
   /** Copy the client's body to the shim as it arrives, pausing the client while the socket is full. */
   copyBody(stream: Readable, limit: number, counted: boolean): void {
-    let size = 0;
-    let undrain: (() => void) | undefined;
-    const cleanup = () => {
-      stream.off('data', onChunk);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('aborted', onError);
-      undrain?.();
-      this.stopBody = undefined;
-    };
-    const onChunk = (chunk: Buffer) => {
-      if (this.settled) return cleanup();
-      this.lastActivity = Date.now();
-      size += chunk.length;
-      if (counted && size > limit) {
-        cleanup();
-        this.cancel(new ShimClientError('body_too_large', `the request body is larger than ${limit} bytes`));
-        return;
-      }
-      for (let at = 0; at < chunk.length; at += MAX_CHUNK) {
-        this.client.send(frame(FrameType.body, 0, this.id, [chunk.subarray(at, at + MAX_CHUNK)]));
-      }
-      if (this.client.congested && !undrain) {
-        stream.pause();
-        undrain = this.client.onDrain(() => {
-          undrain = undefined;
-          stream.resume();
-        });
-      }
-    };
-    const onEnd = () => {
-      cleanup();
-      this.client.send(frame(FrameType.body, END, this.id));
-      this.bodySent = true;
-    };
-    const onError = () => {
-      cleanup();
-      this.cancel(new ShimClientError('body_aborted', 'the client stopped sending its body'));
-    };
-    this.stopBody = () => {
-      cleanup();
-      // What the client still sends is read and dropped, so its connection stays usable.
-      stream.resume();
-    };
-    stream.on('data', onChunk);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('aborted', onError);
-    if (stream.readableEnded) onEnd();
-    else stream.resume();
+    this.stopBody = copyRequestBody(stream, limit, counted, {
+      settled: () => this.settled,
+      write: (chunk) => {
+        this.lastActivity = Date.now();
+        for (let at = 0; at < chunk.length; at += MAX_CHUNK) {
+          this.client.send(frame(FrameType.body, 0, this.id, [chunk.subarray(at, at + MAX_CHUNK)]));
+        }
+        return !this.client.congested;
+      },
+      onDrain: (resume) => this.client.onDrain(resume),
+      end: () => {
+        this.client.send(frame(FrameType.body, END, this.id));
+        this.bodySent = true;
+      },
+      fail: (err) => this.cancel(err),
+    });
   }
 
   /** The client can take more: the shim may send what the window held back. */

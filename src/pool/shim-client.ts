@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
+import { copyRequestBody } from './request-body-copy.js';
 
 /**
  * An HTTP/1.1 client for one instance's shim, over its unix socket (docs/DESIGN.md §5).
@@ -286,60 +287,28 @@ class ShimConnection {
     limit: number,
     counted: boolean,
   ): void {
-    let size = 0;
     const socket = this.socket;
-    const onDrain = () => stream.resume();
-    const cleanup = () => {
-      stream.off('data', onChunk);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('aborted', onError);
-      socket.off('drain', onDrain);
-      this.stopBody = undefined;
-    };
-    const onChunk = (chunk: Buffer) => {
-      if (exchange.settled || this.current !== exchange) return cleanup();
-      size += chunk.length;
-      if (counted && size > limit) {
-        cleanup();
-        this.failCurrent(
-          new ShimClientError('body_too_large', `the request body is larger than ${limit} bytes`),
-        );
-        return;
-      }
-      let ok: boolean;
-      if (chunked) {
+    this.stopBody = copyRequestBody(stream, limit, counted, {
+      settled: () => exchange.settled || this.current !== exchange,
+      write: (chunk) => {
+        if (!chunked) return socket.write(chunk);
         socket.cork();
         socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
         socket.write(chunk);
-        ok = socket.write('\r\n', 'latin1');
+        const ok = socket.write('\r\n', 'latin1');
         socket.uncork();
-      } else {
-        ok = socket.write(chunk);
-      }
-      if (!ok) stream.pause();
-    };
-    const onEnd = () => {
-      cleanup();
-      if (chunked) socket.write(LAST_CHUNK);
-      exchange.bodySent = true;
-    };
-    const onError = () => {
-      cleanup();
-      this.failCurrent(new ShimClientError('body_aborted', 'the client stopped sending its body'));
-    };
-    this.stopBody = () => {
-      cleanup();
-      // What the client still sends is read and dropped, so its connection stays usable.
-      stream.resume();
-    };
-    stream.on('data', onChunk);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('aborted', onError);
-    socket.on('drain', onDrain);
-    if (stream.readableEnded) onEnd();
-    else stream.resume();
+        return ok;
+      },
+      onDrain: (resume) => {
+        socket.once('drain', resume);
+        return () => socket.off('drain', resume);
+      },
+      end: () => {
+        if (chunked) socket.write(LAST_CHUNK);
+        exchange.bodySent = true;
+      },
+      fail: (err) => this.failCurrent(err),
+    });
   }
 
   resumeReading(): void {
