@@ -108,18 +108,19 @@ function asyncBackoffFromEnv(): number | undefined {
  * per function version scaled to zero that stem cells cannot serve (default 0: off; issue 17).
  */
 function precreatedFromEnv(): number {
-  const raw = process.env.KILN_PRECREATED;
-  const n = raw === undefined || raw === '' ? 0 : Number(raw);
-  if (!Number.isInteger(n) || n < 0)
-    throw new KilnError('invalid_config', `KILN_PRECREATED must be a whole number, got "${raw}"`, 500);
-  return n;
+  return wholeNumberFromEnv('KILN_PRECREATED', 0);
 }
 
 function stemCellsFromEnv(): number {
-  const raw = process.env.KILN_STEM_CELLS;
-  const n = raw === undefined || raw === '' ? 2 : Number(raw);
+  return wholeNumberFromEnv('KILN_STEM_CELLS', 2);
+}
+
+/** A count from the environment (`fallback` when unset or empty); anything else is refused. */
+function wholeNumberFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
   if (!Number.isInteger(n) || n < 0)
-    throw new KilnError('invalid_config', `KILN_STEM_CELLS must be a whole number, got "${raw}"`, 500);
+    throw new KilnError('invalid_config', `${name} must be a whole number, got "${raw}"`, 500);
   return n;
 }
 
