@@ -2,10 +2,11 @@
 // gateway with no OTEL variables (no SDK loaded, no span made) and through one exporting every
 // span over OTLP/HTTP to a local collector, the requests interleaved one to each so that both
 // see the same machine.
-import { readdir, readFile } from 'node:fs/promises';
+
 import { createServer } from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { scheduledNs } from '../lib/process-cpu.mjs';
 
 const FUNCTIONS = path.resolve(import.meta.dirname, '../functions');
 
@@ -32,19 +33,6 @@ async function otlpSink() {
     spans: () => spans,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
-}
-
-/**
- * ns the process has run on a CPU, all its threads (`/proc/PID/task/TID/schedstat`, first
- * field): what a request costs the gateway, far steadier than wall time on a loaded host.
- */
-async function cpuNs(pid) {
-  let total = 0n;
-  for (const tid of await readdir(`/proc/${pid}/task`)) {
-    const stat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
-    total += BigInt(stat.split(' ')[0]);
-  }
-  return total;
 }
 
 function cannon(url, connections, seconds) {
@@ -98,7 +86,7 @@ export async function runTracing(startGateway, { workDir, cacheDir, requests, se
     const samples = { off: [], on: [] };
     // Each gateway's CPU over the same window: the sequential requests, then until their spans
     // are exported (the batch exporter works off the request path, every 5 s).
-    const cpuStart = { off: await cpuNs(off.pid), on: await cpuNs(on.pid) };
+    const cpuStart = { off: await scheduledNs(off.pid), on: await scheduledNs(on.pid) };
     for (let i = 0; i < requests; i++) {
       // Alternate which goes first, so neither always follows the other.
       const order = i % 2 ? ['off', 'on'] : ['on', 'off'];
@@ -107,8 +95,8 @@ export async function runTracing(startGateway, { workDir, cacheDir, requests, se
     const wanted = (requests + 20) * 4;
     for (let i = 0; i < 150 && sink.spans() < wanted; i++) await new Promise((r) => setTimeout(r, 100));
     const cpuUsPerRequest = {
-      off: Number((await cpuNs(off.pid)) - cpuStart.off) / 1000 / requests,
-      on: Number((await cpuNs(on.pid)) - cpuStart.on) / 1000 / requests,
+      off: Number((await scheduledNs(off.pid)) - cpuStart.off) / 1000 / requests,
+      on: Number((await scheduledNs(on.pid)) - cpuStart.on) / 1000 / requests,
     };
     const spansExported = sink.spans();
     const throughput = { off: [], on: [] };

@@ -4,22 +4,9 @@
 // process, a vCPU taken by the host) lands on both sides alike instead of on whichever
 // side ran during it.
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Client } from 'undici';
-
-/**
- * ns the process has run on a CPU, all its threads (`/proc/PID/task/TID/schedstat`, first
- * field): what the gateway spent on the requests, steadier than wall time.
- */
-async function cpuNs(pid) {
-  let total = 0n;
-  for (const tid of await readdir(`/proc/${pid}/task`)) {
-    const stat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
-    total += BigInt(stat.split(' ')[0]);
-  }
-  return total;
-}
+import { scheduledNs } from '../lib/process-cpu.mjs';
 
 /** One GET on a kept-alive `client`: ms from sending to having the whole body. */
 async function timed(client, path, headers, expect) {
@@ -82,7 +69,7 @@ export async function runWarm(gw, { languages, pairs, warmup }) {
         await gatewayOnce();
         await directOnce();
       }
-      const cpuBefore = await cpuNs(gw.pid);
+      const cpuBefore = await scheduledNs(gw.pid);
       for (let i = 0; i < pairs; i++) {
         if (i % 2 === 0) {
           gateway.push(await gatewayOnce());
@@ -92,7 +79,7 @@ export async function runWarm(gw, { languages, pairs, warmup }) {
           gateway.push(await gatewayOnce());
         }
       }
-      cpuUs = Number((await cpuNs(gw.pid)) - cpuBefore) / 1000;
+      cpuUs = Number((await scheduledNs(gw.pid)) - cpuBefore) / 1000;
     } finally {
       await viaGateway.close();
       await toShim.close();
