@@ -29,6 +29,7 @@ import { detectCgroupTree } from './runtime/cgroup/host.js';
 import { ContainerRuntime, volumesUnsupported } from './runtime/container-runtime.js';
 import { ksmdOff, ksmFromEnv } from './runtime/oci/memory-merge.js';
 import { selectOciRuntime } from './runtime/oci/select.js';
+import { sharedReaperFromEnv } from './runtime/oci/shared-reaper.js';
 import { OciBuildSandbox } from './runtime/oci-build-sandbox.js';
 import { parseUidRange, UidLeases } from './runtime/uid-leases.js';
 import { SecretStore } from './secrets/secret-store.js';
@@ -164,7 +165,10 @@ export class Kiln {
       options.stateRoot ??
       path.join('/run/kiln', createHash('sha256').update(data.root).digest('hex').slice(0, 12));
     const mergeMemory = options.ksm ?? ksmFromEnv();
-    const driver = await selectOciRuntime(stateRoot, undefined, { mergeMemory });
+    const driver = await selectOciRuntime(stateRoot, undefined, {
+      mergeMemory,
+      sharedReaper: sharedReaperFromEnv(),
+    });
     // Opted in, but nothing would merge: said once, at start, rather than silently.
     const off = mergeMemory ? await ksmdOff() : undefined;
     if (off) console.error(`kiln: KILN_KSM=1 has no effect: ${off}`);

@@ -290,6 +290,7 @@ export class ContainerRuntime {
         const stdio = { listen: listener.fd, stdout: stdout.writeFd, stderr: stderr.writeFd };
         handle =
           mode === 'run' ? this.driver.run(id, dir, stdio) : this.driver.createUnderReaper(id, dir, stdio);
+        await handle.stdioHeld;
       } finally {
         // The container holds the socket and the pipes' write ends now; the gateway's
         // copies go before anything can connect (and so that EOF comes when it exits).
@@ -338,6 +339,7 @@ export class ContainerRuntime {
 
   /** Once every container is stopped: the FIFO stock goes (none is made after this). */
   async close(): Promise<void> {
+    this.driver.close();
     await this.pipes.close();
     await this.secrets.close();
   }

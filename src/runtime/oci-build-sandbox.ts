@@ -142,6 +142,8 @@ export class OciBuildSandbox implements BuildSandbox {
       try {
         handle = this.driver.run(id, dir, { stdout: log.fd, stderr: log.fd });
         running = true;
+        // The log's fd is closed here only once the runtime has its own copy of it.
+        await handle.stdioHeld;
       } finally {
         await log.close();
       }

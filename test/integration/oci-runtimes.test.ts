@@ -27,6 +27,25 @@ const execFileP = promisify(execFile);
  */
 const runId = randomBytes(4).toString('hex');
 const drivers = await installedOciRuntimes(`/run/kiln/test-${runId}`);
+/** The same runtimes running containers detached under one reaper (shared-reaper.ts). */
+const sharedReaperDrivers = await installedOciRuntimes(`/run/kiln/test-${runId}`, undefined, {
+  sharedReaper: true,
+});
+/** The process ids whose command line holds `word` (a container's id). */
+async function processesNaming(word: string): Promise<{ pid: number; argv: string[] }[]> {
+  const found: { pid: number; argv: string[] }[] = [];
+  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (argv.includes(word)) found.push({ pid: Number(pid), argv });
+  }
+  return found;
+}
+/** The command name of `pid`'s parent. */
+async function parentCommand(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+  return (await readFile(`/proc/${ppid}/comm`, 'utf8')).trim();
+}
 let layers: string[] = [];
 let args: string[] = [];
 let env: string[] = [];
@@ -49,7 +68,10 @@ it('finds crun, the runtime Kiln prefers, on this host', () => {
   expect(drivers.map((d) => d.name)[0]).toBe('crun');
 });
 
-describe.each(drivers.map((d) => [d.name, d] as const))('the %s driver', (_name, driver) => {
+describe.each([
+  ...drivers.map((d) => [`${d.name} (a runtime process per container)`, d, false] as const),
+  ...sharedReaperDrivers.map((d) => [`${d.name} (one shared reaper)`, d, true] as const),
+])('the %s driver', (_name, driver, shared) => {
   let runtime: ContainerRuntime;
   const started: Container[] = [];
   beforeAll(async () => {
@@ -58,6 +80,7 @@ describe.each(drivers.map((d) => [d.name, d] as const))('the %s driver', (_name,
   afterAll(async () => {
     await Promise.all(started.map((c) => c.stop()));
     expect(await driver.list()).toEqual([]);
+    driver.close();
   });
 
   async function start(): Promise<Container> {
@@ -85,6 +108,11 @@ describe.each(drivers.map((d) => [d.name, d] as const))('the %s driver', (_name,
     const state = await driver.state(container.id);
     expect(state).toMatchObject({ id: container.id, status: 'running' });
     expect(state?.pid).toBeGreaterThan(1);
+    // Who waits for the container: its own foreground runtime process, or the shared reaper
+    // (perl), which adopted the init once the detached runtime exited.
+    const runtimes = (await processesNaming(container.id)).filter((p) => p.argv.includes('run'));
+    expect(runtimes).toHaveLength(shared ? 0 : 1);
+    expect(await parentCommand(state?.pid ?? 0)).toBe(shared ? 'perl' : driver.name);
   });
 
   it("execs a command in a running container: its namespaces, its user, the command's output and exit code", async () => {

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { KilnError } from '../../errors.js';
 import type { HostFinding } from '../host-finding.js';
@@ -16,12 +17,18 @@ import type {
 } from './driver.js';
 import { mergingMemory } from './memory-merge.js';
 import { REAPER_SCRIPT } from './reaper.js';
+import { SharedReaper } from './shared-reaper.js';
 
 const execFileP = promisify(execFile);
 
 export interface OciDriverOptions {
   /** Start containers under PR_SET_MEMORY_MERGE (`KILN_KSM`, memory-merge.ts). */
   mergeMemory?: boolean;
+  /**
+   * `run` containers detached under one reaper process for all of them (shared-reaper.ts)
+   * instead of a foreground runtime process per container (`KILN_SHARED_REAPER`).
+   */
+  sharedReaper?: boolean;
 }
 
 /** Output an exec'd command may produce before it is cut off (it is for people, not bulk data). */
@@ -54,12 +61,30 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
   readonly listenFd: number = 0;
   readonly idmappedMounts: boolean = false;
 
+  private reaper: SharedReaper | undefined;
+
   run(id: string, bundleDir: string, stdio: RunStdio): RunHandle {
     const { flags, fds } = this.stdioOf(stdio);
+    if (this.options.sharedReaper) {
+      this.reaper ??= new SharedReaper();
+      const pidFile = path.join(bundleDir, 'init.pid');
+      const [program, args] = this.runtimeCommand(
+        this.args('run', '--detach', '--pid-file', pidFile, ...flags, '--bundle', bundleDir, id),
+      );
+      const { stdioHeld, exited } = this.reaper.run([program, ...args], pidFile, fds);
+      // A detached container stays `stopped` once its init has exited; a foreground `run`
+      // deletes it then, and callers count on that (the build sandbox deletes nothing).
+      return { stdioHeld, exited: exited.then((exit) => this.delete(id).then(() => exit)) };
+    }
     const child = spawn(...this.runtimeCommand(this.args('run', ...flags, '--bundle', bundleDir, id)), {
       stdio: fds,
     });
-    return { child, exited: exitOf(child) };
+    return { stdioHeld: Promise.resolve(), exited: exitOf(child) };
+  }
+
+  close(): void {
+    this.reaper?.close();
+    this.reaper = undefined;
   }
 
   createUnderReaper(id: string, bundleDir: string, stdio: RunStdio): CreateHandle {
@@ -96,7 +121,7 @@ export abstract class OciCliDriver implements OciRuntimeDriver {
     });
     // Settled either way by the exit; a caller that only awaits `exited` must not see a rejection.
     created.catch(() => undefined);
-    return { child, exited, created };
+    return { stdioHeld: Promise.resolve(), exited, created };
   }
 
   /** The container's stdio for `run` and `create`: the listening socket where `listenFd` says. */

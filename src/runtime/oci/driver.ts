@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import type { HostFinding } from '../host-finding.js';
 
 /**
@@ -39,11 +38,13 @@ export interface OciRuntimeDriver {
   readonly idmappedMounts: boolean;
 
   /**
-   * Create, start and wait for a container as a child of this process: the runtime waits
-   * for the container's init and exits with its status, and the exited init is reaped at
+   * Create, start and wait for a container, then delete it: the exited init is reaped at
    * once rather than left to PID 1 (this host's, a VM agent, reaps orphans only seconds
-   * later: measured). The container's process inherits the runtime's stdio (with
-   * `terminal: false` both crun and runc pass fds 0-2 through as they are).
+   * later: measured), and `exited` has its status. Either a foreground `run` child of this
+   * process per container, or `run --detach` under one reaper for them all
+   * (`shared-reaper.ts`, `sharedReaper` option). The container's process inherits the
+   * runtime's stdio (with `terminal: false` both crun and runc pass fds 0-2 through as
+   * they are).
    */
   run(id: string, bundleDir: string, stdio: RunStdio): RunHandle;
   /**
@@ -71,6 +72,8 @@ export interface OciRuntimeDriver {
   delete(id: string): Promise<void>;
   /** The runtime's view of a container, or undefined when it does not know it. */
   state(id: string): Promise<ContainerState | undefined>;
+  /** Let go of what the driver keeps running between calls (the shared reaper). */
+  close(): void;
   /** Ids of every container in this state root. */
   list(): Promise<string[]>;
   /** The runtime's own version line, e.g. `crun version 1.8.1`. */
@@ -104,7 +107,11 @@ export interface RunStdio {
 }
 
 export interface RunHandle {
-  child: ChildProcess;
+  /**
+   * The runtime holds its own copies of the stdio fds: the caller may close its copies once
+   * this resolves (at once for a spawned runtime; after the shared reaper took them).
+   */
+  stdioHeld: Promise<void>;
   exited: Promise<ContainerExit>;
 }
 

@@ -1,0 +1,228 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { KilnError } from '../../errors.js';
+import type { ContainerExit } from './driver.js';
+
+/**
+ * One perl process that runs every container's `<runtime> run --detach` and reaps every
+ * container's init, instead of a `crun run` parent per container waiting on its init
+ * (issue 9, density: that parent held 0.34 MiB of its own memory plus its page tables, task
+ * and kernel stack per container; measured on 100 idle node instances here).
+ *
+ * It makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER: syscall 157, option 36),
+ * so the init a detached runtime leaves behind is handed to it, not to PID 1 (which on this
+ * host reaps orphans only seconds later, docs/DESIGN.md §3). The gateway's fds for the
+ * container's stdio (the shim's listening socket, its output pipes) are copied into it with
+ * pidfd_getfd (syscall 438, Linux 5.6; the reaper is the gateway's child and runs as root),
+ * because perl has no SCM_RIGHTS. perl is Essential on Debian and Ubuntu (perl-base, which
+ * also has POSIX).
+ *
+ * Lines on its stdin: `run TOKEN PIDFILE FD… -- ARGV…`, every field hex-encoded except TOKEN
+ * and the fds (the gateway's fd numbers, placed at 0, 1, 2… in the runtime; -1 is /dev/null).
+ * Lines on its stdout: `exit TOKEN CODE`, CODE as `crun run` reports an init's end (its exit
+ * status, 128 + the signal that killed it), or the runtime's own status when it failed before
+ * the container ran (125 when the reaper itself could not start it). It exits when its stdin
+ * closes (the gateway is gone); the containers left then go to PID 1, and the next gateway's
+ * `recover` removes them.
+ */
+export const SHARED_REAPER_SCRIPT = `use strict;
+use POSIX qw(:sys_wait_h dup2 _exit);
+use Fcntl;
+$SIG{PIPE} = 'IGNORE';
+syscall(157, 36, 1, 0, 0, 0) == 0 or die "kiln reaper: prctl: $!\\n";
+my $pidfd = syscall(434, getppid() + 0, 0);
+$pidfd >= 0 or die "kiln reaper: pidfd_open: $!\\n";
+pipe(my $wakeR, my $wakeW) or die "kiln reaper: pipe: $!\\n";
+fcntl($wakeW, F_SETFL, O_NONBLOCK);
+$SIG{CHLD} = sub { syswrite($wakeW, 'x') };
+my (%runtime, %pidfile, %init, %early);
+sub code { my $s = shift; ($s & 127) ? 128 + ($s & 127) : $s >> 8 }
+sub say { syswrite(STDOUT, "$_[0]\\n") }
+sub started {
+  my ($token, $status) = @_;
+  my $file = delete $pidfile{$token};
+  my $pid;
+  if ($status == 0 && open(my $f, '<', $file)) { $pid = <$f>; close($f); }
+  if (!defined $pid || $pid !~ /^\\s*(\\d+)/) { say("exit $token " . (code($status) || 125)); return; }
+  $pid = $1 + 0;
+  if (exists $early{$pid}) { say("exit $token " . code(delete $early{$pid})); return; }
+  $init{$pid} = $token;
+}
+sub reap {
+  while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
+    my $status = $?;
+    if (defined(my $token = delete $runtime{$pid})) { started($token, $status); }
+    elsif (defined(my $token = delete $init{$pid})) { say("exit $token " . code($status)); }
+    else { $early{$pid} = $status; }
+  }
+}
+sub run {
+  my ($token, $file, @rest) = @_;
+  my @fds;
+  while (@rest && $rest[0] ne '--') { push(@fds, shift(@rest) + 0); }
+  shift(@rest);
+  my @argv = map { pack('H*', $_) } @rest;
+  my @mine = map { $_ < 0 ? -1 : syscall(438, $pidfd, $_, 0) } @fds;
+  if (grep({ $mine[$_] < 0 && $fds[$_] >= 0 } 0 .. $#fds) || !@argv) {
+    POSIX::close($_) for grep { $_ >= 0 } @mine;
+    say("exit $token 125");
+    return;
+  }
+  # The gateway may close its copies now.
+  say("took $token");
+  $pidfile{$token} = pack('H*', $file);
+  my $pid = fork();
+  if (!defined $pid) {
+    POSIX::close($_) for grep { $_ >= 0 } @mine;
+    delete $pidfile{$token};
+    say("exit $token 125");
+    return;
+  }
+  if ($pid == 0) {
+    $SIG{CHLD} = 'DEFAULT';
+    $SIG{PIPE} = 'DEFAULT';
+    open(my $null, '+<', '/dev/null') or _exit(125);
+    # Copied above every fd they may land on first (F_DUPFD_CLOEXEC, 1030), then
+    # placed: fd i of the runtime is fds[i], and nothing else of the reaper's is inherited.
+    # fcntl is syscall 72 on x86_64; perl's own fcntl takes file handles, not fd numbers.
+    my @high = map { syscall(72, $_ < 0 ? fileno($null) : $_, 1030, 100) } @mine;
+    $_ >= 0 or _exit(125) for @high;
+    dup2($high[$_], $_) for 0 .. $#high;
+    exec { $argv[0] } @argv;
+    _exit(127);
+  }
+  POSIX::close($_) for grep { $_ >= 0 } @mine;
+  $runtime{$pid} = $token;
+}
+my $buf = '';
+my $rin = '';
+vec($rin, fileno(STDIN), 1) = 1;
+vec($rin, fileno($wakeR), 1) = 1;
+while (1) {
+  reap();
+  my $n = select(my $rout = $rin, undef, undef, 0.25);
+  next if $n <= 0;
+  if (vec($rout, fileno($wakeR), 1)) { sysread($wakeR, my $drop, 4096); }
+  next unless vec($rout, fileno(STDIN), 1);
+  my $got = sysread(STDIN, $buf, 65536, length($buf));
+  last if !$got;
+  while ($buf =~ s/^([^\\n]*)\\n//) {
+    my ($verb, @args) = split(/ /, $1);
+    run(@args) if $verb eq 'run';
+  }
+}
+`;
+
+/** `KILN_SHARED_REAPER`: `1` (the default) runs containers under one shared reaper; `0`, a runtime process each. */
+export function sharedReaperFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = env.KILN_SHARED_REAPER;
+  if (raw === undefined || raw === '' || raw === '1') return true;
+  if (raw === '0') return false;
+  throw new KilnError(
+    'invalid_config',
+    `KILN_SHARED_REAPER must be 1 (one reaper for every container) or 0 (a runtime process each), got "${raw}"`,
+    500,
+  );
+}
+
+/** Placed on the runtime's fds 0, 1, 2…: a gateway fd, or 'ignore' for /dev/null. */
+export type ReaperStdio = (number | 'ignore')[];
+
+export interface ReaperRun {
+  /** The reaper holds its own copies of the stdio fds: the gateway may close its copies. */
+  stdioHeld: Promise<void>;
+  /** The container's end (or its runtime's failure), as a foreground `crun run` child's exit. */
+  exited: Promise<ContainerExit>;
+}
+
+interface Refable {
+  ref?: () => void;
+  unref?: () => void;
+}
+
+interface Waiting {
+  held: () => void;
+  exited: (exit: ContainerExit) => void;
+}
+
+/** The gateway's side of the shared reaper: one per OCI runtime driver, started at its first `run`. */
+export class SharedReaper {
+  private child: ChildProcess | undefined;
+  private readonly waiting = new Map<string, Waiting>();
+  private next = 0;
+  private pending = '';
+
+  /** Run `argv` (a runtime's `run --detach --pid-file PIDFILE …`) with `stdio` on its fds. */
+  run(argv: string[], pidFile: string, stdio: ReaperStdio): ReaperRun {
+    const child = this.process();
+    const token = String(++this.next);
+    let waiting!: Waiting;
+    const stdioHeld = new Promise<void>((held) => {
+      waiting = { held, exited: () => undefined };
+    });
+    const exited = new Promise<ContainerExit>((resolve) => {
+      waiting.exited = resolve;
+    });
+    this.waiting.set(token, waiting);
+    this.holdOpen(child, true);
+    const hex = (s: string) => Buffer.from(s).toString('hex');
+    const fds = stdio.map((fd) => (fd === 'ignore' ? -1 : fd));
+    child.stdin?.write(`run ${token} ${hex(pidFile)} ${fds.join(' ')} -- ${argv.map(hex).join(' ')}\n`);
+    return { stdioHeld, exited };
+  }
+
+  /** Its stdin closes: it exits (containers still running would go to PID 1). */
+  close(): void {
+    this.child?.stdin?.end();
+    this.child = undefined;
+  }
+
+  private process(): ChildProcess {
+    if (this.child) return this.child;
+    const child = spawn('perl', ['-e', SHARED_REAPER_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (text: string) => this.onLines(text));
+    child.stdin?.on('error', () => undefined);
+    const gone = () => {
+      if (this.child === child) this.child = undefined;
+      // Its containers' ends are lost to the gateway: each is reported gone (its cleanup
+      // deletes the container, killing what is left of it), never left waiting forever.
+      const waiting = [...this.waiting.values()];
+      this.waiting.clear();
+      for (const w of waiting) {
+        w.held();
+        w.exited({ code: null, signal: null });
+      }
+    };
+    // 'error' without 'exit' when perl cannot be spawned at all.
+    child.once('exit', gone);
+    child.once('error', gone);
+    this.child = child;
+    return child;
+  }
+
+  /**
+   * It keeps the gateway's process alive while a container of its runs (someone awaits its
+   * end, as a foreground runtime child would), and never when none does.
+   */
+  private holdOpen(child: ChildProcess, hold: boolean): void {
+    for (const handle of [child, child.stdin, child.stdout] as unknown as Refable[]) {
+      if (hold) handle?.ref?.();
+      else handle?.unref?.();
+    }
+  }
+
+  private onLines(text: string): void {
+    this.pending += text;
+    for (let nl = this.pending.indexOf('\n'); nl >= 0; nl = this.pending.indexOf('\n')) {
+      const [verb, token = '', code] = this.pending.slice(0, nl).split(' ');
+      this.pending = this.pending.slice(nl + 1);
+      const w = this.waiting.get(token);
+      if (!w) continue;
+      w.held();
+      if (verb !== 'exit') continue;
+      this.waiting.delete(token);
+      if (this.waiting.size === 0 && this.child) this.holdOpen(this.child, false);
+      w.exited({ code: Number(code), signal: null });
+    }
+  }
+}
