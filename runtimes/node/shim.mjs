@@ -1,7 +1,7 @@
 // The shim protocol (SHIM-PROTOCOL.md §2–§5) over any HTTP server that calls `serve(req, res)`:
 // `POST /init` once, then every request is the user's; `x-kiln-*` headers carry the request
 // id, the deadline, raw invokes and health probes, and are never shown to the handler.
-import { compactHeap } from './heap-compaction.mjs';
+import { compactHeap, PREWARMED_PASSES } from './heap-compaction.mjs';
 import { ResponseClosed } from './http-lite.mjs';
 import { logError, patchConsole, runAsRequest, setConcurrency } from './lambda-console.mjs';
 import { EVENT_FORMATS, invokerFor, LoadError, loadHandler } from './loader.mjs';
@@ -73,7 +73,7 @@ export class Shim {
       );
     }
     this.invoker = await loadHandler(codeDir, handler, { eventFormat, info: this.info }, source);
-    if (prewarmed === true) compactHeap();
+    if (prewarmed === true) compactHeap(PREWARMED_PASSES);
   }
 
   /** A handler is loaded: requests are the user's. */
