@@ -25,7 +25,7 @@ import type { ContainerExit } from './driver.js';
  * `recover` removes them.
  */
 export const SHARED_REAPER_SCRIPT = `use strict;
-use POSIX qw(:sys_wait_h dup2 _exit);
+use POSIX qw(:sys_wait_h dup2 _exit EINTR);
 use Fcntl;
 $SIG{PIPE} = 'IGNORE';
 syscall(157, 36, 1, 0, 0, 0) == 0 or die "kiln reaper: prctl: $!\\n";
@@ -34,26 +34,58 @@ $pidfd >= 0 or die "kiln reaper: pidfd_open: $!\\n";
 pipe(my $wakeR, my $wakeW) or die "kiln reaper: pipe: $!\\n";
 fcntl($wakeW, F_SETFL, O_NONBLOCK);
 $SIG{CHLD} = sub { syswrite($wakeW, 'x') };
-my (%runtime, %pidfile, %init, %early);
+my (%runtime, %pidfile, %forked, %init, %early);
 sub code { my $s = shift; ($s & 127) ? 128 + ($s & 127) : $s >> 8 }
-sub say { syswrite(STDOUT, "$_[0]\\n") }
+# A write or read that a SIGCHLD interrupts (EINTR) is tried again: perl's handlers do not
+# restart system calls, and with a thousand containers ending at once the gateway may read
+# the exits more slowly than they come, so a write blocks and a signal cuts it (measured:
+# 693 of 1000 exits lost before this).
+sub say {
+  my $line = "$_[0]\\n";
+  while (length($line)) {
+    my $n = syswrite(STDOUT, $line);
+    if (!defined $n) { next if $! == EINTR; exit(1); }
+    substr($line, 0, $n) = '';
+  }
+}
 sub started {
   my ($token, $status) = @_;
   my $file = delete $pidfile{$token};
+  my $since = delete($forked{$token}) // 0;
   my $pid;
   if ($status == 0 && open(my $f, '<', $file)) { $pid = <$f>; close($f); }
   if (!defined $pid || $pid !~ /^\\s*(\\d+)/) { say("exit $token " . (code($status) || 125)); return; }
   $pid = $1 + 0;
-  if (exists $early{$pid}) { say("exit $token " . code(delete $early{$pid})); return; }
-  $init{$pid} = $token;
+  # Alive (or a zombie not reaped yet) and started after its runtime: it is the init. Pids are
+  # reused (32768 here), so a pid alone could be another process's; and its parent may still
+  # be the runtime's helper process, not this reaper yet.
+  my $start = start_time($pid);
+  if (defined $start && $start >= $since) { delete $early{$pid}; $init{$pid} = $token; return; }
+  # It died before its runtime exited, and was reaped then.
+  if (exists $early{$pid}) { say("exit $token " . code(delete($early{$pid})->[0])); return; }
+  say("exit $token 255");
+}
+# A process's start (clock ticks since boot, /proc/PID/stat field 22), or undef when it is gone.
+# The fields are counted from the last ")": the command name before it is the process's own
+# to set, to anything.
+sub start_time {
+  open(my $f, '<', "/proc/$_[0]/stat") or return undef;
+  my $stat = do { local $/; <$f> };
+  close($f);
+  my @fields = split(' ', substr($stat, rindex($stat, ')') + 2));
+  return $fields[19];
 }
 sub reap {
   while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
     my $status = $?;
     if (defined(my $token = delete $runtime{$pid})) { started($token, $status); }
     elsif (defined(my $token = delete $init{$pid})) { say("exit $token " . code($status)); }
-    else { $early{$pid} = $status; }
+    else { $early{$pid} = [$status, time()]; }
   }
+  # What it reaps unasked (a runtime's helper processes, an init that died before its runtime
+  # exited) is kept a minute: long enough for its runtime's exit, then forgotten.
+  my $now = time();
+  $now - $early{$_}[1] > 60 and delete $early{$_} for keys %early;
 }
 sub run {
   my ($token, $file, @rest) = @_;
@@ -92,6 +124,7 @@ sub run {
   }
   POSIX::close($_) for grep { $_ >= 0 } @mine;
   $runtime{$pid} = $token;
+  $forked{$token} = start_time($pid) // 0;
 }
 my $buf = '';
 my $rin = '';
@@ -104,6 +137,7 @@ while (1) {
   if (vec($rout, fileno($wakeR), 1)) { sysread($wakeR, my $drop, 4096); }
   next unless vec($rout, fileno(STDIN), 1);
   my $got = sysread(STDIN, $buf, 65536, length($buf));
+  next if !defined($got) && $! == EINTR;
   last if !$got;
   while ($buf =~ s/^([^\\n]*)\\n//) {
     my ($verb, @args) = split(/ /, $1);
