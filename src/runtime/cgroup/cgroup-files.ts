@@ -17,17 +17,17 @@ export async function readCgroupFile(file: string): Promise<string> {
   const handle = await open(file, 'r').catch(() => undefined);
   if (!handle) return '';
   try {
-    let text = '';
+    const chunks: Buffer[] = [];
     for (;;) {
       const buffer = Buffer.allocUnsafe(READ_BYTES);
       const { bytesRead } = await handle.read(buffer, 0, READ_BYTES, null);
-      if (bytesRead === 0) return text.trim();
-      text += buffer.toString('utf8', 0, bytesRead);
+      if (bytesRead === 0) return Buffer.concat(chunks).toString('utf8').trim();
+      chunks.push(buffer.subarray(0, bytesRead));
     }
   } catch {
     return '';
   } finally {
-    await handle.close();
+    await handle.close().catch(() => undefined);
   }
 }
 

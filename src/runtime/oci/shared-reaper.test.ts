@@ -48,6 +48,18 @@ describe('SharedReaper', () => {
     ]);
   });
 
+  it('leaves the runtime and its init the default signal dispositions, not the ones it ignores', async () => {
+    // The reaper ignores SIGINT and SIGTERM (a Ctrl-C is the gateway's to handle); an init
+    // that inherited that would outlive a `kill`.
+    const interrupted = detached('interrupted', 'kill -INT $$; sleep 1');
+    const terminated = detached('terminated', 'kill -TERM $$; sleep 1');
+    const runs = [interrupted, terminated].map((r) => reaper.run(r.argv, r.pidFile, ['ignore']));
+    expect(await Promise.all(runs.map((r) => r.exited))).toEqual([
+      { code: 130, signal: null },
+      { code: 143, signal: null },
+    ]);
+  });
+
   it('reports a runtime that fails before its init runs with the runtime’s own status', async () => {
     const run = reaper.run(['/bin/sh', '-c', 'exit 7'], path.join(dir, 'never.pid'), ['ignore']);
     expect(await run.exited).toEqual({ code: 7, signal: null });

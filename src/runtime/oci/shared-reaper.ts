@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { KilnError } from '../../errors.js';
 import type { ContainerExit } from './driver.js';
 
@@ -29,8 +30,15 @@ use POSIX qw(:sys_wait_h dup2 _exit EINTR);
 use Fcntl;
 $SIG{PIPE} = 'IGNORE';
 syscall(157, 36, 1, 0, 0, 0) == 0 or die "kiln reaper: prctl: $!\\n";
-my $pidfd = syscall(434, getppid() + 0, 0);
+# The gateway's pid comes as the first argument: had it died before this line, getppid() would
+# name another process, whose fds must never be handed to a container.
+my $gateway = shift(@ARGV) + 0;
+my $pidfd = syscall(434, $gateway, 0);
 $pidfd >= 0 or die "kiln reaper: pidfd_open: $!\\n";
+getppid() == $gateway or die "kiln reaper: the gateway is gone\\n";
+# A terminal's Ctrl-C or a SIGTERM to the gateway's group is the gateway's to handle: it stops
+# its containers, then closes this reaper's stdin.
+$SIG{$_} = 'IGNORE' for qw(INT TERM HUP QUIT);
 pipe(my $wakeR, my $wakeW) or die "kiln reaper: pipe: $!\\n";
 fcntl($wakeW, F_SETFL, O_NONBLOCK);
 $SIG{CHLD} = sub { syswrite($wakeW, 'x') };
@@ -60,7 +68,11 @@ sub started {
   # reused (32768 here), so a pid alone could be another process's; and its parent may still
   # be the runtime's helper process, not this reaper yet.
   my $start = start_time($pid);
-  if (defined $start && $start >= $since) { delete $early{$pid}; $init{$pid} = $token; return; }
+  if (defined $start && $start >= $since && !exists $init{$pid}) {
+    delete $early{$pid};
+    $init{$pid} = $token;
+    return;
+  }
   # It died before its runtime exited, and was reaped then.
   if (exists $early{$pid}) { say("exit $token " . code(delete($early{$pid})->[0])); return; }
   say("exit $token 255");
@@ -76,6 +88,12 @@ sub start_time {
   return $fields[19];
 }
 sub reap {
+  # Runtimes first: an init that died before its runtime exited is then still a zombie, not yet
+  # reaped, when its runtime's pid file is read, so its pid cannot have gone to another process.
+  for my $pid (keys %runtime) {
+    next unless waitpid($pid, WNOHANG) > 0;
+    started(delete $runtime{$pid}, $?);
+  }
   while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
     my $status = $?;
     if (defined(my $token = delete $runtime{$pid})) { started($token, $status); }
@@ -110,8 +128,7 @@ sub run {
     return;
   }
   if ($pid == 0) {
-    $SIG{CHLD} = 'DEFAULT';
-    $SIG{PIPE} = 'DEFAULT';
+    $SIG{$_} = 'DEFAULT' for qw(CHLD PIPE INT TERM HUP QUIT);
     open(my $null, '+<', '/dev/null') or _exit(125);
     # Copied above every fd they may land on first (F_DUPFD_CLOEXEC, 1030), then
     # placed: fd i of the runtime is fds[i], and nothing else of the reaper's is inherited.
@@ -132,7 +149,8 @@ vec($rin, fileno(STDIN), 1) = 1;
 vec($rin, fileno($wakeR), 1) = 1;
 while (1) {
   reap();
-  my $n = select(my $rout = $rin, undef, undef, 0.25);
+  # SIGCHLD comes through the wake pipe; the timeout is for the purge of %early only.
+  my $n = select(my $rout = $rin, undef, undef, 5);
   next if $n <= 0;
   if (vec($rout, fileno($wakeR), 1)) { sysread($wakeR, my $drop, 4096); }
   next unless vec($rout, fileno(STDIN), 1);
@@ -212,7 +230,12 @@ export class SharedReaper {
 
   private process(): ChildProcess {
     if (this.child) return this.child;
-    const child = spawn('perl', ['-e', SHARED_REAPER_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Its own session: a terminal's Ctrl-C reaches the gateway, which stops the containers.
+    const child = spawn('perl', ['-e', SHARED_REAPER_SCRIPT, String(process.pid)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      detached: true,
+    });
+    this.pending = '';
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (text: string) => this.onLines(text));
     child.stdin?.on('error', () => undefined);
@@ -227,9 +250,12 @@ export class SharedReaper {
         w.exited({ code: null, signal: null });
       }
     };
-    // 'error' without 'exit' when perl cannot be spawned at all.
-    child.once('exit', gone);
+    // 'close' once its stdout is read to the end (the exits it wrote before it died count);
+    // 'error' without 'close' when perl cannot be spawned at all.
+    child.once('close', gone);
     child.once('error', gone);
+    // The kernel's OOM killer picks it last: its end would end every container it runs.
+    if (child.pid) writeFile(`/proc/${child.pid}/oom_score_adj`, '-1000').catch(() => undefined);
     this.child = child;
     return child;
   }
