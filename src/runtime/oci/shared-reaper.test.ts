@@ -78,6 +78,18 @@ describe('SharedReaper', () => {
     expect((await readFile(out, 'utf8')).split('\n').sort()).toEqual(['', 'from the init', 'to stderr']);
   });
 
+  it('gives the runtime no fd but the ones asked for (its own, and its copies, are close-on-exec)', async () => {
+    const out = path.join(dir, 'fds.txt');
+    const fd = openSync(out, 'w');
+    // `ls` lists its own fds: 0-2, and 3 for the directory it reads.
+    const r = detached('fds', 'exec ls /proc/self/fd');
+    const run = reaper.run(r.argv, r.pidFile, ['ignore', fd, 'ignore']);
+    await run.stdioHeld;
+    closeSync(fd);
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect((await readFile(out, 'utf8')).trim().split('\n')).toEqual(['0', '1', '2', '3']);
+  });
+
   it('loses no exit when hundreds end at once while the gateway is too busy to read', async () => {
     const n = 600;
     const runs = Array.from({ length: n }, (_, i) => {

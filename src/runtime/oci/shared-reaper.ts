@@ -136,6 +136,12 @@ sub run {
     my @high = map { syscall(72, $_ < 0 ? fileno($null) : $_, 1030, 100) } @mine;
     $_ >= 0 or _exit(125) for @high;
     dup2($high[$_], $_) for 0 .. $#high;
+    # Anything else open, whoever opened it (an fd the gateway's own launcher leaked into it and
+    # so into this reaper, say), closes at exec (F_SETFD FD_CLOEXEC).
+    if (opendir(my $open, '/proc/self/fd')) {
+      for my $fd (grep { /^\\d+$/ && $_ > $#high } readdir($open)) { syscall(72, $fd + 0, 2, 1); }
+      closedir($open);
+    }
     exec { $argv[0] } @argv;
     _exit(127);
   }
