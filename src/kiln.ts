@@ -29,7 +29,7 @@ import { detectCgroupTree } from './runtime/cgroup/host.js';
 import { ContainerRuntime, volumesUnsupported } from './runtime/container-runtime.js';
 import { ksmdOff, ksmFromEnv } from './runtime/oci/memory-merge.js';
 import { selectOciRuntime } from './runtime/oci/select.js';
-import { sharedReaperFromEnv } from './runtime/oci/shared-reaper.js';
+import { kernelRunsSharedReaper, sharedReaperFromEnv } from './runtime/oci/shared-reaper.js';
 import { OciBuildSandbox } from './runtime/oci-build-sandbox.js';
 import { parseUidRange, UidLeases } from './runtime/uid-leases.js';
 import { SecretStore } from './secrets/secret-store.js';
@@ -167,7 +167,7 @@ export class Kiln {
     const mergeMemory = options.ksm ?? ksmFromEnv();
     const driver = await selectOciRuntime(stateRoot, undefined, {
       mergeMemory,
-      sharedReaper: sharedReaperFromEnv(),
+      sharedReaper: sharedReaperFromEnv() && kernelRunsSharedReaper(),
     });
     // Opted in, but nothing would merge: said once, at start, rather than silently.
     const off = mergeMemory ? await ksmdOff() : undefined;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SharedReaper, sharedReaperFromEnv } from './shared-reaper.js';
+import { kernelRunsSharedReaper, SharedReaper, sharedReaperFromEnv } from './shared-reaper.js';
 
 /**
  * The reaper with plain processes in place of an OCI runtime: a perl one-liner stands for the
@@ -114,5 +114,15 @@ describe('KILN_SHARED_REAPER', () => {
     expect(sharedReaperFromEnv({ KILN_SHARED_REAPER: '1' })).toBe(true);
     expect(sharedReaperFromEnv({ KILN_SHARED_REAPER: '0' })).toBe(false);
     expect(() => sharedReaperFromEnv({ KILN_SHARED_REAPER: 'yes' })).toThrow(/KILN_SHARED_REAPER must be/);
+  });
+});
+
+describe('kernelRunsSharedReaper', () => {
+  it('needs pidfd_getfd: Linux 5.6 or later', () => {
+    expect(kernelRunsSharedReaper('6.18.44')).toBe(true);
+    expect(kernelRunsSharedReaper('5.10.0-28-amd64')).toBe(true);
+    expect(kernelRunsSharedReaper('5.6.0')).toBe(true);
+    expect(kernelRunsSharedReaper('5.4.0-182-generic')).toBe(false);
+    expect(kernelRunsSharedReaper('4.19.0')).toBe(false);
   });
 });

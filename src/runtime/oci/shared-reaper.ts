@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { KilnError } from '../../errors.js';
 import type { ContainerExit } from './driver.js';
 
@@ -180,6 +181,15 @@ export function sharedReaperFromEnv(env: NodeJS.ProcessEnv = process.env): boole
     `KILN_SHARED_REAPER must be 1 (one reaper for every container) or 0 (a runtime process each), got "${raw}"`,
     500,
   );
+}
+
+/**
+ * Whether this kernel has what the reaper needs: pidfd_getfd (Linux 5.6; pidfd_open is 5.3).
+ * Older kernels (Ubuntu 20.04's 5.4) run a foreground runtime process per container instead.
+ */
+export function kernelRunsSharedReaper(release = os.release()): boolean {
+  const [major = 0, minor = 0] = release.split(/[.-]/).map(Number);
+  return major > 5 || (major === 5 && minor >= 6);
 }
 
 /** Placed on the runtime's fds 0, 1, 2…: a gateway fd, or 'ignore' for /dev/null. */
