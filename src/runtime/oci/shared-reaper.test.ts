@@ -90,6 +90,20 @@ describe('SharedReaper', () => {
     expect((await readFile(out, 'utf8')).trim().split('\n')).toEqual(['0', '1', '2', '3']);
   });
 
+  it("a closed reaper's end fails only its own runs, not the next reaper's", async () => {
+    const own = new SharedReaper();
+    const first = detached('closed-first', 'sleep 0.3');
+    const before = own.run(first.argv, first.pidFile, ['ignore']);
+    await before.stdioHeld;
+    own.close();
+    const second = detached('closed-second', 'sleep 0.2');
+    const after = own.run(second.argv, second.pidFile, ['ignore']);
+    // The first reaper quits at once on its stdin's end: its init's end is lost, and said so.
+    expect(await before.exited).toEqual({ code: null, signal: null });
+    expect(await after.exited).toEqual({ code: 0, signal: null });
+    own.close();
+  });
+
   it('loses no exit when hundreds end at once while the gateway is too busy to read', async () => {
     const n = 600;
     const runs = Array.from({ length: n }, (_, i) => {

@@ -212,16 +212,22 @@ interface Waiting {
   exited: (exit: ContainerExit) => void;
 }
 
+/** One reaper process and the runs it was given: a reaper that ends fails only its own. */
+interface ReaperProcess {
+  child: ChildProcess;
+  waiting: Map<string, Waiting>;
+  /** The start of a line not yet whole. */
+  pending: string;
+}
+
 /** The gateway's side of the shared reaper: one per OCI runtime driver, started at its first `run`. */
 export class SharedReaper {
-  private child: ChildProcess | undefined;
-  private readonly waiting = new Map<string, Waiting>();
+  private current: ReaperProcess | undefined;
   private next = 0;
-  private pending = '';
 
   /** Run `argv` (a runtime's `run --detach --pid-file PIDFILE …`) with `stdio` on its fds. */
   run(argv: string[], pidFile: string, stdio: ReaperStdio): ReaperRun {
-    const child = this.process();
+    const reaper = this.process();
     const token = String(++this.next);
     let waiting!: Waiting;
     const stdioHeld = new Promise<void>((held) => {
@@ -230,37 +236,39 @@ export class SharedReaper {
     const exited = new Promise<ContainerExit>((resolve) => {
       waiting.exited = resolve;
     });
-    this.waiting.set(token, waiting);
-    this.holdOpen(child, true);
+    reaper.waiting.set(token, waiting);
+    holdOpen(reaper.child, true);
     const hex = (s: string) => Buffer.from(s).toString('hex');
     const fds = stdio.map((fd) => (fd === 'ignore' ? -1 : fd));
-    child.stdin?.write(`run ${token} ${hex(pidFile)} ${fds.join(' ')} -- ${argv.map(hex).join(' ')}\n`);
+    reaper.child.stdin?.write(
+      `run ${token} ${hex(pidFile)} ${fds.join(' ')} -- ${argv.map(hex).join(' ')}\n`,
+    );
     return { stdioHeld, exited };
   }
 
   /** Its stdin closes: it exits (containers still running would go to PID 1). */
   close(): void {
-    this.child?.stdin?.end();
-    this.child = undefined;
+    this.current?.child.stdin?.end();
+    this.current = undefined;
   }
 
-  private process(): ChildProcess {
-    if (this.child) return this.child;
+  private process(): ReaperProcess {
+    if (this.current) return this.current;
     // Its own session: a terminal's Ctrl-C reaches the gateway, which stops the containers.
     const child = spawn('perl', ['-e', SHARED_REAPER_SCRIPT, String(process.pid)], {
       stdio: ['pipe', 'pipe', 'inherit'],
       detached: true,
     });
-    this.pending = '';
+    const reaper: ReaperProcess = { child, waiting: new Map(), pending: '' };
     child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (text: string) => this.onLines(text));
+    child.stdout?.on('data', (text: string) => onLines(reaper, text));
     child.stdin?.on('error', () => undefined);
     const gone = () => {
-      if (this.child === child) this.child = undefined;
+      if (this.current === reaper) this.current = undefined;
       // Its containers' ends are lost to the gateway: each is reported gone (its cleanup
       // deletes the container, killing what is left of it), never left waiting forever.
-      const waiting = [...this.waiting.values()];
-      this.waiting.clear();
+      const waiting = [...reaper.waiting.values()];
+      reaper.waiting.clear();
       for (const w of waiting) {
         w.held();
         w.exited({ code: null, signal: null });
@@ -272,33 +280,34 @@ export class SharedReaper {
     child.once('error', gone);
     // The kernel's OOM killer picks it last: its end would end every container it runs.
     if (child.pid) writeFile(`/proc/${child.pid}/oom_score_adj`, '-1000').catch(() => undefined);
-    this.child = child;
-    return child;
+    this.current = reaper;
+    return reaper;
   }
+}
 
-  /**
-   * It keeps the gateway's process alive while a container of its runs (someone awaits its
-   * end, as a foreground runtime child would), and never when none does.
-   */
-  private holdOpen(child: ChildProcess, hold: boolean): void {
-    for (const handle of [child, child.stdin, child.stdout] as unknown as Refable[]) {
-      if (hold) handle?.ref?.();
-      else handle?.unref?.();
-    }
+/**
+ * A reaper keeps the gateway's process alive while a container of its runs (someone awaits
+ * its end, as a foreground runtime child would), and never when none does.
+ */
+function holdOpen(child: ChildProcess, hold: boolean): void {
+  for (const handle of [child, child.stdin, child.stdout] as unknown as Refable[]) {
+    if (hold) handle?.ref?.();
+    else handle?.unref?.();
   }
+}
 
-  private onLines(text: string): void {
-    this.pending += text;
-    for (let nl = this.pending.indexOf('\n'); nl >= 0; nl = this.pending.indexOf('\n')) {
-      const [verb, token = '', code] = this.pending.slice(0, nl).split(' ');
-      this.pending = this.pending.slice(nl + 1);
-      const w = this.waiting.get(token);
-      if (!w) continue;
-      w.held();
-      if (verb !== 'exit') continue;
-      this.waiting.delete(token);
-      if (this.waiting.size === 0 && this.child) this.holdOpen(this.child, false);
-      w.exited({ code: Number(code), signal: null });
-    }
+/** `took TOKEN` and `exit TOKEN CODE` lines from `reaper`, settling its runs. */
+function onLines(reaper: ReaperProcess, text: string): void {
+  reaper.pending += text;
+  for (let nl = reaper.pending.indexOf('\n'); nl >= 0; nl = reaper.pending.indexOf('\n')) {
+    const [verb, token = '', code] = reaper.pending.slice(0, nl).split(' ');
+    reaper.pending = reaper.pending.slice(nl + 1);
+    const w = reaper.waiting.get(token);
+    if (!w) continue;
+    w.held();
+    if (verb !== 'exit') continue;
+    reaper.waiting.delete(token);
+    if (reaper.waiting.size === 0) holdOpen(reaper.child, false);
+    w.exited({ code: Number(code), signal: null });
   }
 }
