@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { KilnError } from '../../errors.js';
+import { switchFromEnv } from '../../env-switch.js';
 
 /**
  * Kernel same-page merging for function containers, opt-in (`KILN_KSM=1`, docs/SECURITY.md:
@@ -21,14 +21,7 @@ export function mergingMemory(argv: string[]): [string, string[]] {
 
 /** `KILN_KSM`: `1` opts in to same-page merging of containers' memory; unset or `0`, off. */
 export function ksmFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const raw = env.KILN_KSM;
-  if (raw === undefined || raw === '' || raw === '0') return false;
-  if (raw === '1') return true;
-  throw new KilnError(
-    'invalid_config',
-    `KILN_KSM must be 1 (merge containers' memory) or 0, got "${raw}"`,
-    500,
-  );
+  return switchFromEnv(env, 'KILN_KSM', false, { on: "merge containers' memory" });
 }
 
 /** Why merging would do nothing on this host (ksmd is off), or undefined when ksmd runs. */

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { KilnError } from '../../errors.js';
+import { switchFromEnv } from '../../env-switch.js';
 import type { ContainerExit } from './driver.js';
 
 /**
@@ -173,14 +173,10 @@ while (1) {
 
 /** `KILN_SHARED_REAPER`: `1` (the default) runs containers under one shared reaper; `0`, a runtime process each. */
 export function sharedReaperFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const raw = env.KILN_SHARED_REAPER;
-  if (raw === undefined || raw === '' || raw === '1') return true;
-  if (raw === '0') return false;
-  throw new KilnError(
-    'invalid_config',
-    `KILN_SHARED_REAPER must be 1 (one reaper for every container) or 0 (a runtime process each), got "${raw}"`,
-    500,
-  );
+  return switchFromEnv(env, 'KILN_SHARED_REAPER', true, {
+    on: 'one reaper for every container',
+    off: 'a runtime process each',
+  });
 }
 
 /**
