@@ -13,6 +13,9 @@ import { MuxConnection } from './mux-server.mjs';
 import { Shim } from './shim.mjs';
 
 const env = process.env;
+// The shim's own library (runtimes/node/native/dense-memory.c), loaded at exec: processes the
+// function starts do not inherit it, and the function sees Lambda's environment without it.
+if (env.LD_PRELOAD === '/opt/kiln/shim/dense-memory.so') delete env.LD_PRELOAD;
 patchConsole();
 installAwsLambdaGlobal();
 

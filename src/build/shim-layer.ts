@@ -10,12 +10,16 @@ export const SHIM_DIR = 'opt/kiln/shim';
 /** Where a builder image's own programs live (`runtimes/<lang>/build/`): not the shim. */
 export const BUILDER_FILES_DIR = 'build';
 
-/** Files of `runtimes/<lang>/` that are the shim: not its recipe, builder files, tests or bytecode caches. */
+/** C sources a shim's build compiles (`runtimes/<lang>/native/`): they make files of the shim, they are not its files. */
+export const NATIVE_SOURCES_DIR = 'native';
+
+/** Files of `runtimes/<lang>/` that are the shim: not its recipe, builder files, C sources, tests or bytecode caches. */
 export function isShimSource(rel: string): boolean {
   const top = rel.split('/')[0];
   return (
     rel !== 'recipe.json' &&
     top !== BUILDER_FILES_DIR &&
+    top !== NATIVE_SOURCES_DIR &&
     !/\.test\.(mjs|py)$/.test(rel) &&
     !rel.split('/').includes('__pycache__')
   );
@@ -28,11 +32,11 @@ export function isShimSource(rel: string): boolean {
  */
 const SHIM_LAYER_FORMAT = 2;
 
-/** A digest of a shim's sources and recipe (and the layer format): the cache key of its layer. */
+/** A digest of a shim's sources, C sources and recipe (and the layer format): the cache key of its layer. */
 export async function shimSourceDigest(srcDir: string, recipe: Recipe): Promise<string> {
   const hash = createHash('sha256').update(`${SHIM_LAYER_FORMAT}\n${JSON.stringify(recipe)}`);
   for (const rel of await listTree(srcDir)) {
-    if (!isShimSource(rel)) continue;
+    if (!isShimSource(rel) && rel.split('/')[0] !== NATIVE_SOURCES_DIR) continue;
     hash.update(rel);
     const content = await readFile(path.join(srcDir, rel)).catch(() => undefined);
     if (content) hash.update(content);

@@ -42,9 +42,14 @@ export interface BuilderRecipe {
   env: string[];
 }
 
-/** The shim is the files of `runtimes/<lang>/` as they are. */
+/** The shim is the files of `runtimes/<lang>/` as they are (and maybe a library to preload). */
 export interface FilesShim {
   kind: 'files';
+  /**
+   * A C library the runtime loads first (the recipe's env names it in `LD_PRELOAD`):
+   * `runtimes/<lang>/native/<source>`, compiled in the builder to `/opt/kiln/shim/<library>`.
+   */
+  preload?: { source: string; library: string };
 }
 
 /**

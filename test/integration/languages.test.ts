@@ -318,6 +318,44 @@ describe('base images', () => {
   });
 });
 
+describe("the node shim's preloaded dense-memory.so (runtimes/node/native)", () => {
+  it('is loaded in the instance, packs V8 pages into a few GiB of address space, and is not passed on', async () => {
+    const dir = await source('dense-memory', {
+      'kiln.json': JSON.stringify({ name: 'dense-memory', runtime: 'node' }),
+      'index.mjs': `
+        import { execFileSync } from 'node:child_process';
+        import { readFileSync } from 'node:fs';
+        export default {
+          fetch() {
+            // Enough heap for V8 to map a few dozen of its 256 KiB pages.
+            globalThis.keep = Array.from({ length: 200000 }, (_, i) => ({ i, s: 'x' + i }));
+            const maps = readFileSync('/proc/self/maps', 'utf8').trim().split('\\n');
+            const anonymous = maps.map((l) => l.trim().split(/\\s+/)).filter((f) => f.length === 5 && f[1] === 'rw-p');
+            const range = (f) => f[0].split('-').map((a) => parseInt(a, 16));
+            const gib = new Set(anonymous.map((f) => Math.floor(range(f)[0] / 2 ** 30)));
+            return Response.json({
+              loaded: maps.some((l) => l.endsWith('/opt/kiln/shim/dense-memory.so')),
+              anonymousMiB: anonymous.reduce((sum, f) => sum + range(f)[1] - range(f)[0], 0) / 2 ** 20,
+              gib: gib.size,
+              env: process.env.LD_PRELOAD ?? null,
+              child: execFileSync('/bin/sh', ['-c', 'echo "[$LD_PRELOAD]"'], { encoding: 'utf8' }).trim(),
+            });
+          },
+        };`,
+    });
+    expect((await deployDir(t.url, dir)).status).toBe(201);
+    const res = await fetch(`${t.url}/fn/dense-memory/`);
+    expect(res.status).toBe(200);
+    const got = (await res.json()) as Record<string, unknown>;
+    expect(got, JSON.stringify(got)).toMatchObject({ loaded: true, env: null, child: '[]' });
+    // V8's random hints scatter its 256 KiB pages over 64 TiB: one distinct GiB of address
+    // space for nearly every page without the library (27 for an idle node 22). Without hints
+    // the kernel packs them below the mmap base, beside the libraries and the brk heap.
+    expect(got.anonymousMiB as number).toBeGreaterThan(16);
+    expect(got.gib as number).toBeLessThanOrEqual(6);
+  });
+});
+
 describe('stem cells for python and java', () => {
   let s: TestGateway;
   beforeAll(async () => {
