@@ -278,7 +278,12 @@ async function main() {
         const byLanguage = {};
         for (const language of opts.languages) {
           const count = language === 'node' ? opts.density : opts.densityOthers;
-          if (count > 0) byLanguage[language] = await runDensity(pool, { language, count });
+          if (count > 0)
+            byLanguage[language] = await runDensity(pool, {
+              language,
+              count,
+              settleMs: opts.quick ? 0 : 60_000,
+            });
         }
         return byLanguage;
       });

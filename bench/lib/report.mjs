@@ -288,6 +288,13 @@ function warmOverheadSection(r, lines) {
   lines.push('');
 }
 
+/** A density run's settled figure; results saved before it was measured hold only the one 2 s after the starts. */
+function settled(d) {
+  return d.settleSeconds === undefined
+    ? '—'
+    : `${round(d.hostMiBPerInstance)}${d.settleSeconds ? ` (after ${d.settleSeconds} s idle)` : ''}`;
+}
+
 /** Burst, thaw and density (bench/scenarios/pool.mjs); each only if it ran and did not fail. */
 function poolSections(r, lines) {
   const ok = (x) => x && !x.error;
@@ -340,13 +347,13 @@ function poolSections(r, lines) {
     lines.push('## Density: idle instances');
     lines.push('');
     lines.push(
-      '| language | instances | functions | started in s | host MiB per instance (MemAvailable drop ÷ N) | cgroup memory MiB (median) | process RSS MiB (median) | answered a request afterwards |',
+      '| language | instances | functions | started in s | host MiB per instance (MemAvailable drop ÷ N), settled | the same 2 s after the starts | cgroup memory MiB (median) | process RSS MiB (median) | answered a request afterwards |',
     );
-    lines.push('|---|---|---|---|---|---|---|---|');
+    lines.push('|---|---|---|---|---|---|---|---|---|');
     for (const [language, d] of Object.entries(runs)) {
       if (!d || d.error) continue;
       lines.push(
-        `| ${language} | ${d.count} | ${d.functions ?? 1} | ${round(d.seconds)} | ${round(d.hostMiBPerInstance)} | ${round(summarize(d.cgroupMiB)?.median)} | ${round(summarize(d.rssMiB)?.median)} | ${d.answered ?? '—'} of ${d.count}${d.failures ? ` (${d.failures} failed requests)` : ''} |`,
+        `| ${language} | ${d.count} | ${d.functions ?? 1} | ${round(d.seconds)} | ${settled(d)} | ${round(d.hostMiBPerInstanceAtOnce ?? d.hostMiBPerInstance)} | ${round(summarize(d.cgroupMiB)?.median)} | ${round(summarize(d.rssMiB)?.median)} | ${d.answered ?? '—'} of ${d.count}${d.failures ? ` (${d.failures} failed requests)` : ''} |`,
       );
     }
     lines.push('');
