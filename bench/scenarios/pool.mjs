@@ -152,6 +152,10 @@ export async function runThaw(gw, { runs }) {
  */
 export async function runDensity(gw, { language, count, settleMs = 60_000 }) {
   const names = [];
+  // The instances of the scenario before (deleted functions) are torn down after the DELETE
+  // answers; their memory coming back during this run would count against it.
+  await until(async () => (await gw.instances()).instances.length === 0, 5 * 60_000, 'an empty pool', 1000);
+  await sleep(2000);
   const before = await memAvailableKb();
   const started = performance.now();
   for (let left = count, i = 0; left > 0; i++) {
