@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,6 +46,18 @@ function refusal(fn: () => unknown): HttpErrorShape {
   }
   throw new Error('not refused');
 }
+
+describe("the shim's sources", () => {
+  it("are Latin-1: V8 keeps every loaded module's source, at two bytes a char if one char is not", async () => {
+    const dir = path.join(ROOT, 'runtimes/node');
+    for (const name of (await readdir(dir)).filter((n) => n.endsWith('.mjs'))) {
+      const wide = [...(await readFile(path.join(dir, name), 'utf8'))].filter(
+        (c) => c.codePointAt(0)! > 0xff,
+      );
+      expect(wide, name).toEqual([]);
+    }
+  });
+});
 
 describe("the shim's HTTP/1.1 parser", () => {
   it('reads a request head, keeping repeated headers and their case', () => {

@@ -95,7 +95,7 @@ async function writeResponse(response, res) {
 
 export function fetchInvoker(app) {
   // At the first request, not at /init: reading node's global Response (even its property
-  // descriptor) loads undici, which an instance that has answered nothing yet never needed —
+  // descriptor) loads undici, which an instance that has answered nothing yet never needed --
   // installed at /init it took an idle hello instance from 8.0 to 11.6 MiB of anonymous memory
   // (node 22, issue 9 density). A handler's module, imported before this runs, saw the real
   // Response either way.

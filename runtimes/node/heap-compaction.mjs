@@ -14,7 +14,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /**
- * Idle this long (no request in flight) before compacting: longer than the 0–6 ms the shim
+ * Idle this long (no request in flight) before compacting: longer than the 0-6 ms the shim
  * waits between the health probe, /init and a cold start's request (docs/DESIGN.md §4), so a
  * start never waits behind it, and short enough to end before the 50 ms freeze on a quiet host.
  */
@@ -42,10 +42,10 @@ const last = { compactedHeapBytes: 0, lastEnd: Number.NEGATIVE_INFINITY, lastToo
 /**
  * Passes before a prewarmed instance answers its /init. Measured on node 22.23 (issue 9,
  * density, 100 idle hello-node instances): one pass leaves the shim at 7.76 MiB of anonymous
- * memory, four at 7.47 (on the host: 6.92 → 6.46 MiB; three passes get most of it, a fifth
+ * memory, four at 7.47 (on the host: 6.92 -> 6.46 MiB; three passes get most of it, a fifth
  * nothing more), about 10 ms each. Code run once at boot (module bodies, the loader, /init)
  * loses its bytecode after it has aged through a few full GCs without running (V8's bytecode
- * flushing). Only there: its first request compiles again what it needs (measured: 30 → 37 ms
+ * flushing). Only there: its first request compiles again what it needs (measured: 30 -> 37 ms
  * for a first request that loads undici anyway), while an instance idle between requests
  * keeps its request path compiled with one pass.
  */

@@ -61,7 +61,7 @@ const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'k
 
 /**
  * One response. Either `writeHead(...).end(body)` (sent with content-length), or
- * `writeHead(...)`, `await write(chunk)`… `await finish()` (sent chunked as produced).
+ * `writeHead(...)`, `await write(chunk)`... `await finish()` (sent chunked as produced).
  */
 export class LiteResponse {
   constructor(socket, req) {
@@ -148,7 +148,7 @@ export class LiteResponse {
   }
 }
 
-/** A handler's status code, refused (TypeError, so the shim answers 500) unless 200–999. */
+/** A handler's status code, refused (TypeError, so the shim answers 500) unless 200-999. */
 export function checkedStatus(status) {
   if (!Number.isInteger(status) || status < 200 || status > 999) {
     throw new TypeError(`invalid HTTP status code: ${String(status).slice(0, 40)}`);

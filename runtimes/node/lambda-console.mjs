@@ -8,7 +8,7 @@
 // an instance with concurrency 1 keeps the global, as Lambda does; and the image runs node with
 // --experimental-async-context-frame (recipe.json; node 24's default), which keeps the store in
 // V8's continuation data instead of promise hooks: the shim's CPU per request at 64 at once
-// went from 35–43 µs to 26 µs (a hello fetch handler, bench's probe over the mux connection).
+// went from 35-43 µs to 26 µs (a hello fetch handler, bench's probe over the mux connection).
 // Kiln difference: ERROR, WARN, FATAL and TRACE lines go to stderr (as unpatched node writes
 // them), INFO and DEBUG to stdout; Lambda writes all of them to one stream.
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -126,7 +126,7 @@ export function patchConsole(env = process.env) {
   console.fatal = logger('FATAL');
 }
 
-/** The runtime's error line: `ERROR\t<label> \t{"errorType":…,"errorMessage":…,"stack":[…]}`. */
+/** The runtime's error line: `ERROR\t<label> \t{"errorType":...,"errorMessage":...,"stack":[...]}`. */
 export function logError(label, err) {
   if (jsonFormat) console.error(intoError(err));
   else console.error(label, formattedError(intoError(err)));

@@ -6,9 +6,9 @@
 // reading that stream back (a fifth of the shim's CPU for a hello handler: CPU profile at 64
 // requests in flight, issue 9).
 //
-// Only the plain case stays light: a string (or no) body, and an init of a status in 200–599
-// and a plain object of string headers, checked here as undici would. Anything else — and any
-// use of the object (its headers, body, status, clone(), text(), …) — makes the real Response
+// Only the plain case stays light: a string (or no) body, and an init of a status in 200-599
+// and a plain object of string headers, checked here as undici would. Anything else -- and any
+// use of the object (its headers, body, status, clone(), text(), ...) -- makes the real Response
 // at once, with undici's own checks and errors, and the object forwards to it from then on.
 // `instanceof Response` holds either way (the prototype chains to undici's).
 

@@ -1,8 +1,8 @@
 // The frames of the gateway's multiplexed connection (docs/DESIGN.md §5, "Multiplexed
 // connection"); src/pool/mux-frames.ts is the gateway's copy of the same layout.
 //
-// A connection opens with PREFACE from the gateway; then each frame is a 10-byte header —
-// payload length (u32 BE), type (u8), flags (u8), stream id (u32 BE) — and its payload.
+// A connection opens with PREFACE from the gateway; then each frame is a 10-byte header --
+// payload length (u32 BE), type (u8), flags (u8), stream id (u32 BE) -- and its payload.
 
 // What a shim that speaks it lists in its `/init` answer's `transports`.
 export const MUX_TRANSPORT = 'mux/1';
@@ -15,13 +15,13 @@ export const MAX_FRAME = 256 * 1024;
 // Response bytes a stream may send beyond what the gateway has passed on to its client.
 export const WINDOW = 256 * 1024;
 
-// gateway → shim
-export const REQUEST = 1; // u32 head length, head ("METHOD\nPATH\nname\nvalue…"), first body bytes
+// gateway -> shim
+export const REQUEST = 1; // u32 head length, head ("METHOD\nPATH\nname\nvalue..."), first body bytes
 export const BODY = 2;
 export const CANCEL = 3; // the gateway gave up on the stream (its client left, or a timeout)
 export const CREDIT = 4; // u32: response bytes the gateway passed on
-// shim → gateway
-export const HEAD = 16; // u32 head length, head ("STATUS\nLENGTH\nname\nvalue…"), first body bytes
+// shim -> gateway
+export const HEAD = 16; // u32 head length, head ("STATUS\nLENGTH\nname\nvalue..."), first body bytes
 export const DATA = 17;
 export const RESET = 18; // the response was cut short (the handler failed after its head)
 

@@ -2,7 +2,7 @@
 // the instance runs at once shares one unix socket, as frames (mux-frames.mjs). The frames
 // that are ready when the event loop turns leave in one write, so requests arriving together
 // cost the shim one read and one write, not one of each per request: on this 2-vCPU
-// Firecracker VM a write that wakes the gateway costs tens of µs (issue 9's profile had 35–45%
+// Firecracker VM a write that wakes the gateway costs tens of µs (issue 9's profile had 35-45%
 // of the gateway's CPU in write/writev at 64 connections, one connection per request).
 //
 // Requests are handed to the handler whole, as over HTTP (http-lite.mjs): same `req` shape,
@@ -34,7 +34,7 @@ export class MuxConnection {
     this.socket = socket;
     this.handler = handler;
     this.maxBodyBytes = maxBodyBytes;
-    /** id → the request being received (`{req, parts, size}`) or answered (`{res}`). */
+    /** id -> the request being received (`{req, parts, size}`) or answered (`{res}`). */
     this.streams = new Map();
     this.out = [];
     this.flushing = false;
@@ -305,7 +305,7 @@ class MuxResponse {
     this.connection.send(frame(type, flags, this.id, ...payload));
   }
 
-  /** `STATUS\nLENGTH\nname\nvalue…`: LENGTH empty when the body is streamed; names lowercase. */
+  /** `STATUS\nLENGTH\nname\nvalue...`: LENGTH empty when the body is streamed; names lowercase. */
   headText(length) {
     let text = `${checkedStatus(this.status)}\n${length}`;
     eachHeader(this.headers, (name, value) => {

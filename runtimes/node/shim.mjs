@@ -1,4 +1,4 @@
-// The shim protocol (SHIM-PROTOCOL.md §2–§5) over any HTTP server that calls `serve(req, res)`:
+// The shim protocol (SHIM-PROTOCOL.md §2-§5) over any HTTP server that calls `serve(req, res)`:
 // `POST /init` once, then every request is the user's; `x-kiln-*` headers carry the request
 // id, the deadline, raw invokes and health probes, and are never shown to the handler.
 import { compactHeap, PREWARMED_PASSES } from './heap-compaction.mjs';
