@@ -288,11 +288,9 @@ function warmOverheadSection(r, lines) {
   lines.push('');
 }
 
-/** A density run's settled figure; results saved before it was measured hold only the one 2 s after the starts. */
+/** A density run's settled figure: none for results saved before it was measured, or a `--quick` run's (no wait). */
 function settled(d) {
-  return d.settleSeconds === undefined
-    ? '—'
-    : `${round(d.hostMiBPerInstance)}${d.settleSeconds ? ` (after ${d.settleSeconds} s idle)` : ''}`;
+  return d.settleSeconds ? `${round(d.hostMiBPerInstance)} (after ${d.settleSeconds} s idle)` : '—';
 }
 
 /** Burst, thaw and density (bench/scenarios/pool.mjs); each only if it ran and did not fail. */

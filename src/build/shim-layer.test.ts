@@ -14,7 +14,7 @@ const recipe: Recipe = {
     binary: 'bin/node',
     installAs: 'usr/local/bin/node',
   },
-  shim: { kind: 'files', preload: { source: 'lib.c', library: 'lib.so' } },
+  shim: { kind: 'files', preload: { source: 'lib.c', library: 'lib.so', cflags: ['-O2'] } },
   entrypoint: ['/usr/local/bin/node'],
   env: [],
 };

@@ -47,9 +47,10 @@ export interface FilesShim {
   kind: 'files';
   /**
    * A C library the runtime loads first (the recipe's env names it in `LD_PRELOAD`):
-   * `runtimes/<lang>/native/<source>`, compiled in the builder to `/opt/kiln/shim/<library>`.
+   * `runtimes/<lang>/native/<source>`, compiled by the builder's gcc with `cflags` to
+   * `/opt/kiln/shim/<library>`. In the recipe, so the flags are part of the layer's cache key.
    */
-  preload?: { source: string; library: string };
+  preload?: { source: string; library: string; cflags: string[] };
 }
 
 /**

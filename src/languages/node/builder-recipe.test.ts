@@ -8,6 +8,6 @@ it("the node builder's esbuild is the version package.json pins (the build progr
   const installed = JSON.parse(
     await readFile(path.join(RUNTIMES_DIR, '..', 'node_modules/esbuild/package.json'), 'utf8'),
   ) as { version: string };
-  const packages = recipe.builder?.layers.flatMap((l) => l.packages) ?? [];
+  const packages = recipe.builder?.layers.flatMap((l) => (l.kind === 'npm-packages' ? l.packages : [])) ?? [];
   expect(packages).toEqual([`esbuild@${installed.version}`, `@esbuild/linux-x64@${installed.version}`]);
 });

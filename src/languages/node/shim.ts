@@ -5,12 +5,6 @@ import { KilnError } from '../../errors.js';
 import type { ShimBuildInput } from '../language.js';
 
 /**
- * gcc's flags for a preloaded library: position-independent and shared, every warning an
- * error (the library sits in every node instance), no debug info to ship.
- */
-export const PRELOAD_CFLAGS = ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-s'];
-
-/**
  * The node shim: its files as they are, plus the C library the recipe preloads
  * (`shim.preload`, runtimes/node/native/) compiled by gcc in the node builder, so the
  * library is built against the image's own glibc and the host needs no compiler.
@@ -25,7 +19,7 @@ export async function buildNodeShim({
   await copyShimFiles(srcDir, layerDir);
   const shim = recipe.shim;
   if (shim.kind !== 'files' || !shim.preload) return;
-  const { source, library } = shim.preload;
+  const { source, library, cflags } = shim.preload;
   const image = await builder();
   await sandbox.run(
     {
@@ -36,7 +30,7 @@ export async function buildNodeShim({
         '-c',
         `mkdir -p ${SANDBOX_PATHS.out}/shim && exec gcc "$@"`,
         'gcc',
-        ...PRELOAD_CFLAGS,
+        ...cflags,
         '-o',
         `${SANDBOX_PATHS.out}/shim/${library}`,
         `${SANDBOX_PATHS.bundle}/${source}`,
