@@ -46,6 +46,20 @@ describe('a function image config', () => {
     expect(config.history?.[2]?.created_by).toMatch(/kiln deploy hello/);
   });
 
+  it("names each variable once: the function's own PATH replaces the base image's in place", () => {
+    const own = functionImageConfig(base, {
+      spec: parseSpec({ name: 'hello', runtime: 'python', env: { PATH: '/fn/bin:/usr/bin:/bin' } }),
+      handler: 'handler.handler',
+      source: 'handler.py',
+      version: 1,
+      layer,
+      created: '2026-12-07T00:00:00.000Z',
+    });
+    expect(own.config.Env?.filter((e) => e.startsWith('PATH='))).toEqual(['PATH=/fn/bin:/usr/bin:/bin']);
+    expect(own.config.Env?.[0]).toBe('PATH=/fn/bin:/usr/bin:/bin');
+    expect(own.config.Env?.at(-2)).toBe('KILN_HANDLER=handler.handler');
+  });
+
   it('reads back as the same function, request fields winning, env not duplicated', () => {
     const facts = functionFromImage(config, 'r.io/x:1', { name: 'other', memoryMb: '512' });
     expect(facts.handler).toBe('handler.handler');

@@ -1,5 +1,6 @@
 import { KilnError } from '../errors.js';
 import { type FunctionSpec, parseSpec } from '../functions/spec.js';
+import { mergeEnv } from '../image/image-env.js';
 import type { ImageConfig } from '../image/types.js';
 import { isLanguageName } from '../languages/registry.js';
 
@@ -45,7 +46,8 @@ export function functionImageConfig(base: ImageConfig, input: FunctionImageInput
     created: input.created,
     config: {
       ...base.config,
-      Env: [
+      // One entry per name: a function's own PATH or LD_PRELOAD replaces the base image's.
+      Env: mergeEnv([
         ...(base.config.Env ?? []),
         // For a run outside Kiln; in Kiln, `/init` sends the whole Lambda environment over
         // these (src/pool/lambda-environment.ts), so an image deployed under another name
@@ -57,7 +59,7 @@ export function functionImageConfig(base: ImageConfig, input: FunctionImageInput
         // Last, so that a user's env cannot move the handler. Outside Kiln the shim loads it at boot.
         `KILN_HANDLER=${input.handler}`,
         `KILN_FUNCTION=${spec.name}`,
-      ],
+      ]),
       Labels: {
         ...base.config.Labels,
         'org.opencontainers.image.title': spec.name,

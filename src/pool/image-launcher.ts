@@ -4,6 +4,7 @@ import type { BaseImages } from '../build/base-images.js';
 import { KilnError } from '../errors.js';
 import type { FunctionVersion } from '../functions/function-store.js';
 import { DEFAULT_CPUS } from '../functions/spec.js';
+import { mergeEnv } from '../image/image-env.js';
 import type { ImageStore } from '../image/image-store.js';
 import type { SnapshotStore } from '../image/snapshot-store.js';
 import type { Image } from '../image/types.js';
@@ -303,14 +304,4 @@ interface ImageStartOptions {
 
 function envList(env: Record<string, string>): string[] {
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
-}
-
-/** `NAME=value` entries, each name once, the last value of a name winning, in first-seen order. */
-export function mergeEnv(entries: readonly string[]): string[] {
-  const byName = new Map<string, string>();
-  for (const entry of entries) {
-    const eq = entry.indexOf('=');
-    byName.set(eq < 0 ? entry : entry.slice(0, eq), entry);
-  }
-  return [...byName.values()];
 }

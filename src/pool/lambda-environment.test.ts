@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionVersion } from '../functions/function-store.js';
 import { parseSpec } from '../functions/spec.js';
-import { mergeEnv } from './image-launcher.js';
+import { mergeEnv } from '../image/image-env.js';
 import { initPayloadOf, lambdaEnvironment, regionFromEnv, runtimeEnvironment } from './lambda-environment.js';
 
 function version(spec: Record<string, unknown>, n = 3): FunctionVersion {
