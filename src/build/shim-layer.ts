@@ -13,13 +13,14 @@ export const BUILDER_FILES_DIR = 'build';
 /** C sources a shim's build compiles (`runtimes/<lang>/native/`): they make files of the shim, they are not its files. */
 export const NATIVE_SOURCES_DIR = 'native';
 
+const isNativeSource = (rel: string) => rel.split('/')[0] === NATIVE_SOURCES_DIR;
+
 /** Files of `runtimes/<lang>/` that are the shim: not its recipe, builder files, C sources, tests or bytecode caches. */
 export function isShimSource(rel: string): boolean {
-  const top = rel.split('/')[0];
   return (
     rel !== 'recipe.json' &&
-    top !== BUILDER_FILES_DIR &&
-    top !== NATIVE_SOURCES_DIR &&
+    rel.split('/')[0] !== BUILDER_FILES_DIR &&
+    !isNativeSource(rel) &&
     !/\.test\.(mjs|py)$/.test(rel) &&
     !rel.split('/').includes('__pycache__')
   );
@@ -36,7 +37,7 @@ const SHIM_LAYER_FORMAT = 2;
 export async function shimSourceDigest(srcDir: string, recipe: Recipe): Promise<string> {
   const hash = createHash('sha256').update(`${SHIM_LAYER_FORMAT}\n${JSON.stringify(recipe)}`);
   for (const rel of await listTree(srcDir)) {
-    if (!isShimSource(rel) && rel.split('/')[0] !== NATIVE_SOURCES_DIR) continue;
+    if (!isShimSource(rel) && !isNativeSource(rel)) continue;
     hash.update(rel);
     const content = await readFile(path.join(srcDir, rel)).catch(() => undefined);
     if (content) hash.update(content);

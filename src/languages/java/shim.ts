@@ -7,6 +7,7 @@ import { SHIM_DIR } from '../../build/shim-layer.js';
 import { KilnError } from '../../errors.js';
 import { listTree } from '../../image/layer-tar.js';
 import type { ShimBuildInput } from '../language.js';
+import { runShimBuilderJob, SHIM_JOB_OUT } from '../shim-builder-job.js';
 import { JAVAC_FLAGS, JAVAC_JVM_FLAGS, javacArgFile } from './javac-args.js';
 
 /**
@@ -16,15 +17,8 @@ import { JAVAC_FLAGS, JAVAC_JVM_FLAGS, javacArgFile } from './javac-args.js';
  * classes instead of loading them. The shim is Kiln's own code, so its training runs in a
  * chroot of the image's layers.
  */
-export async function buildJavaShim({
-  recipe,
-  srcDir,
-  layerDir,
-  lowerDirs,
-  workDir,
-  sandbox,
-  builder,
-}: ShimBuildInput): Promise<void> {
+export async function buildJavaShim(input: ShimBuildInput): Promise<void> {
+  const { recipe, srcDir, layerDir, lowerDirs, workDir } = input;
   const shim = recipe.shim;
   if (shim.kind !== 'java') {
     throw new KilnError(
@@ -45,31 +39,16 @@ export async function buildJavaShim({
   const script = [
     'set -eu',
     `javac ${JAVAC_JVM_FLAGS.join(' ')} @${SANDBOX_PATHS.job}/javac.args`,
-    `mkdir -p ${SANDBOX_PATHS.out}/shim`,
-    `jar cf ${SANDBOX_PATHS.out}/shim/${shim.jar} -C /tmp/classes .`,
+    `mkdir -p ${SHIM_JOB_OUT}`,
+    `jar cf ${SHIM_JOB_OUT}/${shim.jar} -C /tmp/classes .`,
   ].join('\n');
-  const image = await builder();
-  await sandbox.run(
-    {
-      what: 'java shim build',
-      layers: image.layers,
-      args: ['/bin/sh', '-c', script],
-      env: image.env,
-      cwd: SANDBOX_PATHS.bundle,
-      bundleDir: sourcesDir,
-      jobDir,
-    },
-    async (output) => {
-      if (output.exitCode !== 0) {
-        throw new KilnError(
-          'base_build_failed',
-          `compiling the Java shim failed: ${output.log.slice(-4000)}`,
-          500,
-        );
-      }
-      await output.copyTree('shim', path.join(layerDir, SHIM_DIR));
-    },
-  );
+  await runShimBuilderJob(input, {
+    what: 'java shim build',
+    args: ['/bin/sh', '-c', script],
+    sourcesDir,
+    jobDir,
+    failure: 'compiling the Java shim',
+  });
   // The archive records the jar's mtime and refuses to map when it differs ("A jar file is
   // not the one used while building the shared archive file", HotSpot's
   // SharedClassPathEntry::validate). The layer tar is packed with every mtime at the epoch
