@@ -51,7 +51,9 @@ export const EVENT_FORMATS = ['2.0', '1.0'];
 export async function invokerFor(value, { eventFormat = '2.0', info }) {
   if (typeof value?.fetch === 'function') return (await import('./fetch-style.mjs')).fetchInvoker(value);
   if (typeof value !== 'function') return undefined;
-  const format = await import(eventFormat === '1.0' ? './api-gateway-v1.mjs' : './api-gateway-v2.mjs');
+  // Each import names its module literally, so the shim's bundler sees both (recipe.json).
+  const format =
+    eventFormat === '1.0' ? await import('./api-gateway-v1.mjs') : await import('./api-gateway-v2.mjs');
   if (isStreamingHandler(value)) {
     return (await import('./lambda-stream.mjs')).streamingInvoker(value, { format, info });
   }

@@ -4,7 +4,7 @@
 // where it loads KILN_HANDLER at boot.
 import { unlinkSync } from 'node:fs';
 import { installAwsLambdaGlobal } from './awslambda-global.mjs';
-import { compactingWhenIdle } from './heap-compaction.mjs';
+import { compactingWhenIdle, trimMallocWith } from './heap-compaction.mjs';
 import { createServer, DEFAULT_MAX_BODY_BYTES } from './http-lite.mjs';
 import { logError, patchConsole } from './lambda-console.mjs';
 import { UnhandledPromiseRejection } from './lambda-errors.mjs';
@@ -15,7 +15,11 @@ import { Shim } from './shim.mjs';
 const env = process.env;
 // The shim's own library (runtimes/node/native/dense-memory.c), loaded at exec: processes the
 // function starts do not inherit it, and the function sees Lambda's environment without it.
-if (env.LD_PRELOAD === '/opt/kiln/shim/dense-memory.so') delete env.LD_PRELOAD;
+const PRELOADED = '/opt/kiln/shim/dense-memory.so';
+if (env.LD_PRELOAD === PRELOADED) {
+  delete env.LD_PRELOAD;
+  trimMallocWith(PRELOADED);
+}
 patchConsole();
 installAwsLambdaGlobal();
 

@@ -29,9 +29,9 @@ export function isShimSource(rel: string): boolean {
 /**
  * How shim layers are made, in the cache key: bump it when the build code changes what a
  * shim layer holds, so cached layers of the old form are not reused (2: the Java shim's
- * jar has the epoch mtime its AppCDS archive records).
+ * jar has the epoch mtime its AppCDS archive records; 3: the /run/secrets mount point).
  */
-const SHIM_LAYER_FORMAT = 2;
+const SHIM_LAYER_FORMAT = 3;
 
 /** A digest of a shim's sources, C sources and recipe (and the layer format): the cache key of its layer. */
 export async function shimSourceDigest(srcDir: string, recipe: Recipe): Promise<string> {
@@ -45,17 +45,28 @@ export async function shimSourceDigest(srcDir: string, recipe: Recipe): Promise<
   return hash.digest('hex').slice(0, 16);
 }
 
-/** The dirs every shim layer has: the shim's home and the mount points every instance needs (/fn, /run/kiln). */
+/**
+ * The dirs every shim layer has: the shim's home and the mount points every instance needs
+ * (/fn, /run/kiln, /run/secrets), so that the read-only rootfs needs no tmpfs for them.
+ */
 export async function makeShimLayerDirs(dir: string): Promise<void> {
   await mkdir(path.join(dir, SHIM_DIR), { recursive: true });
   await mkdir(path.join(dir, 'fn'));
   await mkdir(path.join(dir, 'run/kiln'), { recursive: true });
+  await mkdir(path.join(dir, 'run/secrets'));
 }
 
-/** A shim that is its sources as they are (node, python): copy them to `/opt/kiln/shim`. */
-export async function copyShimFiles(srcDir: string, layerDir: string): Promise<void> {
+/**
+ * A shim that is its sources as they are (node, python): copy them to `/opt/kiln/shim`, those
+ * `wanted` says (all by default).
+ */
+export async function copyShimFiles(
+  srcDir: string,
+  layerDir: string,
+  wanted: (name: string) => boolean = () => true,
+): Promise<void> {
   for (const name of await readdir(srcDir)) {
-    if (isShimSource(name))
+    if (isShimSource(name) && wanted(name))
       await cp(path.join(srcDir, name), path.join(layerDir, SHIM_DIR, name), { recursive: true });
   }
 }

@@ -42,9 +42,18 @@ export interface BuilderRecipe {
   env: string[];
 }
 
-/** The shim is the files of `runtimes/<lang>/` as they are (and maybe a library to preload). */
+/**
+ * The shim is the files of `runtimes/<lang>/`, as they are or bundled into one (and maybe a
+ * library to preload).
+ */
 export interface FilesShim {
   kind: 'files';
+  /**
+   * The shim's modules bundled by the builder's esbuild into one module at
+   * `/opt/kiln/shim/<entry>`, run with `args`; of the other modules, only those in `keep`
+   * (each imported by its own path, external to the bundle) are in the layer.
+   */
+  bundle?: { entry: string; keep: string[]; args: string[] };
   /**
    * A C library the runtime loads first (the recipe's env names it in `LD_PRELOAD`):
    * `runtimes/<lang>/native/<source>`, compiled by the builder's gcc with `cflags` to

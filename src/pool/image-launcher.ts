@@ -114,6 +114,9 @@ export class ImageLauncher implements ContainerLauncher {
         mountSecretsDir: true,
         mountCallsDir: (fn.spec.calls ?? []).length > 0,
         volumes: held?.binds,
+        // One rootfs mount for the version's instances; a stem cell, which may serve any
+        // tenant's function, always has its own (shared-rootfs.ts).
+        shareRootfs: `${fn.spec.name}@${fn.version}@${fn.createdAt}`,
       });
     } catch (err) {
       held?.release();
@@ -288,6 +291,7 @@ export class ImageLauncher implements ContainerLauncher {
       mountSecretsDir: options.mountSecretsDir,
       mountCallsDir: options.mountCallsDir,
       volumes: options.volumes,
+      shareRootfs: options.shareRootfs,
     };
   }
 }
@@ -300,6 +304,7 @@ interface ImageStartOptions {
   mountSecretsDir?: boolean;
   mountCallsDir?: boolean;
   volumes?: VolumeBind[];
+  shareRootfs?: string;
 }
 
 function envList(env: Record<string, string>): string[] {

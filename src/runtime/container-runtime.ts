@@ -8,12 +8,13 @@ import { mountOverlay, unmount } from '../image/overlay.js';
 import type { CgroupTree } from './cgroup/cgroup.js';
 import { type Container, OciContainer } from './container.js';
 import { ContainerOutput, type OutputStream } from './container-output.js';
-import { makeMountPointLayer } from './mount-points.js';
+import { imageEntry, makeMountPointLayer } from './mount-points.js';
 import type { CreateHandle, OciRuntimeDriver, RunHandle } from './oci/driver.js';
 import { type BindMount, buildOciSpec, type ContainerLimits, type SeccompFilter } from './oci-spec.js';
 import { type OutputPipe, OutputPipes } from './output-pipes.js';
 import { functionSeccompFilter } from './seccomp/function-filter.js';
 import { SecretsTmpfs } from './secrets-tmpfs.js';
+import { type RootfsHold, SharedRootfs } from './shared-rootfs.js';
 import { listenForShim, waitForShim } from './shim-socket.js';
 import { parseUidRange, UidLeases } from './uid-leases.js';
 
@@ -64,6 +65,12 @@ export interface StartRequest {
    */
   volumes?: VolumeBind[];
   hostname?: string;
+  /**
+   * Instances started with the same key and layers run from one read-only overlay mount
+   * (`SharedRootfs`); absent, or with volumes (their mount points are a layer of the
+   * instance's own), the instance mounts its own. One tenant's key: a function version.
+   */
+  shareRootfs?: string;
   /** How long the shim may take to open its socket. */
   readyTimeoutMs?: number;
 }
@@ -112,6 +119,8 @@ export class ContainerRuntime {
   private readonly pipes: OutputPipes;
   /** Instances' `/run/secrets` dirs, on a memory filesystem. */
   readonly secrets: SecretsTmpfs;
+  /** Rootfs mounts shared by the instances of a function version (`StartRequest.shareRootfs`). */
+  private readonly roots: SharedRootfs;
 
   constructor(
     readonly instancesDir: string,
@@ -125,6 +134,7 @@ export class ContainerRuntime {
     this.seccomp = functionSeccompFilter(driver.precompiledSeccomp);
     this.pipes = new OutputPipes(path.join(instancesDir, '.pipes'));
     this.secrets = options.secrets ?? SecretsTmpfs.beside(driver.stateRoot);
+    this.roots = new SharedRootfs(path.join(instancesDir, '.roots'));
   }
 
   /** Start a container now: its process runs and its shim answers when this resolves. */
@@ -206,12 +216,11 @@ export class ContainerRuntime {
   ): Promise<{ container: OciContainer; handle: RunHandle; spawnedAt: number }> {
     const id = `k${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
     const dir = path.join(this.instancesDir, id);
-    const rootfs = path.join(dir, 'rootfs');
     const volumes = req.volumes ?? [];
     // Refused before anything is made for the instance: nothing to clean up.
     if (volumes.length && !this.driver.idmappedMounts) throw volumesUnsupported(this.driver.name);
 
-    let mounted = false;
+    let root: RootfsHold | undefined;
     let running = false;
     let secretsDir: string | undefined;
     const uid = await this.uids.acquire();
@@ -219,7 +228,6 @@ export class ContainerRuntime {
       // Inside the try: a failed make (the secrets tmpfs, a mkdir) removes what came before it.
       // Only the gateway (root) looks in here: the socket, config.json, the rootfs mount point.
       await mkdir(dir, { mode: 0o700 });
-      await mkdir(rootfs);
       const fnDir = req.mountFnDir ? path.join(dir, 'fn') : undefined;
       if (fnDir) await mkdir(fnDir);
       // On a tmpfs, not in the instance dir: a secret's value never reaches a disk.
@@ -228,19 +236,7 @@ export class ContainerRuntime {
       if (callsDir) await mkdir(callsDir, { mode: 0o755 });
 
       const t0 = performance.now();
-      const layers = [...req.layers];
-      if (volumes.length) {
-        // The rootfs is read-only: volumes' mount points come as one more layer (mount-points.ts).
-        const mountPoints = path.join(dir, 'mount-points');
-        await makeMountPointLayer(
-          req.layers,
-          volumes.map((v) => v.destination),
-          mountPoints,
-        );
-        layers.push(mountPoints);
-      }
-      await mountOverlay(layers, rootfs);
-      mounted = true;
+      root = await this.mountRoot(req, dir);
       const t1 = performance.now();
       const binds: BindMount[] = [];
       if (fnDir) binds.push({ source: fnDir, destination: '/fn', readonly: true });
@@ -251,7 +247,8 @@ export class ContainerRuntime {
       const spec = buildOciSpec({
         id,
         hostname: req.hostname ?? id,
-        rootfs,
+        rootfs: root.path,
+        mountPointsInImage: await mountPointsIn(req.layers, binds),
         args:
           this.driver.listenFd === 0 ? req.args : ['/bin/sh', '-c', MOVE_LISTEN_FD, 'kiln-shim', ...req.args],
         // SHIM-PROTOCOL.md §1: the listening socket is fd 0. The container's uid has no
@@ -302,11 +299,12 @@ export class ContainerRuntime {
       const output = new ContainerOutput();
       readInto(output, 'stdout', stdout);
       readInto(output, 'stderr', stderr);
+      const held = root;
       const exited = handle.exited.then(async (exit) => {
         // Its last lines reach the logs before anyone hears it exited (EOF follows the exit
         // at once: every writer was in the container's pid namespace, or the runtime).
         await Promise.race([output.closed, sleep(OUTPUT_GRACE_MS, undefined, { ref: false })]);
-        await this.cleanup(id, dir, rootfs);
+        await this.cleanup(id, dir, held);
         await this.uids.release(uid);
         return exit;
       });
@@ -328,13 +326,38 @@ export class ContainerRuntime {
     } catch (err) {
       // Once the runtime runs, its exit cleans up (stop() above waited for it).
       if (!running) {
-        if (mounted) await unmount(rootfs);
+        await root?.release();
         await rm(dir, { recursive: true, force: true });
         if (secretsDir) await this.secrets.remove(id);
         await this.uids.release(uid);
       }
       throw err;
     }
+  }
+
+  /**
+   * The instance's read-only overlay root: the shared mount of its version's instances, or
+   * its own at `<dir>/rootfs` (with volumes, whose mount points come as one more layer of the
+   * instance's own: the rootfs is read-only, mount-points.ts).
+   */
+  private async mountRoot(req: StartRequest, dir: string): Promise<RootfsHold> {
+    const volumes = req.volumes ?? [];
+    if (req.shareRootfs !== undefined && !volumes.length)
+      return this.roots.acquire(req.shareRootfs, req.layers);
+    const rootfs = path.join(dir, 'rootfs');
+    await mkdir(rootfs);
+    const layers = [...req.layers];
+    if (volumes.length) {
+      const mountPoints = path.join(dir, 'mount-points');
+      await makeMountPointLayer(
+        req.layers,
+        volumes.map((v) => v.destination),
+        mountPoints,
+      );
+      layers.push(mountPoints);
+    }
+    await mountOverlay(layers, rootfs);
+    return { path: rootfs, release: () => unmount(rootfs) };
   }
 
   /** Once every container is stopped: the FIFO stock goes (none is made after this). */
@@ -356,17 +379,19 @@ export class ContainerRuntime {
     );
     for (const id of left) {
       const dir = path.join(this.instancesDir, id);
-      await this.cleanup(id, dir, path.join(dir, 'rootfs'));
+      const rootfs = path.join(dir, 'rootfs');
+      await this.cleanup(id, dir, { path: rootfs, release: () => unmount(rootfs) });
     }
+    await this.roots.clear();
     // Secrets copies of instances whose dirs went before (a kill -9 between the two removals).
     await this.secrets.clear();
     await this.uids.releaseAll();
     return left.length;
   }
 
-  private async cleanup(id: string, dir: string, rootfs: string): Promise<void> {
+  private async cleanup(id: string, dir: string, root: RootfsHold): Promise<void> {
     await this.driver.delete(id);
-    await unmount(rootfs);
+    await root.release();
     await rm(dir, { recursive: true, force: true });
     await this.secrets.remove(id);
   }
@@ -378,6 +403,17 @@ export function volumesUnsupported(runtime: string): KilnError {
     `the OCI runtime ${runtime} cannot idmap mounts, which volumes need: run the gateway with crun (KILN_OCI_RUNTIME=crun)`,
     422,
   );
+}
+
+/**
+ * The bind mounts' destinations that are dirs in the image: the OCI runtime mounts on them
+ * as they are (the rootfs is read-only, so it can make no other).
+ */
+async function mountPointsIn(layers: readonly string[], binds: readonly BindMount[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const b of binds)
+    if ((await imageEntry(layers, b.destination.slice(1))) === 'dir') found.push(b.destination);
+  return found;
 }
 
 function discard(pipe: OutputPipe): void {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeMountPointLayer } from './mount-points.js';
+import { imageEntry, makeMountPointLayer } from './mount-points.js';
 
 const execFileP = promisify(execFile);
 let root: string;
@@ -46,5 +46,27 @@ describe('makeMountPointLayer', () => {
     await expect(makeMountPointLayer([lower, upper], ['/etcfile/x'], out)).rejects.toMatchObject({
       message: expect.stringContaining('/etcfile is a file'),
     });
+  });
+});
+
+describe('imageEntry', () => {
+  it("says what the merged view has: the topmost layer's entry, a whiteout as absent", async () => {
+    expect(await imageEntry([lower, upper], 'var/lib')).toBe('dir');
+    expect(await imageEntry([lower, upper], 'srv')).toBe('dir');
+    expect(await imageEntry([lower, upper], 'srv/x')).toBe('absent');
+    expect(await imageEntry([lower, upper], 'opt/gone')).toBe('absent');
+    expect(await imageEntry([lower, upper], 'var/run')).toBe('symlink');
+    expect(await imageEntry([lower, upper], 'nothing/here')).toBe('absent');
+  });
+
+  it("never follows an image's symlink on the host", async () => {
+    // /var/run -> /run: on the host, /run/lock (or whatever it names) may well be a dir.
+    await mkdir(path.join(root, 'host/secret-dir'), { recursive: true });
+    await symlink(path.join(root, 'host'), path.join(upper, 'escape'));
+    expect(await imageEntry([lower, upper], 'escape/secret-dir')).toBe('symlink');
+    // A lower layer's symlink under a dir of a higher layer is hidden, and not followed.
+    await mkdir(path.join(upper, 'mixed'));
+    await symlink(path.join(root, 'host'), path.join(lower, 'mixed'));
+    expect(await imageEntry([lower, upper], 'mixed/secret-dir')).toBe('absent');
   });
 });

@@ -37,17 +37,31 @@ type EntryKind = 'dir' | 'absent' | 'symlink' | 'file';
 /**
  * What the image's merged view has at `rel`: the entry of the topmost layer that has one
  * (bottom layer first in `layers`, as in a manifest). An overlay whiteout (a 0/0 char
- * device, how Kiln unpacks `.wh.` entries) says it is absent. An opaque dir's xattr is not
- * read (Node has no getxattr): an entry it hides in a lower layer may be taken for present,
- * which at worst refuses a path or skips a mkdir the top layer makes anyway.
+ * device, how Kiln unpacks `.wh.` entries) says it is absent, and so does a lower layer's
+ * non-dir under a path a higher layer has as a dir (overlayfs merges dirs with dirs only).
+ * Each layer is walked one component at a time, going down only through dirs of that layer:
+ * a symlink in a layer (an image's content) is never followed on the host. An opaque dir's
+ * xattr is not read (Node has no getxattr): an entry it hides in a lower layer may be taken
+ * for present, which at worst refuses a path or skips a mkdir the top layer makes anyway.
  */
-async function imageEntry(layers: readonly string[], rel: string): Promise<EntryKind> {
+export async function imageEntry(layers: readonly string[], rel: string): Promise<EntryKind> {
+  const parts = rel.split('/').filter(Boolean);
+  // How many leading components a higher layer has as dirs.
+  let dirs = 0;
   for (let i = layers.length - 1; i >= 0; i--) {
-    const st = await lstat(path.join(layers[i]!, rel)).catch(() => undefined);
-    if (!st) continue;
-    if (st.isCharacterDevice() && st.rdev === 0) return 'absent';
-    if (st.isDirectory()) return 'dir';
-    return st.isSymbolicLink() ? 'symlink' : 'file';
+    let at = layers[i]!;
+    for (let j = 0; j < parts.length; j++) {
+      at = path.join(at, parts[j]!);
+      const st = await lstat(at).catch(() => undefined);
+      // This layer has nothing here: a lower one may.
+      if (!st) break;
+      const isDir = st.isDirectory();
+      if (!isDir && j < dirs) return 'absent';
+      if (st.isCharacterDevice() && st.rdev === 0) return 'absent';
+      if (!isDir) return st.isSymbolicLink() ? 'symlink' : 'file';
+      if (j === parts.length - 1) return 'dir';
+      dirs = Math.max(dirs, j + 1);
+    }
   }
   return 'absent';
 }

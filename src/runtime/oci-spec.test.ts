@@ -64,7 +64,7 @@ describe('buildOciSpec', () => {
     });
   });
 
-  it('puts a root-owned tmpfs /run under a bind mount at /run/secrets, before it, and only then', () => {
+  it('puts a root-owned tmpfs /run under a bind mount at /run/secrets the image lacks, before it, and only then', () => {
     expect(buildOciSpec(base).mounts.some((m) => m.destination === '/run')).toBe(false);
     const spec = buildOciSpec({
       ...base,
@@ -77,6 +77,18 @@ describe('buildOciSpec', () => {
     });
     expect(at('/run')).toBeLessThan(at('/run/secrets'));
     expect(spec.mounts[at('/run/secrets')]?.options).toContain('ro');
+  });
+
+  it("mounts on the image's own /run mount points without a tmpfs /run, unless a bind lacks one", () => {
+    const binds = [
+      { source: '/host/secrets', destination: '/run/secrets', readonly: true },
+      { source: '/host/calls', destination: '/run/kiln', readonly: true },
+    ];
+    const inImage = buildOciSpec({ ...base, binds, mountPointsInImage: ['/run/secrets', '/run/kiln'] });
+    expect(inImage.mounts.some((m) => m.destination === '/run')).toBe(false);
+    expect(inImage.mounts.filter((m) => m.destination.startsWith('/run/'))).toHaveLength(2);
+    const oneLacking = buildOciSpec({ ...base, binds, mountPointsInImage: ['/run/kiln'] });
+    expect(oneLacking.mounts.some((m) => m.destination === '/run')).toBe(true);
   });
 
   it("idmaps a volume's bind mount: its on-disk owner shown as the instance's uid and gid", () => {

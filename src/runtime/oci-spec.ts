@@ -36,6 +36,8 @@ export interface ContainerSpec {
   gid: number;
   limits: ContainerLimits;
   binds: BindMount[];
+  /** Bind destinations that are dirs in the image: mounted on as they are. */
+  mountPointsInImage?: readonly string[];
   tmpSizeMb: number;
   /** RLIMIT_NOFILE for the process; must stay at or below the host's hard limit. */
   nofile: number;
@@ -159,9 +161,13 @@ export function buildOciSpec(spec: ContainerSpec): OciSpec {
         source: 'tmpfs',
         options: ['nosuid', 'nodev', 'mode=1777', `size=${spec.tmpSizeMb}m`],
       },
-      // The rootfs is read-only and has no /run/secrets: a bind under /run gets a tmpfs /run
-      // (root's, 0755) for crun to make its mount point in.
-      ...(spec.binds.some((b) => b.destination.startsWith('/run/'))
+      // The rootfs is read-only: a bind under /run whose mount point the image lacks (an image
+      // of a shim layer from before /run/secrets was in it) gets a tmpfs /run (root's, 0755)
+      // for the runtime to make it in. Not otherwise: a superblock more per instance costs
+      // every memory cgroup a shrinker slot (shared-rootfs.ts).
+      ...(spec.binds.some(
+        (b) => b.destination.startsWith('/run/') && !spec.mountPointsInImage?.includes(b.destination),
+      )
         ? [
             {
               destination: '/run',

@@ -80,6 +80,29 @@ describe('dense-memory.so', () => {
     const inImage = `/opt/kiln/shim/${preload?.library}`;
     expect(recipe.env).toContain(`LD_PRELOAD=${inImage}`);
     const main = await readFile(path.join(RUNTIMES_DIR, 'node', 'main.mjs'), 'utf8');
-    expect(main).toContain(`env.LD_PRELOAD === '${inImage}'`);
+    expect(main).toContain(`const PRELOADED = '${inImage}';`);
+    expect(main).toContain('env.LD_PRELOAD === PRELOADED');
+  });
+
+  it("gives node trimMalloc as a Node-API addon, which returns glibc's free heap pages", async () => {
+    // 32 MiB of 4 KiB ArrayBuffers (node callocs their memory), all freed but the last, which
+    // keeps the free space from the top of the heap where free() would trim it by itself.
+    const script = `
+      const rss = () => Number(/RssAnon:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]);
+      const addon = { exports: {} };
+      process.dlopen(addon, process.env.LIBRARY);
+      let bufs = Array.from({ length: 8192 }, () => new ArrayBuffer(4096).slice(0));
+      const last = bufs.at(-1);
+      bufs = null;
+      globalThis.gc(); globalThis.gc();
+      const before = rss();
+      const result = addon.exports.trimMalloc();
+      console.log(JSON.stringify({ before, after: rss(), result: String(result), last: last.byteLength }));`;
+    const { stdout } = await execFileP(process.execPath, ['--expose-gc', '-e', script], {
+      env: { PATH: process.env.PATH, LD_PRELOAD: library, LIBRARY: library },
+    });
+    const got = JSON.parse(stdout);
+    expect(got.result).toBe('undefined');
+    expect(got.before - got.after).toBeGreaterThan(16 * 1024);
   });
 });
