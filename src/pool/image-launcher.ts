@@ -114,9 +114,10 @@ export class ImageLauncher implements ContainerLauncher {
         mountSecretsDir: true,
         mountCallsDir: (fn.spec.calls ?? []).length > 0,
         volumes: held?.binds,
-        // One rootfs mount for the version's instances; a stem cell, which may serve any
-        // tenant's function, always has its own (shared-rootfs.ts).
-        shareRootfs: `${fn.spec.name}@${fn.version}@${fn.createdAt}`,
+        // One rootfs mount for the version's instances, its trial start's included (which has
+        // no createdAt of the record yet); a stem cell, which may serve any tenant's function,
+        // always has its own (shared-rootfs.ts).
+        shareRootfs: `${fn.spec.name}@${fn.version}`,
       });
     } catch (err) {
       held?.release();
