@@ -47,7 +47,13 @@ let trimMalloc = () => {};
  */
 export function trimMallocWith(path) {
   const addon = { exports: {} };
-  process.dlopen(addon, path);
+  try {
+    process.dlopen(addon, path);
+  } catch {
+    // Addons refused (a function's NODE_OPTIONS=--no-addons, the permission model): the shim
+    // starts without the trim, which only saves memory.
+    return;
+  }
   if (typeof addon.exports.trimMalloc === 'function') trimMalloc = addon.exports.trimMalloc;
 }
 

@@ -357,7 +357,7 @@ export class ContainerRuntime {
       layers.push(mountPoints);
     }
     await mountOverlay(layers, rootfs);
-    return { path: rootfs, release: () => unmount(rootfs) };
+    return ownRoot(rootfs);
   }
 
   /** Once every container is stopped: the FIFO stock goes (none is made after this). */
@@ -379,8 +379,7 @@ export class ContainerRuntime {
     );
     for (const id of left) {
       const dir = path.join(this.instancesDir, id);
-      const rootfs = path.join(dir, 'rootfs');
-      await this.cleanup(id, dir, { path: rootfs, release: () => unmount(rootfs) });
+      await this.cleanup(id, dir, ownRoot(path.join(dir, 'rootfs')));
     }
     await this.roots.clear();
     // Secrets copies of instances whose dirs went before (a kill -9 between the two removals).
@@ -390,8 +389,12 @@ export class ContainerRuntime {
   }
 
   private async cleanup(id: string, dir: string, root: RootfsHold): Promise<void> {
-    await this.driver.delete(id);
-    await root.release();
+    try {
+      await this.driver.delete(id);
+    } finally {
+      // A shared root's reference goes whatever the runtime said.
+      await root.release();
+    }
     await rm(dir, { recursive: true, force: true });
     await this.secrets.remove(id);
   }
@@ -405,14 +408,32 @@ export function volumesUnsupported(runtime: string): KilnError {
   );
 }
 
+/** An instance's own overlay at `rootfs`, unmounted when it is released. */
+function ownRoot(rootfs: string): RootfsHold {
+  return { path: rootfs, release: () => unmount(rootfs) };
+}
+
+/** Whether a path is a dir in an image, by its layers and the path: layers never change. */
+const dirsInImages = new Map<string, boolean>();
+/** Entries kept at most: a few per function version, forgotten all at once past this. */
+const DIRS_IN_IMAGES_MAX = 4096;
+
 /**
  * The bind mounts' destinations that are dirs in the image: the OCI runtime mounts on them
  * as they are (the rootfs is read-only, so it can make no other).
  */
 async function mountPointsIn(layers: readonly string[], binds: readonly BindMount[]): Promise<string[]> {
   const found: string[] = [];
-  for (const b of binds)
-    if ((await imageEntry(layers, b.destination.slice(1))) === 'dir') found.push(b.destination);
+  for (const b of binds) {
+    const key = `${layers.join(':')}\n${b.destination}`;
+    let isDir = dirsInImages.get(key);
+    if (isDir === undefined) {
+      isDir = (await imageEntry(layers, b.destination.slice(1))) === 'dir';
+      if (dirsInImages.size >= DIRS_IN_IMAGES_MAX) dirsInImages.clear();
+      dirsInImages.set(key, isDir);
+    }
+    if (isDir) found.push(b.destination);
+  }
   return found;
 }
 

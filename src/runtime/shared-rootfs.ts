@@ -25,8 +25,8 @@ interface SharedMount {
  * each instance the same files it would have had.
  *
  * Shared only within one key (the pool's: a function version), never across tenants: file
- * locks, inotify events and access times live on the overlay's own inodes, so instances on
- * one mount can see each other's flock(2)s and opens. A container keeps its mount alive
+ * locks and inotify watches live on the overlay's own inodes, so instances on one mount can
+ * see each other's flock(2)s and opens. A container keeps its mount alive
  * in its own mount namespace, so a lazy unmount here after the last release never pulls a
  * root from under a running process.
  */

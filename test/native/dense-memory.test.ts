@@ -105,4 +105,20 @@ describe('dense-memory.so', () => {
     expect(got.result).toBe('undefined');
     expect(got.before - got.after).toBeGreaterThan(16 * 1024);
   });
+
+  it('leaves the shim starting without the trim when addons are refused (NODE_OPTIONS=--no-addons)', async () => {
+    const compaction = path.join(RUNTIMES_DIR, 'node', 'heap-compaction.mjs');
+    const script = `
+      const { trimMallocWith } = await import(${JSON.stringify(compaction)});
+      trimMallocWith(process.env.LIBRARY);
+      console.log('started');`;
+    const { stdout } = await execFileP(
+      process.execPath,
+      ['--no-addons', '--input-type=module', '-e', script],
+      {
+        env: { PATH: process.env.PATH, LD_PRELOAD: library, LIBRARY: library },
+      },
+    );
+    expect(stdout.trim()).toBe('started');
+  });
 });

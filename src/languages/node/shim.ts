@@ -14,7 +14,8 @@ import { runShimBuilderJob, SHIM_JOB_OUT } from '../shim-builder-job.js';
  * Why one module: measured on node 22.23 (issue 9, density), a prewarmed idle shim holds
  * ~0.19 MiB less anonymous memory run from one whitespace-minified module than from its
  * source modules (bundled alone: -0.12; renaming identifiers too: only -0.03 more). Names
- * stay as written, so the shim's frames in a stack still name their functions.
+ * stay as written (but for a few that two modules share, which get a number: `buildEvent2`),
+ * so the shim's frames in a stack still name their functions.
  */
 export async function buildNodeShim(input: ShimBuildInput): Promise<void> {
   const shim = input.recipe.shim;
