@@ -11,6 +11,13 @@ import { serverTiming } from '../lib/gateway.mjs';
 const FUNCTIONS = path.resolve(import.meta.dirname, '../functions');
 /** The spec's cap on `minInstances` per function: density spreads N over ⌈N/100⌉ functions. */
 const MIN_INSTANCES_CAP = 100;
+/**
+ * Rounds of one request per instance at once, until each has answered one: a request that
+ * ends before the last one is placed frees its instance for it (placement packs), so a fast
+ * runtime's instance can go unpicked for a round (python at 100: 1 of 100 after 10 rounds,
+ * every request answered 200).
+ */
+const ROUNDS_TO_REACH_EVERY_INSTANCE = 40;
 
 const specOf = (language) => ({ runtime: language, ...(language === 'java' ? { handler: 'Hello' } : {}) });
 
@@ -211,7 +218,11 @@ export async function runDensity(gw, { language, count, settleMs = 60_000 }) {
   try {
     for (const name of names) {
       const ids = new Set(instances.filter((i) => i.function === name).map((i) => i.id));
-      for (let round = 0; round < 10 && [...ids].some((id) => !answered.has(id)); round++) {
+      for (
+        let round = 0;
+        round < ROUNDS_TO_REACH_EVERY_INSTANCE && [...ids].some((id) => !answered.has(id));
+        round++
+      ) {
         const answers = await Promise.all(
           Array.from({ length: ids.size }, async () => {
             const res = await client.request({ method: 'GET', path: `/fn/${name}/` });
