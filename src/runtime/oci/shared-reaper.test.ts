@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -76,6 +76,19 @@ describe('SharedReaper', () => {
     closeSync(fd);
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect((await readFile(out, 'utf8')).split('\n').sort()).toEqual(['', 'from the init', 'to stderr']);
+  });
+
+  it("gives the runtime its fds blocking, as a spawned child's stdio is (O_NONBLOCK is the open file's)", async () => {
+    const out = path.join(dir, 'flags.txt');
+    const fd = openSync(out, constants.O_WRONLY | constants.O_CREAT | constants.O_NONBLOCK);
+    const r = detached('flags', 'cat /proc/self/fdinfo/1');
+    const run = reaper.run(r.argv, r.pidFile, ['ignore', fd, 'ignore']);
+    await run.stdioHeld;
+    closeSync(fd);
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    const flags = /^flags:\s+([0-7]+)/m.exec(await readFile(out, 'utf8'))?.[1];
+    expect(flags).toBeDefined();
+    expect(Number.parseInt(flags!, 8) & constants.O_NONBLOCK).toBe(0);
   });
 
   it('gives the runtime no fd but the ones asked for (its own, and its copies, are close-on-exec)', async () => {

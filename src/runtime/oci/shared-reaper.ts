@@ -137,6 +137,11 @@ sub run {
     my @high = map { syscall(72, $_ < 0 ? fileno($null) : $_, 1030, 100) } @mine;
     $_ >= 0 or _exit(125) for @high;
     dup2($high[$_], $_) for 0 .. $#high;
+    # Blocking, as a spawned child's stdio is (libuv clears O_NONBLOCK on it): the gateway made
+    # these non-blocking, and the flag belongs to the open file, which the container shares. A
+    # shim that accepts on a non-blocking fd 0 gets EAGAIN (python's waited 50 ms on every
+    # cold start). F_GETFL 3, F_SETFL 4, O_NONBLOCK 04000.
+    for my $fd (0 .. $#high) { my $fl = syscall(72, $fd, 3, 0); syscall(72, $fd, 4, $fl & ~04000) if $fl >= 0; }
     # Anything else open, whoever opened it (an fd the gateway's own launcher leaked into it and
     # so into this reaper, say), closes at exec (F_SETFD FD_CLOEXEC).
     if (opendir(my $open, '/proc/self/fd')) {
