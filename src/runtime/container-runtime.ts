@@ -226,7 +226,7 @@ export class ContainerRuntime {
     const uid = await this.uids.acquire();
     try {
       // Inside the try: a failed make (the secrets tmpfs, a mkdir) removes what came before it.
-      // Only the gateway (root) looks in here: the socket, config.json, the rootfs mount point.
+      // Only the gateway (root) looks in here: the socket, config.json, an own rootfs's mount point.
       await mkdir(dir, { mode: 0o700 });
       const fnDir = req.mountFnDir ? path.join(dir, 'fn') : undefined;
       if (fnDir) await mkdir(fnDir);
