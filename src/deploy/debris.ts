@@ -48,7 +48,7 @@ export async function clearDeadIngest(imagesDir: string): Promise<{ files: numbe
 }
 
 /** Mount points of this mount namespace (/proc/self/mountinfo field 5, octal escapes undone). */
-async function mountPoints(): Promise<string[]> {
+export async function mountPoints(): Promise<string[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
   return text
     .split('\n')

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mountPoints } from '../deploy/debris.js';
 import { SharedRootfs } from './shared-rootfs.js';
 
 let root: string;
@@ -10,11 +11,7 @@ let roots: SharedRootfs;
 
 /** Where overlays are mounted now, from the host's mount table. */
 async function overlaysUnder(dir: string): Promise<string[]> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8');
-  return table
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((at) => at.startsWith(dir));
+  return (await mountPoints()).filter((at) => at.startsWith(dir));
 }
 
 beforeEach(async () => {

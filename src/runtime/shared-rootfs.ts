@@ -26,9 +26,9 @@ interface SharedMount {
  *
  * Shared only within one key (the pool's: a function version), never across tenants: file
  * locks and inotify watches live on the overlay's own inodes, so instances on one mount can
- * see each other's flock(2)s and opens. A container keeps its mount alive
- * in its own mount namespace, so a lazy unmount here after the last release never pulls a
- * root from under a running process.
+ * see each other's flock(2)s and opens. A container keeps its mount alive in its own mount
+ * namespace, so a lazy unmount here after the last release never pulls a root from under a
+ * running process.
  */
 export class SharedRootfs {
   private readonly mounts = new Map<string, SharedMount>();

@@ -1,6 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountPoints } from '../../src/deploy/debris.js';
 import { controlCall, deployDir, startTestGateway, type TestGateway } from '../harness.js';
 import { runKiln } from '../kiln-cli.js';
 
@@ -35,10 +36,7 @@ async function rootDevice(id: string): Promise<string> {
 /** Overlays the gateway has mounted for shared roots now. */
 async function sharedMounts(): Promise<string[]> {
   const roots = path.join(t.dataDir, 'instances', '.roots');
-  return (await readFile('/proc/self/mountinfo', 'utf8'))
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((at) => at.startsWith(roots));
+  return (await mountPoints()).filter((at) => at.startsWith(roots));
 }
 
 beforeAll(async () => {
